@@ -1,0 +1,1 @@
+"""Redis-backed cart and instant checkout: stock reservations, payments, orders, commissions."""

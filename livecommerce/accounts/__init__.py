@@ -1,0 +1,1 @@
+"""Users: sign-up, login, roles, saved address and payment methods."""

@@ -1,0 +1,118 @@
+"""HTTP adapters for accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from livecommerce.accounts import store
+from livecommerce.accounts.schemas import (
+    Address,
+    LoginIn,
+    PaymentMethodOut,
+    SignupIn,
+    TokenOut,
+    UserOut,
+)
+from livecommerce.api.routing import Api, Call
+from livecommerce.db.models import PaymentMethod, User
+from livecommerce.errors import NotFound
+
+__all__ = ["api"]
+
+api = Api(tags=["accounts"])
+
+
+def _token(call: Call, user: User) -> TokenOut:
+    tokens = call.services.tokens
+    return TokenOut(
+        token=tokens.issue(user.id, user.role, brand_id=user.brand_id),
+        expires_in=tokens.ttl_s,
+        user=store.user_out(user),
+    )
+
+
+@api.route(
+    "POST",
+    "/api/auth/signup",
+    summary="Create a viewer or host account",
+    body=SignupIn,
+    response=TokenOut,
+    status=201,
+    errors=[409],
+)
+async def signup(call: Call) -> TokenOut:
+    body: SignupIn = call.body
+    async with call.services.db.sessions() as db:
+        user = await store.create_user(
+            db,
+            email=body.email,
+            password=body.password,
+            display_name=body.display_name,
+            role=body.role,
+        )
+        await db.commit()
+    return _token(call, user)
+
+
+@api.route(
+    "POST",
+    "/api/auth/login",
+    summary="Exchange email and password for a bearer token",
+    body=LoginIn,
+    response=TokenOut,
+)
+async def login(call: Call) -> TokenOut:
+    body: LoginIn = call.body
+    async with call.services.db.sessions() as db:
+        user = await store.authenticate(db, body.email, body.password)
+    return _token(call, user)
+
+
+@api.route("GET", "/api/me", summary="The signed-in user", response=UserOut, auth="required")
+async def me(call: Call) -> UserOut:
+    user_id = call.principal.require_user()
+    async with call.services.db.sessions() as db:
+        user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("this account no longer exists")
+    return store.user_out(user)
+
+
+@api.route(
+    "PUT",
+    "/api/me/address",
+    summary="Save the shipping address used by one-tap checkout",
+    body=Address,
+    response=UserOut,
+    auth="required",
+)
+async def put_address(call: Call) -> UserOut:
+    user_id = call.principal.require_user()
+    async with call.services.db.sessions() as db:
+        user = await db.get(User, user_id)
+        if user is None:
+            raise NotFound("this account no longer exists")
+        user.shipping_address = call.body.model_dump()
+        await db.commit()
+    return store.user_out(user)
+
+
+@api.route(
+    "GET",
+    "/api/me/payment-methods",
+    summary="Saved payment methods",
+    response=list[PaymentMethodOut],
+    auth="required",
+)
+async def payment_methods(call: Call) -> list[PaymentMethodOut]:
+    user_id = call.principal.require_user()
+    async with call.services.db.sessions() as db:
+        rows = await db.scalars(
+            select(PaymentMethod).where(PaymentMethod.user_id == user_id).order_by(PaymentMethod.id)
+        )
+        return [
+            PaymentMethodOut(
+                id=m.id, gateway=m.gateway, brand=m.brand, last4=m.last4, is_default=m.is_default
+            )
+            for m in rows
+        ]

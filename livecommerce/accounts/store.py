@@ -1,0 +1,82 @@
+"""Account operations on SQL; plain functions taking an ``AsyncSession``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livecommerce.accounts.schemas import Address, UserOut
+from livecommerce.auth.passwords import hash_password, verify_password
+from livecommerce.db.models import PaymentMethod, Role, User
+from livecommerce.errors import Conflict, Unauthorized
+
+__all__ = ["add_payment_method", "authenticate", "create_user", "user_out"]
+
+_DUMMY_HASH = hash_password("timing-equaliser")
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    role: Role | str = Role.VIEWER,
+    brand_id: int | None = None,
+    shipping_address: dict[str, Any] | None = None,
+) -> User:
+    user = User(
+        email=email.lower(),
+        password_hash=hash_password(password),
+        display_name=display_name,
+        role=Role(role).value,
+        brand_id=brand_id,
+        shipping_address=shipping_address,
+    )
+    db.add(user)
+    try:
+        await db.flush()
+    except IntegrityError:
+        await db.rollback()
+        raise Conflict(
+            f"an account with email {email!r} already exists", code="email_taken"
+        ) from None
+    return user
+
+
+async def authenticate(db: AsyncSession, email: str, password: str) -> User:
+    user = await db.scalar(select(User).where(User.email == email.lower()))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)  # same time whether or not the user exists
+        raise Unauthorized("wrong email or password", code="bad_credentials")
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        raise Unauthorized("wrong email or password", code="bad_credentials")
+    return user
+
+
+async def add_payment_method(
+    db: AsyncSession, user_id: int, *, gateway: str, token: str, brand: str, last4: str
+) -> PaymentMethod:
+    method = PaymentMethod(
+        user_id=user_id, gateway=gateway, token=token, brand=brand, last4=last4, is_default=True
+    )
+    db.add(method)
+    await db.flush()
+    return method
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        role=user.role,
+        brand_id=user.brand_id,
+        shipping_address=Address.model_validate(user.shipping_address)
+        if user.shipping_address
+        else None,
+        created_at=user.created_at,
+    )

@@ -1,0 +1,222 @@
+"""Typed HTTP endpoints: one declaration validates requests and documents them.
+
+An :class:`Api` collects :class:`Endpoint` s. Each endpoint names the pydantic
+models of its query, body and response; the same models validate incoming
+requests (via :meth:`Endpoint.asgi`) and generate the OpenAPI document (see
+:mod:`livecommerce.api.openapi`), so the two cannot drift.
+
+Handlers are thin adapters: ``async def handler(call: Call) -> Model | Response``.
+They pull what they need from ``call`` and hand it to domain code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from livecommerce import encoding
+from livecommerce.auth.permissions import ANONYMOUS, Principal
+from livecommerce.errors import BadRequest, Unauthorized, ValidationFailed
+
+__all__ = ["Api", "Call", "Endpoint", "JSONResponse", "problem_from_validation"]
+
+M = TypeVar("M", bound=BaseModel)
+Auth = Literal["none", "optional", "required"]
+Handler = Callable[["Call"], Awaitable[Any]]
+
+_PATH_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return encoding.dumps(content)
+
+
+@dataclass
+class Call:
+    """Everything a handler gets: the request, the app's services, who is asking,
+    and the validated inputs."""
+
+    request: Request
+    principal: Principal
+    path: dict[str, Any]
+    query: Any
+    body: Any
+
+    @property
+    def services(self) -> Any:
+        return self.request.app.state.services
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tags: Sequence[str]
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    #: A pydantic model, ``list[Model]``, or None for an empty body.
+    response: Any = None
+    status: int = 200
+    auth: Auth = "none"
+    #: Error statuses this endpoint can answer with (documented as problem+json).
+    errors: Sequence[int] = ()
+    #: For non-JSON endpoints (WHIP/WHEP: ``application/sdp``).
+    request_media_type: str | None = None
+    response_media_type: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path_params(self) -> list[tuple[str, str]]:
+        return [(m.group(1), m.group(2) or "str") for m in _PATH_PARAM.finditer(self.path)]
+
+    @property
+    def openapi_path(self) -> str:
+        return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+    @property
+    def name(self) -> str:
+        return self.handler.__name__
+
+    def route(self) -> Route:
+        return Route(self.path, self.asgi, methods=[self.method], name=self.name)
+
+    async def asgi(self, request: Request) -> Response:
+        services = request.app.state.services
+        principal = _principal(request, services, self.auth)
+        query = None
+        if self.query is not None:
+            query = _validate(self.query, dict(request.query_params), where="query")
+        body: Any = None
+        if self.body is not None:
+            raw = await request.body()
+            if not raw:
+                raise BadRequest("this endpoint needs a JSON request body")
+            try:
+                data = encoding.loads(raw)
+            except encoding.JSONDecodeError:
+                raise BadRequest("the request body is not valid JSON") from None
+            body = _validate(self.body, data, where="body")
+        elif self.request_media_type is not None:
+            body = await request.body()
+        call = Call(
+            request=request,
+            principal=principal,
+            path=dict(request.path_params),
+            query=query,
+            body=body,
+        )
+        result = await self.handler(call)
+        if isinstance(result, Response):
+            return result
+        if result is None:
+            return Response(status_code=self.status if self.status != 200 else 204)
+        return JSONResponse(_dump(result), status_code=self.status)
+
+
+def _dump(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [_dump(r) for r in result]
+    return result
+
+
+def _validate(model: type[M], data: Any, *, where: str) -> M:
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise problem_from_validation(exc, where=where) from None
+
+
+def problem_from_validation(exc: PydanticValidationError, *, where: str) -> ValidationFailed:
+    """Translate pydantic's errors into our 422 with a readable ``detail``."""
+    errors = [
+        {
+            "loc": [where, *[str(p) for p in e["loc"]]],
+            "msg": e["msg"],
+            "type": e["type"],
+        }
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    first = errors[0]
+    field_name = ".".join(first["loc"][1:]) or where
+    return ValidationFailed(f"{field_name}: {first['msg']}", errors=errors)
+
+
+def _principal(request: Request, services: Any, auth: Auth) -> Principal:
+    header = request.headers.get("authorization")
+    if header is None:
+        if auth == "required":
+            raise Unauthorized("sign in first: send 'Authorization: Bearer <token>'")
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    if auth == "none":
+        return ANONYMOUS
+    claims = services.tokens.verify(token.strip())
+    return Principal(user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id)
+
+
+class Api:
+    """A set of endpoints; components contribute one each, the app joins them."""
+
+    def __init__(self, *, tags: Sequence[str] = ()) -> None:
+        self.tags = list(tags)
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        query: type[BaseModel] | None = None,
+        body: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        auth: Auth = "none",
+        errors: Sequence[int] = (),
+        tags: Sequence[str] | None = None,
+        request_media_type: str | None = None,
+        response_media_type: str | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method.upper(),
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    tags=list(tags if tags is not None else self.tags),
+                    query=query,
+                    body=body,
+                    response=response,
+                    status=status,
+                    auth=auth,
+                    errors=errors,
+                    request_media_type=request_media_type,
+                    response_media_type=response_media_type,
+                    response_headers=dict(response_headers or {}),
+                )
+            )
+            return handler
+
+        return register
+
+    def routes(self) -> list[Route]:
+        return [e.route() for e in self.endpoints]

@@ -1,0 +1,1 @@
+"""Brands publish catalogs: products, variants, stock, price, affiliate commission."""

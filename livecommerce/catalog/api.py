@@ -1,0 +1,194 @@
+"""HTTP adapters for the catalog: anyone reads, a brand's own users write."""
+
+from __future__ import annotations
+
+from livecommerce.api.common import PageQuery
+from livecommerce.api.routing import Api, Call
+from livecommerce.catalog import store
+from livecommerce.catalog.schemas import (
+    BrandIn,
+    BrandOut,
+    BrandPage,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    ProductQuery,
+    VariantIn,
+    VariantOut,
+    VariantPatch,
+)
+from livecommerce.db.models import Role
+from livecommerce.signals import STOCK_TOTAL_CHANGED
+
+__all__ = ["api"]
+
+api = Api(tags=["catalog"])
+
+
+def _next(offset: int, limit: int, count: int) -> int | None:
+    return offset + limit if count == limit else None
+
+
+@api.route("GET", "/api/brands", summary="List brands", query=PageQuery, response=BrandPage)
+async def list_brands(call: Call) -> BrandPage:
+    q: PageQuery = call.query
+    async with call.services.db.sessions() as db:
+        rows = await store.list_brands(db, limit=q.limit, offset=q.offset)
+    return BrandPage(
+        items=[store.brand_out(b) for b in rows], next_offset=_next(q.offset, q.limit, len(rows))
+    )
+
+
+@api.route(
+    "POST",
+    "/api/brands",
+    summary="Create a brand (admin)",
+    body=BrandIn,
+    response=BrandOut,
+    status=201,
+    auth="required",
+    errors=[403, 409],
+)
+async def create_brand(call: Call) -> BrandOut:
+    call.principal.require_role(Role.ADMIN)
+    async with call.services.db.sessions() as db:
+        brand = await store.create_brand(db, call.body)
+        await db.commit()
+    return store.brand_out(brand)
+
+
+@api.route("GET", "/api/brands/{brand_id:int}", summary="One brand", response=BrandOut)
+async def get_brand(call: Call) -> BrandOut:
+    async with call.services.db.sessions() as db:
+        return store.brand_out(await store.get_brand(db, call.path["brand_id"]))
+
+
+@api.route(
+    "GET",
+    "/api/products",
+    summary="List products (any brand's)",
+    query=ProductQuery,
+    response=ProductPage,
+)
+async def list_products(call: Call) -> ProductPage:
+    q: ProductQuery = call.query
+    async with call.services.db.sessions() as db:
+        rows = await store.list_products(
+            db, limit=q.limit, offset=q.offset, brand_id=q.brand_id, q=q.q
+        )
+        items = [store.product_out(p) for p in rows]
+    return ProductPage(items=items, next_offset=_next(q.offset, q.limit, len(rows)))
+
+
+@api.route(
+    "POST",
+    "/api/brands/{brand_id:int}/products",
+    summary="Add a product to a brand's catalog",
+    body=ProductIn,
+    response=ProductOut,
+    status=201,
+    auth="required",
+    errors=[403, 409],
+)
+async def create_product(call: Call) -> ProductOut:
+    brand_id = call.path["brand_id"]
+    call.principal.require_brand(brand_id)
+    async with call.services.db.sessions() as db:
+        product = await store.create_product(db, brand_id, call.body)
+        await db.commit()
+        product = await store.get_product(db, product.id)
+        return store.product_out(product)
+
+
+@api.route(
+    "GET",
+    "/api/products/{product_id:int}",
+    summary="One product with its variants",
+    response=ProductOut,
+)
+async def get_product(call: Call) -> ProductOut:
+    async with call.services.db.sessions() as db:
+        return store.product_out(await store.get_product(db, call.path["product_id"]))
+
+
+@api.route(
+    "PATCH",
+    "/api/products/{product_id:int}",
+    summary="Change a product (its brand only)",
+    body=ProductPatch,
+    response=ProductOut,
+    auth="required",
+    errors=[403],
+)
+async def update_product(call: Call) -> ProductOut:
+    async with call.services.db.sessions() as db:
+        product = await store.get_product(db, call.path["product_id"])
+        call.principal.require_brand(product.brand_id)
+        await store.update_product(db, product, call.body)
+        await db.commit()
+        return store.product_out(await store.get_product(db, product.id))
+
+
+@api.route(
+    "DELETE",
+    "/api/products/{product_id:int}",
+    summary="Withdraw a product (kept for order history)",
+    status=204,
+    auth="required",
+    errors=[403],
+)
+async def delete_product(call: Call) -> None:
+    async with call.services.db.sessions() as db:
+        product = await store.get_product(db, call.path["product_id"])
+        call.principal.require_brand(product.brand_id)
+        product.is_active = False
+        await db.commit()
+
+
+@api.route(
+    "POST",
+    "/api/products/{product_id:int}/variants",
+    summary="Add a variant",
+    body=VariantIn,
+    response=VariantOut,
+    status=201,
+    auth="required",
+    errors=[403, 409],
+)
+async def add_variant(call: Call) -> VariantOut:
+    async with call.services.db.sessions() as db:
+        product = await store.get_product(db, call.path["product_id"])
+        call.principal.require_brand(product.brand_id)
+        variant = await store.add_variant(db, product, call.body)
+        await db.commit()
+        return store.variant_out(variant, product)
+
+
+@api.route(
+    "PATCH",
+    "/api/variants/{variant_id:int}",
+    summary="Change a variant's name, price or stock",
+    body=VariantPatch,
+    response=VariantOut,
+    auth="required",
+    errors=[403, 409],
+)
+async def update_variant(call: Call) -> VariantOut:
+    async with call.services.db.sessions() as db:
+        variant = await store.get_variant(db, call.path["variant_id"])
+        call.principal.require_brand(variant.product.brand_id)
+        old_total = variant.stock_total
+        await store.update_variant(db, variant, call.body)
+        if variant.stock_total != old_total:
+            # Sent before the commit: a receiver (the cart) refuses a total below what
+            # is already sold or held, and its error rolls the change back.
+            await call.services.signals.send(
+                STOCK_TOTAL_CHANGED,
+                product_id=variant.product_id,
+                variant_id=variant.id,
+                old_total=old_total,
+                new_total=variant.stock_total,
+            )
+        await db.commit()
+        return store.variant_out(variant, variant.product)

@@ -1,0 +1,1 @@
+"""Live sessions (shows): schedule, go live, end; lineups; per-session moderators."""

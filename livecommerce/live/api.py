@@ -1,0 +1,200 @@
+"""HTTP adapters for live sessions: anyone reads; the host (and admins) manage."""
+
+from __future__ import annotations
+
+from livecommerce.api.routing import Api, Call
+from livecommerce.auth.permissions import session_rights
+from livecommerce.db.models import Role, SessionStatus
+from livecommerce.live import store
+from livecommerce.live.schemas import (
+    LineupIn,
+    ModeratorIn,
+    ModeratorOut,
+    SessionIn,
+    SessionOut,
+    SessionPage,
+    SessionPatch,
+    SessionQuery,
+)
+from livecommerce.signals import LINEUP_CHANGED, SESSION_STATE_CHANGED
+
+__all__ = ["api"]
+
+api = Api(tags=["live sessions"])
+
+
+@api.route(
+    "GET",
+    "/api/sessions",
+    summary="List live and upcoming sessions",
+    query=SessionQuery,
+    response=SessionPage,
+)
+async def list_sessions(call: Call) -> SessionPage:
+    q: SessionQuery = call.query
+    async with call.services.db.sessions() as db:
+        rows = await store.list_sessions(
+            db, limit=q.limit, offset=q.offset, status=q.status, host_id=q.host_id
+        )
+        items = [await store.session_out(db, s) for s in rows]
+    return SessionPage(
+        items=items, next_offset=q.offset + q.limit if len(rows) == q.limit else None
+    )
+
+
+@api.route(
+    "POST",
+    "/api/sessions",
+    summary="Create (schedule) a live session",
+    body=SessionIn,
+    response=SessionOut,
+    status=201,
+    auth="required",
+    errors=[403],
+)
+async def create_session(call: Call) -> SessionOut:
+    host_id = call.principal.require_role(Role.HOST)
+    async with call.services.db.sessions() as db:
+        session = await store.create_session(db, host_id, call.body)
+        await db.commit()
+        return await store.session_out(db, session)
+
+
+@api.route(
+    "GET",
+    "/api/sessions/{session_id:int}",
+    summary="A session with its lineup",
+    response=SessionOut,
+)
+async def get_session(call: Call) -> SessionOut:
+    async with call.services.db.sessions() as db:
+        return await store.session_out(db, await store.get_session(db, call.path["session_id"]))
+
+
+@api.route(
+    "PATCH",
+    "/api/sessions/{session_id:int}",
+    summary="Edit a session (its host)",
+    body=SessionPatch,
+    response=SessionOut,
+    auth="required",
+    errors=[403, 409],
+)
+async def update_session(call: Call) -> SessionOut:
+    session_id = call.path["session_id"]
+    async with call.services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_manage()
+        session = await store.get_session(db, session_id)
+        await store.update_session(db, session, call.body)
+        await db.commit()
+        return await store.session_out(db, session)
+
+
+async def _transition(call: Call, to: SessionStatus, *, moderators_may: bool) -> SessionOut:
+    session_id = call.path["session_id"]
+    async with call.services.db.sessions() as db:
+        rights = await session_rights(db, call.principal, session_id)
+        if moderators_may:
+            rights.require_moderate()
+        else:
+            rights.require_manage()
+        session = await store.get_session(db, session_id)
+        store.transition(session, to)
+        await db.commit()
+        out = await store.session_out(db, session)
+    await call.services.signals.send(SESSION_STATE_CHANGED, session_id=session_id, status=to.value)
+    return out
+
+
+@api.route(
+    "POST",
+    "/api/sessions/{session_id:int}/start",
+    summary="Go live (its host)",
+    response=SessionOut,
+    auth="required",
+    errors=[403, 409],
+)
+async def start_session(call: Call) -> SessionOut:
+    return await _transition(call, SessionStatus.LIVE, moderators_may=False)
+
+
+@api.route(
+    "POST",
+    "/api/sessions/{session_id:int}/end",
+    summary="End the show (its host, moderators, admins)",
+    response=SessionOut,
+    auth="required",
+    errors=[403, 409],
+)
+async def end_session(call: Call) -> SessionOut:
+    return await _transition(call, SessionStatus.ENDED, moderators_may=True)
+
+
+@api.route(
+    "PUT",
+    "/api/sessions/{session_id:int}/lineup",
+    summary="Replace the lineup with any catalog products (its host)",
+    body=LineupIn,
+    response=SessionOut,
+    auth="required",
+    errors=[403, 409],
+)
+async def set_lineup(call: Call) -> SessionOut:
+    session_id = call.path["session_id"]
+    body: LineupIn = call.body
+    async with call.services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_manage()
+        session = await store.get_session(db, session_id)
+        await store.set_lineup(db, session, body.product_ids)
+        await call.services.signals.send(
+            LINEUP_CHANGED, session_id=session_id, product_ids=list(body.product_ids)
+        )
+        await db.commit()
+        return await store.session_out(db, session)
+
+
+@api.route(
+    "GET",
+    "/api/sessions/{session_id:int}/moderators",
+    summary="The session's moderators",
+    response=list[ModeratorOut],
+)
+async def list_moderators(call: Call) -> list[ModeratorOut]:
+    async with call.services.db.sessions() as db:
+        await store.get_session(db, call.path["session_id"])
+        return await store.list_moderators(db, call.path["session_id"])
+
+
+@api.route(
+    "POST",
+    "/api/sessions/{session_id:int}/moderators",
+    summary="Make a user a moderator of this session (its host)",
+    body=ModeratorIn,
+    response=list[ModeratorOut],
+    status=201,
+    auth="required",
+    errors=[403, 409],
+)
+async def add_moderator(call: Call) -> list[ModeratorOut]:
+    session_id = call.path["session_id"]
+    async with call.services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_manage()
+        await store.add_moderator(db, session_id, call.body.user_id)
+        await db.commit()
+        return await store.list_moderators(db, session_id)
+
+
+@api.route(
+    "DELETE",
+    "/api/sessions/{session_id:int}/moderators/{user_id:int}",
+    summary="Remove a moderator (its host)",
+    status=204,
+    auth="required",
+    errors=[403],
+)
+async def remove_moderator(call: Call) -> None:
+    session_id = call.path["session_id"]
+    async with call.services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_manage()
+        await store.remove_moderator(db, session_id, call.path["user_id"])
+        await db.commit()

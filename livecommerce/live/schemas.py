@@ -1,0 +1,74 @@
+"""Live session request/response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from livecommerce.api.common import PageQuery, StrictModel
+from livecommerce.catalog.schemas import ProductOut
+
+__all__ = [
+    "LineupIn",
+    "ModeratorIn",
+    "ModeratorOut",
+    "SessionIn",
+    "SessionOut",
+    "SessionPage",
+    "SessionPatch",
+    "SessionQuery",
+]
+
+
+class SessionIn(StrictModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    scheduled_at: AwareDatetime | None = None
+    product_ids: list[int] = Field(default_factory=list, max_length=200)
+
+
+class SessionPatch(StrictModel):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    scheduled_at: AwareDatetime | None = None
+
+
+class LineupIn(StrictModel):
+    product_ids: list[int] = Field(max_length=200, description="The whole lineup, in order.")
+
+
+class ModeratorIn(StrictModel):
+    user_id: int = Field(ge=1)
+
+
+class ModeratorOut(BaseModel):
+    user_id: int
+    display_name: str
+
+
+class SessionOut(BaseModel):
+    id: int
+    host_id: int
+    host_name: str
+    title: str
+    description: str
+    status: str
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    lineup: list[ProductOut]
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    next_offset: int | None
+
+
+class SessionQuery(PageQuery):
+    status: str | None = Field(
+        None,
+        pattern=r"^(scheduled|live|ended|upcoming)$",
+        description="Filter; 'upcoming' means live or scheduled (the default).",
+    )
+    host_id: int | None = Field(None, ge=1)

@@ -1,0 +1,199 @@
+"""Live session operations on SQL; plain functions taking an ``AsyncSession``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from livecommerce.catalog.store import product_out
+from livecommerce.db.models import (
+    LiveSession,
+    Product,
+    SessionModerator,
+    SessionProduct,
+    SessionStatus,
+    User,
+    utcnow,
+)
+from livecommerce.errors import Conflict, NotFound, ValidationFailed
+from livecommerce.live.schemas import ModeratorOut, SessionIn, SessionOut, SessionPatch
+
+__all__ = [
+    "TRANSITIONS",
+    "add_moderator",
+    "create_session",
+    "get_session",
+    "lineup",
+    "list_moderators",
+    "list_sessions",
+    "remove_moderator",
+    "session_out",
+    "set_lineup",
+    "transition",
+    "update_session",
+]
+
+#: The session lifecycle: scheduled → live → ended, or a scheduled show cancelled.
+TRANSITIONS: dict[str, set[str]] = {
+    SessionStatus.SCHEDULED: {SessionStatus.LIVE, SessionStatus.ENDED},
+    SessionStatus.LIVE: {SessionStatus.ENDED},
+    SessionStatus.ENDED: set(),
+}
+
+
+async def get_session(db: AsyncSession, session_id: int) -> LiveSession:
+    session = await db.get(LiveSession, session_id)
+    if session is None:
+        raise NotFound(f"live session {session_id} does not exist")
+    return session
+
+
+async def create_session(db: AsyncSession, host_id: int, data: SessionIn) -> LiveSession:
+    session = LiveSession(
+        host_id=host_id,
+        title=data.title,
+        description=data.description,
+        scheduled_at=data.scheduled_at,
+    )
+    db.add(session)
+    await db.flush()
+    if data.product_ids:
+        await set_lineup(db, session, data.product_ids)
+    return session
+
+
+async def update_session(db: AsyncSession, session: LiveSession, patch: SessionPatch) -> None:
+    if session.status == SessionStatus.ENDED:
+        raise Conflict("this session has ended and can no longer be edited", code="session_ended")
+    for name, value in patch.model_dump(exclude_unset=True).items():
+        if value is None and name != "scheduled_at":
+            continue
+        setattr(session, name, value)
+    await db.flush()
+
+
+def transition(session: LiveSession, to: SessionStatus, *, now: datetime | None = None) -> None:
+    """Move ``session`` to status ``to``; 409 if the lifecycle does not allow it."""
+    if to not in TRANSITIONS[SessionStatus(session.status)]:
+        raise Conflict(
+            f"a {session.status} session cannot become {to.value}", code="bad_transition"
+        )
+    moment = now or utcnow()
+    session.status = to.value
+    if to == SessionStatus.LIVE:
+        session.started_at = moment
+    elif to == SessionStatus.ENDED:
+        session.ended_at = moment
+
+
+async def set_lineup(db: AsyncSession, session: LiveSession, product_ids: Sequence[int]) -> None:
+    """Replace the lineup; any active product of any brand may be featured."""
+    if len(set(product_ids)) != len(product_ids):
+        raise ValidationFailed("product_ids: a product can appear in the lineup only once")
+    if session.status == SessionStatus.ENDED:
+        raise Conflict("this session has ended and can no longer be edited", code="session_ended")
+    if product_ids:
+        found = set(
+            await db.scalars(
+                select(Product.id).where(Product.id.in_(product_ids), Product.is_active)
+            )
+        )
+        missing = [p for p in product_ids if p not in found]
+        if missing:
+            raise ValidationFailed(f"product_ids: no active product with id {missing[0]}")
+    await db.execute(delete(SessionProduct).where(SessionProduct.session_id == session.id))
+    db.add_all(
+        SessionProduct(session_id=session.id, product_id=pid, position=i)
+        for i, pid in enumerate(product_ids)
+    )
+    await db.flush()
+
+
+async def lineup(db: AsyncSession, session_id: int) -> list[Product]:
+    rows = await db.scalars(
+        select(Product)
+        .join(SessionProduct, SessionProduct.product_id == Product.id)
+        .where(SessionProduct.session_id == session_id)
+        .order_by(SessionProduct.position)
+        .options(selectinload(Product.variants))
+    )
+    return list(rows)
+
+
+async def session_out(db: AsyncSession, session: LiveSession) -> SessionOut:
+    host_name = await db.scalar(select(User.display_name).where(User.id == session.host_id))
+    return SessionOut(
+        id=session.id,
+        host_id=session.host_id,
+        host_name=host_name or "",
+        title=session.title,
+        description=session.description,
+        status=session.status,
+        scheduled_at=session.scheduled_at,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        lineup=[product_out(p) for p in await lineup(db, session.id)],
+    )
+
+
+async def list_sessions(
+    db: AsyncSession,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    host_id: int | None = None,
+) -> Sequence[LiveSession]:
+    query = select(LiveSession)
+    if status in (None, "upcoming"):
+        query = query.where(
+            LiveSession.status.in_([SessionStatus.LIVE.value, SessionStatus.SCHEDULED.value])
+        )
+    else:
+        query = query.where(LiveSession.status == status)
+    if host_id is not None:
+        query = query.where(LiveSession.host_id == host_id)
+    # Live shows first, then the soonest scheduled.
+    query = query.order_by(
+        (LiveSession.status != SessionStatus.LIVE.value),
+        func.coalesce(LiveSession.scheduled_at, LiveSession.created_at),
+        LiveSession.id,
+    )
+    rows = await db.scalars(query.limit(limit).offset(offset))
+    return rows.all()
+
+
+async def add_moderator(db: AsyncSession, session_id: int, user_id: int) -> None:
+    if await db.get(User, user_id) is None:
+        raise ValidationFailed(f"user_id: no user with id {user_id}")
+    db.add(SessionModerator(session_id=session_id, user_id=user_id))
+    try:
+        await db.flush()
+    except IntegrityError:
+        await db.rollback()
+        raise Conflict("that user already moderates this session") from None
+
+
+async def remove_moderator(db: AsyncSession, session_id: int, user_id: int) -> None:
+    result = await db.execute(
+        delete(SessionModerator).where(
+            SessionModerator.session_id == session_id, SessionModerator.user_id == user_id
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound("that user does not moderate this session")
+
+
+async def list_moderators(db: AsyncSession, session_id: int) -> list[ModeratorOut]:
+    rows = await db.execute(
+        select(User.id, User.display_name)
+        .join(SessionModerator, SessionModerator.user_id == User.id)
+        .where(SessionModerator.session_id == session_id)
+        .order_by(User.id)
+    )
+    return [ModeratorOut(user_id=uid, display_name=name) for uid, name in rows]

@@ -1,0 +1,176 @@
+"""The one settings object, read from environment variables.
+
+Every tunable of the system lives here; nothing else reads ``os.environ``.
+A bad value raises :class:`SettingsError`, whose message names the variable,
+so start-up stops with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "SettingsError"]
+
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+_ENVIRONMENTS = {"development", "production", "test"}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    environment: str = "development"
+    data_dir: Path = Path(".livecommerce")
+    database_url: str = ""
+    #: ``None`` means: start a private ``valkey-server`` under ``data_dir``.
+    redis_url: str | None = None
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    #: Lifetime of a bearer token, seconds.
+    token_ttl_s: int = 7 * 24 * 3600
+    #: Upper bound on items per page for list endpoints.
+    max_page_size: int = 100
+    #: Hub: events kept per session stream for ``since`` recovery.
+    hub_stream_maxlen: int = 1000
+    #: Hub: outgoing frames buffered per connection before it is closed as too slow.
+    hub_send_queue: int = 256
+    hub_max_frame_bytes: int = 16 * 1024
+    hub_idle_timeout_s: float = 60.0
+    hub_chat_max_len: int = 500
+    #: Cart: seconds a stock reservation is held before the reaper returns it.
+    hold_ttl_s: int = 120
+    reaper_interval_s: float = 5.0
+    cart_ttl_s: int = 24 * 3600
+    #: Cart: group-commit window for order writes, seconds.
+    order_batch_window_s: float = 0.005
+    #: Whether ``serve`` runs the background worker jobs itself (embedded default).
+    embedded_worker: bool = True
+    #: Streaming: ICE servers, as ``stun:host:port`` / ``turn:user:pass@host:port``.
+    ice_servers: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (handy in tests and the CLI)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        environment = env.get("LIVECOMMERCE_ENV", "development").strip().lower()
+        if environment not in _ENVIRONMENTS:
+            raise SettingsError(
+                f"LIVECOMMERCE_ENV must be one of {sorted(_ENVIRONMENTS)}, got {environment!r}"
+            )
+        data_dir = Path(env.get("LIVECOMMERCE_DATA_DIR", ".livecommerce"))
+        database_url = env.get("DATABASE_URL", "").strip() or _default_database_url(data_dir)
+        _check_database_url(database_url)
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(
+                f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}"
+            )
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key:
+            if environment == "production":
+                raise SettingsError("SECRET_KEY is required when LIVECOMMERCE_ENV=production")
+            secret_key = _development_secret(data_dir)
+        elif len(secret_key) < 16:
+            raise SettingsError("SECRET_KEY must be at least 16 characters long")
+        log_level = env.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise SettingsError(
+                f"LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, got {log_level!r}"
+            )
+        ice = tuple(s.strip() for s in env.get("ICE_SERVERS", "").split(",") if s.strip())
+        return cls(
+            environment=environment,
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=secret_key,
+            host=env.get("HOST", "127.0.0.1"),
+            port=_int(env, "PORT", 8000, low=0, high=65535),
+            log_level=log_level,
+            token_ttl_s=_int(env, "TOKEN_TTL_S", cls.token_ttl_s, low=60),
+            hold_ttl_s=_int(env, "HOLD_TTL_S", cls.hold_ttl_s, low=1),
+            reaper_interval_s=_float(env, "REAPER_INTERVAL_S", cls.reaper_interval_s, low=0.05),
+            embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
+            ice_servers=ice,
+        )
+
+
+def _default_database_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{(data_dir / 'livecommerce.db').as_posix()}"
+
+
+def _check_database_url(url: str) -> None:
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://")):
+        raise SettingsError(
+            "DATABASE_URL must be sqlite+aiosqlite:///path or postgresql+asyncpg://..., "
+            f"got {url!r}"
+        )
+
+
+def _development_secret(data_dir: Path) -> str:
+    """A random key kept under ``data_dir`` so tokens survive restarts in development."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None
+) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, low: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value < low:
+        raise SettingsError(f"{name} must be at least {low}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")

@@ -1,0 +1,1 @@
+"""WebRTC ingest (WHIP) and playback (WHEP) with an encoded-media relay, on aiortc."""

@@ -1,0 +1,105 @@
+"""Fixtures: a real Valkey/Redis, a migrated SQL database, a real server.
+
+With no ``DATABASE_URL``/``REDIS_URL``, the suite is self-contained: a private
+valkey-server and a SQLite file under a temporary directory. With them set
+(CI's second pass), the same tests run against PostgreSQL and Redis; the
+database schema and the Redis database are wiped at the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis as sync_redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from livecommerce.db.engine import Database
+from livecommerce.db.migrate import migrate
+from livecommerce.settings import Settings
+from livecommerce.valkey import EmbeddedValkey
+from tests.support import Actors, ServerThread
+
+
+def _reset_postgres(url: str) -> None:
+    async def reset() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("livecommerce")
+
+
+@pytest.fixture(scope="session")
+def redis_url(data_dir: Path) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        client = sync_redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+        yield url
+        return
+    with EmbeddedValkey(data_dir / "valkey") as valkey:
+        yield valkey.url
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret-key-0123456789",
+        hold_ttl_s=5,
+        reaper_interval_s=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> Iterator[ServerThread]:
+    """One real server (all components) for the whole session."""
+    thread = ServerThread(settings).start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+async def client(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def actors(client: httpx.AsyncClient, db: Database) -> Actors:
+    return Actors(client, db)

@@ -1,0 +1,192 @@
+"""Test support: a real server on a free port, test data through the real API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import uvicorn
+
+from livecommerce.accounts.store import create_user
+from livecommerce.app import create_app
+from livecommerce.components import Component
+from livecommerce.db.engine import Database
+from livecommerce.settings import Settings
+
+#: One scaled unit for every wait in the tests: a slow machine raises TEST_TIME_SCALE.
+SCALE = float(os.environ.get("TEST_TIME_SCALE", "1"))
+
+
+def seconds(n: float) -> float:
+    return n * SCALE
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """A real uvicorn server for ``create_app(settings)`` in a thread of its own."""
+
+    def __init__(
+        self, settings: Settings, *, components: Sequence[Component] | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings, components=components)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            lifespan="on",
+            ws_ping_interval=None,
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = seconds(30)
+        waited = 0.0
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("test server failed to start")
+            threading.Event().wait(0.01)
+            waited += 0.01
+            if waited > deadline:
+                raise RuntimeError("test server did not start in time")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(seconds(20))
+
+
+def unique(prefix: str = "u") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class Actors:
+    """Makes users of every role and catalog/session data through the real HTTP API
+    (and SQL only where no public endpoint exists: creating privileged users)."""
+
+    def __init__(self, client: httpx.AsyncClient, db: Database) -> None:
+        self.client = client
+        self.db = db
+
+    async def user(self, role: str = "viewer", *, brand_id: int | None = None) -> dict[str, Any]:
+        """A new user of ``role``; returns ``{"id", "email", "token", "headers"}``."""
+        email = f"{unique(role)}@test.livecommerce.dev"
+        password = "correct horse battery"
+        if role in ("viewer", "host"):
+            r = await self.client.post(
+                "/api/auth/signup",
+                json={"email": email, "password": password, "display_name": role, "role": role},
+            )
+            assert r.status_code == 201, r.text
+        else:
+            async with self.db.sessions() as session:
+                await create_user(
+                    session,
+                    email=email,
+                    password=password,
+                    display_name=role,
+                    role=role,
+                    brand_id=brand_id,
+                )
+                await session.commit()
+        r = await self.client.post("/api/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        token = body["token"]
+        return {
+            "id": body["user"]["id"],
+            "email": email,
+            "token": token,
+            "headers": {"Authorization": f"Bearer {token}"},
+        }
+
+    async def brand(self) -> tuple[int, dict[str, Any]]:
+        """A new brand and a user who manages it."""
+        admin = await self.user("admin")
+        r = await self.client.post(
+            "/api/brands", json={"name": "Brand", "slug": unique("brand")}, headers=admin["headers"]
+        )
+        assert r.status_code == 201, r.text
+        brand_id = r.json()["id"]
+        return brand_id, await self.user("brand", brand_id=brand_id)
+
+    async def product(
+        self,
+        *,
+        stock: int = 10,
+        price: int = 1000,
+        commission_bps: int = 1000,
+        variants: int = 1,
+        owner: tuple[int, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        brand_id, brand_user = owner or await self.brand()
+        r = await self.client.post(
+            f"/api/brands/{brand_id}/products",
+            json={
+                "name": unique("Product"),
+                "price_minor": price,
+                "currency": "USD",
+                "commission_bps": commission_bps,
+                "variants": [
+                    {"sku": unique("SKU"), "name": f"V{i}", "stock_total": stock}
+                    for i in range(variants)
+                ],
+            },
+            headers=brand_user["headers"],
+        )
+        assert r.status_code == 201, r.text
+        product: dict[str, Any] = r.json()
+        return product
+
+    async def show(
+        self,
+        host: dict[str, Any] | None = None,
+        *,
+        product_ids: Sequence[int] = (),
+        live: bool = False,
+    ) -> dict[str, Any]:
+        host = host or await self.user("host")
+        r = await self.client.post(
+            "/api/sessions",
+            json={"title": unique("Show"), "product_ids": list(product_ids)},
+            headers=host["headers"],
+        )
+        assert r.status_code == 201, r.text
+        show: dict[str, Any] = r.json()
+        if live:
+            r = await self.client.post(f"/api/sessions/{show['id']}/start", headers=host["headers"])
+            assert r.status_code == 200, r.text
+            show = r.json()
+        show["host"] = host
+        return show
+
+
+async def wait_for(predicate: Any, *, timeout: float = 5.0, interval: float = 0.02) -> None:
+    """Poll an (async or sync) predicate until true, or fail after ``timeout`` (scaled)."""
+    deadline = asyncio.get_running_loop().time() + seconds(timeout)
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {seconds(timeout)} s")
+        await asyncio.sleep(interval)
