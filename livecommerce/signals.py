@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "LINEUP_CHANGED",
+    "PRODUCT_PINNED",
     "SESSION_STATE_CHANGED",
     "STOCK_TOTAL_CHANGED",
     "Signals",
@@ -25,6 +26,9 @@ SESSION_STATE_CHANGED = "session_state_changed"
 LINEUP_CHANGED = "lineup_changed"
 #: kwargs: product_id:int, variant_id:int, old_total:int, new_total:int
 STOCK_TOTAL_CHANGED = "stock_total_changed"
+#: kwargs: session_id:int, pin:livecommerce.hub.pinstate.PinState — sent before viewers
+#: are told, so the cart can put the product's stock on sale in Redis first.
+PRODUCT_PINNED = "product_pinned"
 
 Receiver = Callable[..., Awaitable[None]]
 

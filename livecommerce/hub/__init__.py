@@ -1,0 +1,1 @@
+"""The WebSocket hub: session events fanned out through Redis Streams to every viewer."""

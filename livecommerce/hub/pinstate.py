@@ -1,0 +1,51 @@
+"""The current pin of a live session, as kept in Redis (``keys.session_pin``).
+
+The hub writes it when a host pins or unpins; the cart reads it at checkout
+to honour a flash price, quantity cap and end time (server-side: the client's
+price is never trusted). A pin's terms never change while it is pinned: a new
+price means a new pin with a new ``pin_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from redis.asyncio import Redis
+
+from livecommerce import encoding, keys
+
+__all__ = ["PinState", "clear_pin", "current_pin", "store_pin"]
+
+
+@dataclass(frozen=True)
+class PinState:
+    pin_id: int
+    session_id: int
+    product_id: int
+    pinned_at_ms: int
+    flash_price_minor: int | None = None
+    #: Units that may sell at the flash price during this pin (None: no cap).
+    quantity_cap: int | None = None
+    #: When the flash terms end (unix ms); None: until unpinned.
+    ends_at_ms: int | None = None
+
+    def flash_active(self, now_ms: int) -> bool:
+        """Whether the flash price applies at ``now_ms``."""
+        return self.flash_price_minor is not None and (
+            self.ends_at_ms is None or now_ms < self.ends_at_ms
+        )
+
+
+async def current_pin(redis: Redis, session_id: int) -> PinState | None:
+    raw = await redis.get(keys.session_pin(session_id))
+    if raw is None:
+        return None
+    return PinState(**encoding.loads(raw))
+
+
+async def store_pin(redis: Redis, pin: PinState) -> None:
+    await redis.set(keys.session_pin(pin.session_id), encoding.dumps(asdict(pin)))
+
+
+async def clear_pin(redis: Redis, session_id: int) -> None:
+    await redis.delete(keys.session_pin(session_id))
