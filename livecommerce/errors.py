@@ -19,6 +19,7 @@ boundary with ``raise ... from exc``.
     │   ├── LimitExceeded                 409 limit_exceeded
     │   └── IdempotencyMismatch           422 idempotency_mismatch
     ├── PaymentFailed                     402 payment_failed
+    ├── UnsupportedMediaType              415 unsupported_media_type
     ├── TooManyRequests                   429 rate_limited
     └── Unavailable                       503 unavailable
 """
@@ -41,6 +42,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "Unavailable",
+    "UnsupportedMediaType",
     "ValidationFailed",
 ]
 
@@ -115,6 +117,10 @@ class IdempotencyMismatch(Conflict):
 
 class PaymentFailed(LivecommerceError):
     status, code, title = 402, "payment_failed", "Payment Required"
+
+
+class UnsupportedMediaType(LivecommerceError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"
 
 
 class TooManyRequests(LivecommerceError):
