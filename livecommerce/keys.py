@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "session_events",
+    "session_media",
     "session_pin",
     "session_seq",
     "session_tag",
@@ -33,3 +34,9 @@ def session_seq(session_id: int) -> str:
 def session_pin(session_id: int) -> str:
     """JSON of the current pin (:class:`livecommerce.hub.pins.PinState`); absent if none."""
     return f"{session_tag(session_id)}:pin"
+
+
+def session_media(session_id: int) -> str:
+    """Hash: the session's stream health (streaming.stats), rewritten every ~1 s; expires
+    a few seconds after the relay stops reporting."""
+    return f"{session_tag(session_id)}:media"
