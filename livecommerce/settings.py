@@ -56,6 +56,13 @@ class Settings:
     embedded_worker: bool = True
     #: Streaming: ICE servers, as ``stun:host:port`` / ``turn:user:pass@host:port``.
     ice_servers: tuple[str, ...] = ()
+    #: Streaming: "encoded" forwards the host's encoded frames; "mediarelay" is aiortc's
+    #: decode + per-viewer re-encode path, kept only as the benchmark's baseline.
+    stream_relay_mode: str = "encoded"
+    #: Streaming: at most one keyframe request (PLI) to the host per this many seconds.
+    stream_keyframe_interval_s: float = 1.0
+    #: Streaming: frames queued per viewer before its backlog is dropped (resumes at a keyframe).
+    stream_viewer_queue: int = 90
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -109,6 +116,13 @@ class Settings:
             reaper_interval_s=_float(env, "REAPER_INTERVAL_S", cls.reaper_interval_s, low=0.05),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
             ice_servers=ice,
+            stream_relay_mode=_choice(
+                env, "STREAM_RELAY_MODE", cls.stream_relay_mode, ("encoded", "mediarelay")
+            ),
+            stream_keyframe_interval_s=_float(
+                env, "STREAM_KEYFRAME_INTERVAL_S", cls.stream_keyframe_interval_s, low=0.05
+            ),
+            stream_viewer_queue=_int(env, "STREAM_VIEWER_QUEUE", cls.stream_viewer_queue, low=2),
         )
 
 
@@ -163,6 +177,15 @@ def _float(env: Mapping[str, str], name: str, default: float, *, low: float) -> 
     if value < low:
         raise SettingsError(f"{name} must be at least {low}, got {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {list(choices)}, got {raw!r}")
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
