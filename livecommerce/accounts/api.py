@@ -60,6 +60,7 @@ async def signup(call: Call) -> TokenOut:
     summary="Exchange email and password for a bearer token",
     body=LoginIn,
     response=TokenOut,
+    errors=[401],
 )
 async def login(call: Call) -> TokenOut:
     body: LoginIn = call.body

@@ -6,8 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CurrencyCode", "MinorUnits", "PageQuery", "StrictModel"]
+__all__ = ["MAX_ID", "CurrencyCode", "Id", "MinorUnits", "PageQuery", "StrictModel"]
 
+#: Ids are SQL BIGINTs: anything outside 1..2**63-1 cannot name a row.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
 MinorUnits = Annotated[int, Field(ge=0, le=10**12, description="Amount in minor units (cents).")]
 

@@ -8,6 +8,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from livecommerce.api.common import MAX_ID
 from livecommerce.api.routing import Endpoint
 
 __all__ = ["PROBLEM_SCHEMA", "openapi_document"]
@@ -109,7 +110,9 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     params: list[dict[str, Any]] = []
     for name, kind in e.path_params:
         schema: dict[str, Any] = (
-            {"type": "integer", "minimum": 1} if kind == "int" else {"type": "string"}
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+            if kind == "int"
+            else {"type": "string"}
         )
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if e.query is not None:

@@ -23,8 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from livecommerce import encoding
+from livecommerce.api.common import MAX_ID
 from livecommerce.auth.permissions import ANONYMOUS, Principal
-from livecommerce.errors import BadRequest, Unauthorized, ValidationFailed
+from livecommerce.errors import BadRequest, NotFound, Unauthorized, ValidationFailed
 
 __all__ = ["Api", "Call", "Endpoint", "JSONResponse", "problem_from_validation"]
 
@@ -111,10 +112,14 @@ class Endpoint:
             body = _validate(self.body, data, where="body")
         elif self.request_media_type is not None:
             body = await request.body()
+        path = dict(request.path_params)
+        for name, kind in self.path_params:
+            if kind == "int" and not 1 <= path[name] <= MAX_ID:
+                raise NotFound(f"no {name.removesuffix('_id')} with id {path[name]}")
         call = Call(
             request=request,
             principal=principal,
-            path=dict(request.path_params),
+            path=path,
             query=query,
             body=body,
         )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from livecommerce.api.common import CurrencyCode, MinorUnits, PageQuery, StrictModel
+from livecommerce.api.common import CurrencyCode, Id, MinorUnits, PageQuery, StrictModel
 
 __all__ = [
     "BrandIn",
@@ -104,5 +104,5 @@ class ProductPage(BaseModel):
 
 
 class ProductQuery(PageQuery):
-    brand_id: int | None = Field(None, ge=1)
+    brand_id: Id | None = None
     q: str | None = Field(None, min_length=1, max_length=100, description="Name contains.")

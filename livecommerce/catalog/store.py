@@ -144,9 +144,8 @@ async def list_products(
 
 
 async def update_product(db: AsyncSession, product: Product, patch: ProductPatch) -> Product:
-    for name, value in patch.model_dump(exclude_unset=True).items():
-        if value is None and name != "description":
-            continue
+    # null means "leave as is": every product field is required.
+    for name, value in patch.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(product, name, value)
     await db.flush()
     return product
@@ -169,6 +168,7 @@ async def get_variant(db: AsyncSession, variant_id: int) -> Variant:
 
 
 async def update_variant(db: AsyncSession, variant: Variant, patch: VariantPatch) -> Variant:
+    # null clears only the price override (back to the product's price).
     for name, value in patch.model_dump(exclude_unset=True).items():
         if value is None and name != "price_minor":
             continue

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from livecommerce.api.common import PageQuery, StrictModel
+from livecommerce.api.common import Id, PageQuery, StrictModel
 from livecommerce.catalog.schemas import ProductOut
 
 __all__ = [
@@ -25,7 +25,7 @@ class SessionIn(StrictModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
     scheduled_at: AwareDatetime | None = None
-    product_ids: list[int] = Field(default_factory=list, max_length=200)
+    product_ids: list[Id] = Field(default_factory=list, max_length=200)
 
 
 class SessionPatch(StrictModel):
@@ -35,11 +35,11 @@ class SessionPatch(StrictModel):
 
 
 class LineupIn(StrictModel):
-    product_ids: list[int] = Field(max_length=200, description="The whole lineup, in order.")
+    product_ids: list[Id] = Field(max_length=200, description="The whole lineup, in order.")
 
 
 class ModeratorIn(StrictModel):
-    user_id: int = Field(ge=1)
+    user_id: Id
 
 
 class ModeratorOut(BaseModel):
@@ -71,4 +71,4 @@ class SessionQuery(PageQuery):
         pattern=r"^(scheduled|live|ended|upcoming)$",
         description="Filter; 'upcoming' means live or scheduled (the default).",
     )
-    host_id: int | None = Field(None, ge=1)
+    host_id: Id | None = None

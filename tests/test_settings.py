@@ -1,0 +1,56 @@
+"""Settings from the environment: defaults, and one clear error per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from livecommerce.auth.tokens import TokenSigner
+from livecommerce.errors import Unauthorized
+from livecommerce.settings import Settings, SettingsError
+
+
+def test_development_defaults(tmp_path: Path) -> None:
+    s = Settings.from_env({"LIVECOMMERCE_DATA_DIR": str(tmp_path)})
+    assert s.database_url == f"sqlite+aiosqlite:///{tmp_path}/livecommerce.db"
+    assert s.redis_url is None
+    # The generated key is kept, so tokens survive a restart.
+    assert len(s.secret_key) >= 32
+    assert Settings.from_env({"LIVECOMMERCE_DATA_DIR": str(tmp_path)}).secret_key == s.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+        ({"LIVECOMMERCE_ENV": "production"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"EMBEDDED_WORKER": "maybe"}, "EMBEDDED_WORKER"),
+        ({"HOLD_TTL_S": "0"}, "HOLD_TTL_S"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        Settings.from_env({"LIVECOMMERCE_DATA_DIR": str(tmp_path), **env})
+
+
+def test_tokens_expire_and_resist_tampering() -> None:
+    signer = TokenSigner("k" * 32, ttl_s=60)
+    token = signer.issue(7, "host", brand_id=None, now=1000)
+    claims = signer.verify(token, now=1059)
+    assert (claims.user_id, claims.role, claims.brand_id) == (7, "host", None)
+    with pytest.raises(Unauthorized, match="expired"):
+        signer.verify(token, now=1061)
+    payload, _, sig = token.partition(".")
+    forged = TokenSigner("other key material!!", ttl_s=60).issue(7, "admin", now=1000)
+    with pytest.raises(Unauthorized):
+        signer.verify(forged.partition(".")[0] + "." + sig, now=1000)
+    with pytest.raises(Unauthorized):
+        signer.verify("not-a-token", now=1000)
+    assert payload
