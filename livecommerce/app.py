@@ -38,7 +38,9 @@ VERSION = "0.1.0"
 
 def default_components(settings: Settings) -> list[Component]:
     """The parts that make up a full server, in start order."""
-    return []
+    from livecommerce.hub.component import Hub
+
+    return [Hub()]
 
 
 def core_apis() -> list[Api]:

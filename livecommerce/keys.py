@@ -9,11 +9,20 @@ is in ``docs/redis-keys.md``; keep the two in step.
 from __future__ import annotations
 
 __all__ = [
+    "session_banned",
+    "session_chat",
+    "session_chat_rate",
+    "session_counters",
     "session_events",
     "session_media",
+    "session_muted",
     "session_pin",
+    "session_presence",
     "session_seq",
+    "session_status",
     "session_tag",
+    "session_uniques",
+    "session_viewers_tick",
 ]
 
 
@@ -40,3 +49,52 @@ def session_media(session_id: int) -> str:
     """Hash: the session's stream health (streaming.stats), rewritten every ~1 s; expires
     a few seconds after the relay stops reporting."""
     return f"{session_tag(session_id)}:media"
+
+
+def session_banned(session_id: int) -> str:
+    """Set of user ids banned from the session's chat."""
+    return f"{session_tag(session_id)}:banned"
+
+
+# --- cart: one product's stock (all under the product's hash tag, one slot) ---
+
+
+def session_chat(session_id: int) -> str:
+    """List of the latest chat events' JSON, newest first (for snapshots); trimmed."""
+    return f"{session_tag(session_id)}:chat"
+
+
+def session_chat_rate(session_id: int, user_id: int) -> str:
+    """Integer with a TTL: chat messages of one user in the current rate window."""
+    return f"{session_tag(session_id)}:chatrate:{user_id}"
+
+
+def session_counters(session_id: int) -> str:
+    """Hash of counters for dashboards: ``chat_messages``, ``reactions``, ``pins``,
+    ``viewers_now``, ``viewers_peak`` (see docs/redis-keys.md)."""
+    return f"{session_tag(session_id)}:counters"
+
+
+def session_muted(session_id: int) -> str:
+    """Sorted set: user id → unix ms until which the user may not chat."""
+    return f"{session_tag(session_id)}:muted"
+
+
+def session_presence(session_id: int) -> str:
+    """Hash: hub process id → ``<local viewers>:<unix ms of the report>``."""
+    return f"{session_tag(session_id)}:presence"
+
+
+def session_status(session_id: int) -> str:
+    """String: the session's status as the hub last heard it (mirror of SQL, for snapshots)."""
+    return f"{session_tag(session_id)}:status"
+
+
+def session_uniques(session_id: int) -> str:
+    """HyperLogLog of the viewers ever joined (user ids, or ``a:<conn>`` for anonymous)."""
+    return f"{session_tag(session_id)}:uniques"
+
+
+def session_viewers_tick(session_id: int) -> str:
+    """Short-lived lock: the one hub process that publishes ``viewers`` this second."""
+    return f"{session_tag(session_id)}:viewerstick"

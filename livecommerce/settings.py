@@ -46,6 +46,19 @@ class Settings:
     hub_max_frame_bytes: int = 16 * 1024
     hub_idle_timeout_s: float = 60.0
     hub_chat_max_len: int = 500
+    #: Hub: WebSocket protocol pings (uvicorn), seconds; 0 turns them off.
+    hub_ping_interval_s: float = 20.0
+    #: Hub: how long high-rate events (chat, reactions, stock, viewers) wait to share a frame.
+    hub_batch_window_s: float = 0.05
+    #: Hub: requests per second per connection (token bucket; bursts of twice as many).
+    hub_request_rate: float = 20.0
+    #: Hub: chat messages a user may send per ``hub_chat_window_s`` in one session.
+    hub_chat_rate: int = 5
+    hub_chat_window_s: float = 5.0
+    #: Hub: reactions are summed over this window before they are published.
+    hub_reaction_window_s: float = 0.5
+    #: Hub: chat messages included in a snapshot.
+    hub_recent_chat: int = 30
     #: Cart: seconds a stock reservation is held before the reaper returns it.
     hold_ttl_s: int = 120
     reaper_interval_s: float = 5.0
@@ -115,6 +128,10 @@ class Settings:
             hold_ttl_s=_int(env, "HOLD_TTL_S", cls.hold_ttl_s, low=1),
             reaper_interval_s=_float(env, "REAPER_INTERVAL_S", cls.reaper_interval_s, low=0.05),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
+            hub_stream_maxlen=_int(env, "HUB_STREAM_MAXLEN", cls.hub_stream_maxlen, low=10),
+            hub_send_queue=_int(env, "HUB_SEND_QUEUE", cls.hub_send_queue, low=4),
+            hub_ping_interval_s=_float(env, "HUB_PING_INTERVAL_S", cls.hub_ping_interval_s, low=0),
+            hub_batch_window_s=_float(env, "HUB_BATCH_WINDOW_S", cls.hub_batch_window_s, low=0),
             ice_servers=ice,
             stream_relay_mode=_choice(
                 env, "STREAM_RELAY_MODE", cls.stream_relay_mode, ("encoded", "mediarelay")

@@ -1,0 +1,102 @@
+"""The hub as an app component: ``/ws``, the pin endpoints, and its serving tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from starlette.routing import BaseRoute, WebSocketRoute
+
+from livecommerce import keys
+from livecommerce.components import Component
+from livecommerce.db.models import SessionStatus
+from livecommerce.hub import api as hub_api
+from livecommerce.hub.cards import CardCache
+from livecommerce.hub.endpoint import Connection, hub_endpoint
+from livecommerce.hub.fanout import Fanout
+from livecommerce.hub.pins import end_pins
+from livecommerce.hub.presence import Presence
+from livecommerce.hub.protocol import CLOSE_IDLE, CLOSE_SHUTDOWN
+from livecommerce.hub.publish import publish
+from livecommerce.services import Services
+from livecommerce.signals import SESSION_STATE_CHANGED
+
+__all__ = ["Hub"]
+
+log = logging.getLogger("livecommerce.hub")
+
+
+class Hub(Component):
+    """Owns this process's connections, rooms and the stream reader."""
+
+    api = hub_api.api
+
+    def __init__(self) -> None:
+        self.connections: set[Connection] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def routes(self) -> list[BaseRoute]:
+        return [WebSocketRoute("/ws", hub_endpoint)]
+
+    async def start(self, services: Services) -> None:
+        self.services = services
+        settings = services.settings
+        self.cards = CardCache(services.db)
+        self.presence = Presence(services.redis, maxlen=settings.hub_stream_maxlen)
+        self.fanout = Fanout(
+            services.redis,
+            batch_window_s=settings.hub_batch_window_s,
+            on_room_change=self.presence.set_local,
+        )
+        services.signals.connect(SESSION_STATE_CHANGED, self._on_session_state)
+        self._tasks = [
+            asyncio.create_task(self.fanout.run(), name="hub-reader"),
+            asyncio.create_task(self._tick(), name="hub-ticker"),
+        ]
+
+    async def stop(self) -> None:
+        for conn in list(self.connections):
+            conn.outbox.close_after(CLOSE_SHUTDOWN, "server restarting: reconnect")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.presence.withdraw()
+
+    async def _on_session_state(self, session_id: int, status: str) -> None:
+        redis = self.services.redis
+        await redis.set(keys.session_status(session_id), status)
+        if status == SessionStatus.ENDED:
+            await end_pins(self.services, session_id)
+        await publish(
+            redis,
+            session_id,
+            {"type": "session_state", "status": status},
+            maxlen=self.services.settings.hub_stream_maxlen,
+        )
+
+    async def _tick(self) -> None:
+        """Reactions every window, viewer counts every second, idle sweep every 5 s."""
+        settings = self.services.settings
+        window = settings.hub_reaction_window_s
+        next_report = next_sweep = 0.0
+        while True:
+            await asyncio.sleep(window)
+            now = time.monotonic()
+            try:
+                await self.presence.flush_reactions()
+                if now >= next_report:
+                    next_report = now + 1.0
+                    await self.presence.report()
+                if now >= next_sweep:
+                    next_sweep = now + 5.0
+                    self._sweep_idle(now, settings.hub_idle_timeout_s)
+            except Exception:
+                log.exception("hub: periodic task failed")
+
+    def _sweep_idle(self, now: float, timeout_s: float) -> None:
+        for conn in list(self.connections):
+            if conn.subscriber is None and now - conn.last_active > timeout_s:
+                conn.outbox.close_after(CLOSE_IDLE, "idle: join a session or send a ping")

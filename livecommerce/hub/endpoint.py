@@ -1,0 +1,267 @@
+"""``/ws``: the thin Starlette adapter between one WebSocket and the hub.
+
+One :class:`Connection` per socket: it parses requests (``protocol``), calls
+the domain functions (pins, chat, snapshot) and queues replies and events on
+its :class:`~livecommerce.hub.outbox.Outbox`, whose writer task is the only
+thing that sends on the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from livecommerce import encoding
+from livecommerce.api.routing import problem_from_validation
+from livecommerce.auth.permissions import ANONYMOUS, Principal
+from livecommerce.db.models import User
+from livecommerce.errors import BadRequest, LivecommerceError, Unauthorized, ValidationFailed
+from livecommerce.hub import chat, pins
+from livecommerce.hub.outbox import Outbox
+from livecommerce.hub.protocol import (
+    CLOSE_RATE_LIMITED,
+    Request,
+    TokenBucket,
+    ack_frame,
+    error_frame,
+    hello_frame,
+    parse_request,
+)
+from livecommerce.hub.rooms import Subscriber
+from livecommerce.hub.schemas import PinIn
+from livecommerce.hub.snapshot import missed_events, session_status, snapshot
+
+if TYPE_CHECKING:
+    from livecommerce.hub.component import Hub
+
+__all__ = ["Connection", "hub_endpoint"]
+
+log = logging.getLogger("livecommerce.hub")
+
+#: Refused requests in a row (over the rate) before the connection is closed.
+_MAX_REFUSED = 50
+
+
+async def hub_endpoint(websocket: WebSocket) -> None:
+    from livecommerce.hub.component import Hub
+
+    hub = websocket.app.state.services.get(Hub)
+    await websocket.accept()
+    conn = Connection(hub, websocket)
+    token = websocket.query_params.get("token")
+    try:
+        if token:
+            conn.authenticate(token)
+    except LivecommerceError as exc:
+        await websocket.close(code=4001, reason=exc.detail[:120])
+        return
+    writer = asyncio.create_task(conn.outbox.run())
+    hub.connections.add(conn)
+    conn.outbox.push(hello_frame(user_id=conn.principal.user_id, role=conn.principal.role))
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                text = message.get("bytes") or b""
+            await conn.handle(text)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.connections.discard(conn)
+        conn.leave()
+        conn.outbox.stop()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(writer, 1)
+
+
+class Connection:
+    """One client: who it is, what it joined, its limits."""
+
+    def __init__(self, hub: Hub, websocket: WebSocket) -> None:
+        self.hub = hub
+        self.websocket = websocket
+        settings = hub.services.settings
+        self.principal: Principal = ANONYMOUS
+        self.name: str | None = None
+        self.outbox = Outbox(self._send, self._close, limit=settings.hub_send_queue)
+        self.subscriber: Subscriber | None = None
+        self.bucket = TokenBucket(settings.hub_request_rate, 2 * settings.hub_request_rate)
+        self.refused = 0
+        self.last_active = time.monotonic()
+        self.anonymous_id = secrets.token_hex(6)
+
+    async def _send(self, text: str) -> None:
+        await self.websocket.send_text(text)
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self.websocket.close(code=code, reason=reason)
+
+    def authenticate(self, token: str) -> None:
+        claims = self.hub.services.tokens.verify(token)
+        self.principal = Principal(
+            user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id
+        )
+        self.name = None
+
+    async def handle(self, text: str | bytes) -> None:
+        """Answer one client frame; errors become ``error`` frames, never a crash."""
+        self.last_active = time.monotonic()
+        if not self.bucket.take():
+            self.refused += 1
+            if self.refused > _MAX_REFUSED:
+                self.outbox.close_after(CLOSE_RATE_LIMITED, "too many requests")
+                return
+            error = LivecommerceError("slow down: too many requests", code="rate_limited")
+            self.outbox.push(error_frame(error))
+            return
+        self.refused = 0
+        request_id: Any = None
+        try:
+            request = parse_request(text, max_bytes=self.hub.services.settings.hub_max_frame_bytes)
+            request_id = request.id
+            handler = getattr(self, f"_on_{request.type}")
+            reply: dict[str, Any] | None = await handler(request)
+            if reply is not None:
+                self.outbox.push(ack_frame(request_id, **reply))
+        except LivecommerceError as exc:
+            self.outbox.push(error_frame(exc, request_id))
+        except PydanticValidationError as exc:
+            self.outbox.push(error_frame(problem_from_validation(exc, where=""), request_id))
+        except Exception:
+            log.exception("hub: request failed")
+            error = LivecommerceError("an internal error occurred; it has been logged")
+            self.outbox.push(error_frame(error, request_id))
+
+    # -- requests ---------------------------------------------------------------
+
+    async def _on_ping(self, request: Request) -> dict[str, Any] | None:
+        self.outbox.push(encoding.dumps({"type": "pong", "id": request.id}).decode())
+        return None
+
+    async def _on_auth(self, request: Request) -> dict[str, Any]:
+        token = request.body.get("token")
+        if not isinstance(token, str) or not token:
+            raise Unauthorized("auth needs a 'token'")
+        self.authenticate(token)
+        return {"user_id": self.principal.user_id, "role": self.principal.role}
+
+    async def _on_join(self, request: Request) -> dict[str, Any]:
+        session_id = _int(request.body.get("session"), "session")
+        since_raw = request.body.get("since")
+        since = None if since_raw is None else _int(since_raw, "since", low=0)
+        self.leave()
+        services = self.hub.services
+        await session_status(services.redis, services.db, session_id)  # 404 before anything
+        subscriber = Subscriber(self.outbox, session_id)
+        await self.hub.fanout.subscribe(subscriber)
+        self.subscriber = subscriber
+        try:
+            missed = None
+            if since is not None:
+                missed = await missed_events(services.redis, session_id, since)
+            if missed is None:
+                state = await snapshot(
+                    services.redis,
+                    services.db,
+                    self.hub.cards,
+                    session_id,
+                    recent_chat=services.settings.hub_recent_chat,
+                )
+                self.outbox.push(encoding.dumps(state).decode())
+                last, replayed = state["seq"], None
+            else:
+                last, texts = missed
+                for text in texts:
+                    self.outbox.push(text)
+                replayed = len(texts)
+        except BaseException:
+            self.leave()
+            raise
+        subscriber.start(last)
+        who = str(self.principal.user_id) if self.principal.user_id else f"a:{self.anonymous_id}"
+        await self.hub.presence.joined(session_id, who)
+        return {"session": session_id, "seq": last, "replayed": replayed}
+
+    async def _on_leave(self, request: Request) -> dict[str, Any]:
+        self.leave()
+        return {}
+
+    async def _on_chat(self, request: Request) -> dict[str, Any]:
+        session_id = self._joined()
+        user_id = self.principal.require_user()
+        name = await self._display_name()
+        services = self.hub.services
+        message_id, seq = await chat.send_chat(
+            services.redis,
+            services.settings,
+            session_id=session_id,
+            user_id=user_id,
+            name=name,
+            text=request.body.get("text"),
+            now_ms=int(services.clock() * 1000),
+        )
+        return {"message_id": message_id, "seq": seq}
+
+    async def _on_react(self, request: Request) -> dict[str, Any]:
+        session_id = self._joined()
+        self.hub.presence.react(session_id, chat.check_reaction(request.body.get("kind")))
+        return {}
+
+    async def _on_pin(self, request: Request) -> dict[str, Any]:
+        body = dict(request.body)
+        session_id = self._session_of(body)
+        data = PinIn.model_validate(body)
+        out = await pins.pin_product(
+            self.hub.services, self.hub.cards, self.principal, session_id, data
+        )
+        return {"pin": out.model_dump(mode="json")}
+
+    async def _on_unpin(self, request: Request) -> dict[str, Any]:
+        session_id = self._session_of(dict(request.body))
+        out = await pins.unpin(self.hub.services, self.principal, session_id)
+        return {"pin": out.model_dump(mode="json")}
+
+    # -- helpers ----------------------------------------------------------------
+
+    def leave(self) -> None:
+        if self.subscriber is not None:
+            self.hub.fanout.unsubscribe(self.subscriber)
+            self.subscriber = None
+
+    def _joined(self) -> int:
+        if self.subscriber is None:
+            raise BadRequest("join a session first", code="not_joined")
+        return self.subscriber.session_id
+
+    def _session_of(self, body: dict[str, Any]) -> int:
+        """The ``session`` named in the request, else the joined one."""
+        self.principal.require_user()
+        if "session" in body:
+            return _int(body.pop("session"), "session")
+        return self._joined()
+
+    async def _display_name(self) -> str:
+        if self.name is None:
+            async with self.hub.services.db.sessions() as db:
+                name = await db.scalar(
+                    select(User.display_name).where(User.id == self.principal.user_id)
+                )
+            self.name = name or f"user {self.principal.user_id}"
+        return self.name
+
+
+def _int(value: Any, field: str, *, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValidationFailed(f"{field}: an integer ≥ {low} is required")
+    return value

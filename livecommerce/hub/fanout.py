@@ -1,0 +1,199 @@
+"""The process-wide fan-out: one reader of the session streams, local rooms.
+
+One task per hub process reads the streams of every session that has local
+viewers with a single blocking ``XREAD`` on a connection of its own. Each
+event is decoded once (to learn its kind) and its stored text is offered to
+every local subscriber of the session: the bytes are serialized once, by the
+publisher. When a room appears, the blocked read is cut short with ``CLIENT
+UNBLOCK`` so the new stream is read at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import ConnectionPool, Redis
+from redis.exceptions import RedisError
+
+from livecommerce import encoding, keys
+from livecommerce.hub.protocol import CLOSE_RESYNC
+from livecommerce.hub.rooms import Event, Room, Subscriber
+
+__all__ = ["Fanout", "dedicated_client"]
+
+log = logging.getLogger("livecommerce.hub")
+
+
+def dedicated_client(redis: Redis) -> Redis:
+    """A client with one connection of its own, configured like ``redis``
+    (a blocking read must not hold a pooled connection others wait for)."""
+    pool = redis.connection_pool
+    return Redis(
+        connection_pool=ConnectionPool(
+            connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
+        )
+    )
+
+
+class Fanout:
+    """Rooms of this process and the task that feeds them. Call :meth:`run` in a task."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        batch_window_s: float,
+        block_ms: int = 5000,
+        on_room_change: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.batch_window_s = batch_window_s
+        self.block_ms = block_ms
+        self.rooms: dict[int, Room] = {}
+        self._by_stream: dict[bytes, Room] = {}
+        self._reader = dedicated_client(redis)
+        self._reader_id: int | None = None
+        self._reading = False
+        self._generation = 0
+        self._changed = asyncio.Event()
+        self._opening: dict[int, asyncio.Future[Room]] = {}
+        #: Called with (session_id, local subscriber count) when it changes.
+        self.on_room_change = on_room_change
+
+    async def subscribe(self, subscriber: Subscriber) -> Room:
+        """Add a (syncing) subscriber to its session's room, opening the room at the
+        stream's current end if it is new. The caller then syncs the client and calls
+        ``subscriber.start``."""
+        session_id = subscriber.session_id
+        room = self.rooms.get(session_id)
+        if room is None:
+            room = await self._open(session_id)
+        room.subscribers.add(subscriber)
+        if self.on_room_change is not None:
+            self.on_room_change(session_id, len(room.subscribers))
+        return room
+
+    async def _open(self, session_id: int) -> Room:
+        opening = self._opening.get(session_id)
+        if opening is not None:
+            return await asyncio.shield(opening)
+        future: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
+        self._opening[session_id] = future
+        try:
+            raw = await self.redis.get(keys.session_seq(session_id))
+            room = Room(session_id, last_seq=int(raw or 0))
+            self.rooms[session_id] = room
+            self._by_stream[keys.session_events(session_id).encode()] = room
+            future.set_result(room)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters re-raise it
+            raise
+        finally:
+            del self._opening[session_id]
+        await self._wake_reader()
+        return room
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        room = self.rooms.get(subscriber.session_id)
+        if room is None or subscriber not in room.subscribers:
+            return
+        room.subscribers.discard(subscriber)
+        if self.on_room_change is not None:
+            self.on_room_change(room.session_id, len(room.subscribers))
+        if not room.subscribers:
+            # The reader drops the stream from its next XREAD; a blocked one ends by itself.
+            del self.rooms[room.session_id]
+            self._by_stream.pop(keys.session_events(room.session_id).encode(), None)
+
+    async def _wake_reader(self) -> None:
+        self._changed.set()
+        # The XREAD may still be on its way to Redis (UNBLOCK would find nothing to
+        # unblock): retry until it is unblocked or has returned by itself.
+        generation = self._generation
+        while self._reading and self._generation == generation and self._reader_id is not None:
+            try:
+                if await self.redis.client_unblock(self._reader_id):
+                    return
+            except RedisError:
+                return
+            await asyncio.sleep(0.001)
+
+    async def run(self) -> None:
+        """Read and fan out until cancelled; reconnects after Redis errors."""
+        try:
+            while True:
+                try:
+                    await self._read_forever()
+                except RedisError as exc:
+                    log.warning("hub stream reader: %s; retrying", exc)
+                    self._reader_id = None
+                    await asyncio.sleep(0.2)
+        finally:
+            await self._reader.aclose()
+
+    async def _read_forever(self) -> None:
+        if self._reader_id is None:
+            self._reader_id = int(await self._reader.client_id())
+        while True:
+            if not self.rooms:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            self._changed.clear()
+            streams = {
+                keys.session_events(room.session_id): f"{room.last_seq}-0"
+                for room in self.rooms.values()
+            }
+            self._reading = True
+            try:
+                reply = await self._reader.xread(streams, block=self.block_ms)  # type: ignore[arg-type]
+            finally:
+                self._reading = False
+                self._generation += 1
+            if reply:
+                self._deliver(reply)
+
+    def _deliver(self, reply: Any) -> None:
+        """``reply``: XREAD's ``[(stream, [(entry id, {b"e": event}), ...]), ...]``."""
+        for stream, entries in reply:
+            room = self._by_stream.get(stream)
+            if room is None or not entries:
+                continue  # the room closed while we read
+            events = []
+            for entry_id, fields in entries:
+                seq = int(entry_id.split(b"-", 1)[0])
+                raw = fields[b"e"]
+                events.append(Event(seq, encoding.loads(raw)["type"], raw.decode()))
+            if events[0].seq != room.last_seq + 1:
+                # Trimmed before we could read (reader stalled): nobody can be served in
+                # order any more; the viewers rejoin and get a snapshot.
+                log.warning("hub: session %s lost events; resyncing viewers", room.session_id)
+                self._resync(room, events[-1].seq)
+                continue
+            frames, pending = room.ingest(events)
+            if frames:
+                room.fan_out(frames)
+            if pending and not room.flush_scheduled:
+                room.flush_scheduled = True
+                asyncio.get_running_loop().call_later(self.batch_window_s, self._flush, room)
+
+    def _flush(self, room: Room) -> None:
+        frame = room.flush()
+        if frame is not None:
+            room.fan_out((frame,))
+
+    def _resync(self, room: Room, last_seq: int) -> None:
+        room.last_seq = last_seq
+        room.pending = []
+        for subscriber in list(room.subscribers):
+            subscriber.outbox.close_after(CLOSE_RESYNC, "events were lost: join again")
+
+    def local_counts(self) -> dict[int, int]:
+        return {sid: len(room.subscribers) for sid, room in self.rooms.items()}
+
+    async def aclose(self) -> None:
+        await self._reader.aclose()

@@ -1,0 +1,179 @@
+"""Pinning a product mid-show: the SQL history, the Redis pin, the cart, the viewers.
+
+The order is the contract with the cart (see ``livecommerce.hub.pinstate``):
+SQL history row → Redis pin → ``PRODUCT_PINNED`` signal (the cart puts stock
+on sale) → the ``pinned`` event. Used by the WebSocket ``pin`` request and
+the HTTP pin endpoints alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livecommerce.auth.permissions import Principal, session_rights
+from livecommerce.db.models import LiveSession, Pin, SessionProduct, SessionStatus
+from livecommerce.errors import Conflict, NotFound, ValidationFailed
+from livecommerce.hub.cards import CardCache, pinned_view
+from livecommerce.hub.pinstate import PinState, clear_pin, store_pin
+from livecommerce.hub.publish import publish
+from livecommerce.hub.schemas import PinIn, PinOut
+from livecommerce.services import Services
+from livecommerce.signals import PRODUCT_PINNED
+
+__all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "unpin"]
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def pin_out(pin: Pin) -> PinOut:
+    return PinOut(
+        id=pin.id,
+        session_id=pin.session_id,
+        product_id=pin.product_id,
+        pinned_by=pin.pinned_by,
+        flash_price_minor=pin.flash_price_minor,
+        quantity_cap=pin.quantity_cap,
+        ends_at=pin.ends_at,
+        pinned_at=pin.pinned_at,
+        unpinned_at=pin.unpinned_at,
+        offset_ms=pin.offset_ms,
+    )
+
+
+async def _close_open_pins(db: AsyncSession, session_id: int, now: datetime) -> None:
+    await db.execute(
+        update(Pin)
+        .where(Pin.session_id == session_id, Pin.unpinned_at.is_(None))
+        .values(unpinned_at=now)
+    )
+
+
+async def pin_product(
+    services: Services, cards: CardCache, principal: Principal, session_id: int, data: PinIn
+) -> PinOut:
+    """Pin ``data.product_id`` (replacing any current pin). Needs moderate rights on a
+    live session and a product of its lineup."""
+    now = datetime.fromtimestamp(services.clock(), UTC)
+    ends_at = data.ends_at
+    if data.duration_s is not None:
+        ends_at = now + timedelta(seconds=data.duration_s)
+    if ends_at is not None and ends_at <= now:
+        raise ValidationFailed("ends_at: the end time must be in the future")
+    async with services.db.sessions() as db:
+        (await session_rights(db, principal, session_id)).require_moderate()
+        session = await db.get(LiveSession, session_id)
+        if session is None:  # pragma: no cover - session_rights already 404s
+            raise NotFound(f"live session {session_id} does not exist")
+        if session.status != SessionStatus.LIVE:
+            raise Conflict(
+                f"only a live show can pin products; this one is {session.status}",
+                code="session_not_live",
+            )
+        in_lineup = await db.scalar(
+            select(SessionProduct.id).where(
+                SessionProduct.session_id == session_id,
+                SessionProduct.product_id == data.product_id,
+            )
+        )
+        if in_lineup is None:
+            raise ValidationFailed(
+                f"product_id: product {data.product_id} is not in this show's lineup",
+                code="not_in_lineup",
+            )
+        await _close_open_pins(db, session_id, now)
+        started = session.started_at or now
+        row = Pin(
+            session_id=session_id,
+            product_id=data.product_id,
+            pinned_by=principal.require_user(),
+            flash_price_minor=data.flash_price_minor,
+            quantity_cap=data.quantity_cap,
+            ends_at=ends_at,
+            pinned_at=now,
+            offset_ms=max(0, _ms(now) - _ms(started)),
+        )
+        db.add(row)
+        await db.commit()
+        out = pin_out(row)
+    state = PinState(
+        pin_id=out.id,
+        session_id=session_id,
+        product_id=data.product_id,
+        pinned_at_ms=_ms(now),
+        flash_price_minor=data.flash_price_minor,
+        quantity_cap=data.quantity_cap,
+        ends_at_ms=None if ends_at is None else _ms(ends_at),
+    )
+    await store_pin(services.redis, state)
+    await services.signals.send(PRODUCT_PINNED, session_id=session_id, pin=state)
+    view = await pinned_view(services.redis, cards, state)
+    await publish(
+        services.redis,
+        session_id,
+        {"type": "pinned", **view},
+        maxlen=services.settings.hub_stream_maxlen,
+        count="pins",
+    )
+    return out
+
+
+async def unpin(services: Services, principal: Principal, session_id: int) -> PinOut:
+    """Unpin the current product (409 ``not_pinned`` if there is none)."""
+    now = datetime.fromtimestamp(services.clock(), UTC)
+    async with services.db.sessions() as db:
+        (await session_rights(db, principal, session_id)).require_moderate()
+        row = await db.scalar(
+            select(Pin)
+            .where(Pin.session_id == session_id, Pin.unpinned_at.is_(None))
+            .order_by(Pin.id.desc())
+            .limit(1)
+        )
+        if row is None:
+            raise Conflict("nothing is pinned in this show", code="not_pinned")
+        await _close_open_pins(db, session_id, now)
+        row.unpinned_at = now
+        await db.commit()
+        out = pin_out(row)
+    await clear_pin(services.redis, session_id)
+    await publish(
+        services.redis,
+        session_id,
+        {"type": "unpinned", "pin_id": out.id, "product_id": out.product_id},
+        maxlen=services.settings.hub_stream_maxlen,
+    )
+    return out
+
+
+async def end_pins(services: Services, session_id: int) -> None:
+    """The show ended: close its pin in SQL and Redis and tell viewers (no rights check:
+    called from the session's own state change)."""
+    now = datetime.fromtimestamp(services.clock(), UTC)
+    async with services.db.sessions() as db:
+        row = await db.scalar(
+            select(Pin).where(Pin.session_id == session_id, Pin.unpinned_at.is_(None)).limit(1)
+        )
+        if row is None:
+            return
+        await _close_open_pins(db, session_id, now)
+        await db.commit()
+        pin_id, product_id = row.id, row.product_id
+    await clear_pin(services.redis, session_id)
+    await publish(
+        services.redis,
+        session_id,
+        {"type": "unpinned", "pin_id": pin_id, "product_id": product_id},
+        maxlen=services.settings.hub_stream_maxlen,
+    )
+
+
+async def pin_history(services: Services, session_id: int) -> list[PinOut]:
+    async with services.db.sessions() as db:
+        if await db.get(LiveSession, session_id) is None:
+            raise NotFound(f"live session {session_id} does not exist")
+        rows = await db.scalars(select(Pin).where(Pin.session_id == session_id).order_by(Pin.id))
+        return [pin_out(r) for r in rows]

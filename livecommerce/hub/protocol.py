@@ -1,0 +1,135 @@
+"""The hub's wire protocol, without I/O: parsing requests, building frames, limits.
+
+Version 1, documented in ``docs/protocol.md`` (the contract for outside
+clients). Frames are JSON text. Requests are ``{"type": ..., "id"?: ...}``;
+replies echo ``id``. Session events are forwarded as the exact bytes stored in
+the session's stream; high-rate events share ``batch`` frames built here by
+concatenation, so no event is serialized twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from livecommerce import encoding
+from livecommerce.errors import BadRequest, LivecommerceError
+
+__all__ = [
+    "CLIENT_TYPES",
+    "CLOSE_IDLE",
+    "CLOSE_RATE_LIMITED",
+    "CLOSE_RESYNC",
+    "CLOSE_SHUTDOWN",
+    "CLOSE_SLOW",
+    "COALESCED_KINDS",
+    "PROTOCOL_VERSION",
+    "REACTION_KINDS",
+    "Request",
+    "TokenBucket",
+    "ack_frame",
+    "batch_frame",
+    "error_frame",
+    "hello_frame",
+    "parse_request",
+]
+
+PROTOCOL_VERSION = 1
+
+#: Close codes (RFC 6455 leaves 4000-4999 to applications).
+CLOSE_IDLE = 4000  # nothing joined and nothing sent for ``hub_idle_timeout_s``
+CLOSE_SLOW = 4008  # the outgoing buffer filled up: reconnect and ``join`` with ``since``
+CLOSE_RESYNC = 4011  # the server lost events of the session: reconnect and ``join``
+CLOSE_RATE_LIMITED = 4029  # far over the request rate
+CLOSE_SHUTDOWN = 1012  # server restarting: reconnect (to another process)
+
+#: Request types a client may send.
+CLIENT_TYPES = frozenset({"auth", "join", "leave", "chat", "react", "pin", "unpin", "ping"})
+
+#: Event kinds that may wait up to ``hub_batch_window_s`` to share a ``batch`` frame.
+COALESCED_KINDS = frozenset({"chat", "chat_deleted", "reactions", "stock", "viewers"})
+
+REACTION_KINDS = frozenset({"heart", "fire", "clap", "laugh", "wow", "sad"})
+
+_BATCH_HEAD = '{"type":"batch","events":['
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    type: str
+    id: Any
+    body: dict[str, Any]
+
+
+def parse_request(text: str | bytes, *, max_bytes: int) -> Request:
+    """Decode one client frame. Raises :class:`BadRequest` (``malformed``,
+    ``too_large``, ``unknown_type``) carrying the request ``id`` when known."""
+    if len(text) > max_bytes:
+        raise BadRequest(f"frames are limited to {max_bytes} bytes", code="too_large")
+    try:
+        data = encoding.loads(text)
+    except encoding.JSONDecodeError:
+        raise BadRequest("the frame is not valid JSON", code="malformed") from None
+    if not isinstance(data, dict):
+        raise BadRequest("a request is a JSON object with a 'type'", code="malformed")
+    request_id = data.pop("id", None)
+    if request_id is not None and not isinstance(request_id, str | int):
+        raise BadRequest("'id' must be a string or an integer", code="malformed")
+    kind = data.pop("type", None)
+    if kind not in CLIENT_TYPES:
+        error = BadRequest(
+            f"unknown request type {kind!r}; expected one of {sorted(CLIENT_TYPES)}",
+            code="unknown_type",
+        )
+        error.extra["id"] = request_id
+        raise error
+    return Request(type=kind, id=request_id, body=data)
+
+
+def ack_frame(request_id: Any, **extra: Any) -> str:
+    return encoding.dumps({"type": "ack", "id": request_id, **extra}).decode()
+
+
+def error_frame(error: LivecommerceError, request_id: Any = None) -> str:
+    if request_id is None:
+        request_id = error.extra.get("id")
+    return encoding.dumps(
+        {"type": "error", "id": request_id, "code": error.code, "message": error.detail}
+    ).decode()
+
+
+def hello_frame(*, user_id: int | None, role: str | None) -> str:
+    return encoding.dumps(
+        {"type": "hello", "protocol": PROTOCOL_VERSION, "user_id": user_id, "role": role}
+    ).decode()
+
+
+def batch_frame(texts: Sequence[str]) -> str:
+    """One frame for several stored events, by concatenation (nothing re-serialized)."""
+    if len(texts) == 1:
+        return texts[0]
+    return _BATCH_HEAD + ",".join(texts) + "]}"
+
+
+class TokenBucket:
+    """``rate`` tokens per second, holding at most ``burst``; one token per request."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: float, *, now: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic() if now is None else now
+
+    def take(self, now: float | None = None) -> bool:
+        """Whether a request may go now (and spend its token)."""
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False

@@ -1,0 +1,124 @@
+"""Delivery of a session's events to this process's viewers, without I/O.
+
+A :class:`Room` is one session as seen by one hub process: its local
+:class:`Subscriber` s and the position reached in the session's stream. The
+reader hands it events in ``seq`` order; the room turns them into frames
+(low-rate events at once, high-rate ones coalesced into ``batch`` frames) and
+offers each frame to every subscriber.
+
+A subscriber that has just joined is *syncing*: it is sent a snapshot or the
+missed events first, while live events are held; :meth:`Subscriber.start`
+then releases the held events it has not already seen. Every subscriber keeps
+the last ``seq`` it was sent, so an event is never sent twice nor out of order
+(DESIGN I5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from livecommerce.hub.outbox import Outbox
+from livecommerce.hub.protocol import COALESCED_KINDS, batch_frame
+
+__all__ = ["Event", "Frame", "Room", "Subscriber"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    kind: str
+    #: The stored JSON text, sent as is.
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    events: Sequence[Event]
+    text: str
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> Frame:
+        return cls(events, batch_frame([e.text for e in events]))
+
+
+class Subscriber:
+    """One connection joined to one session."""
+
+    __slots__ = ("outbox", "session_id", "last_seq", "_held")
+
+    def __init__(self, outbox: Outbox, session_id: int) -> None:
+        self.outbox = outbox
+        self.session_id = session_id
+        self.last_seq = 0
+        self._held: list[Event] | None = []
+
+    @property
+    def syncing(self) -> bool:
+        return self._held is not None
+
+    def offer(self, frame: Frame) -> None:
+        held = self._held
+        if held is not None:
+            held.extend(frame.events)
+            return
+        events = frame.events
+        if events[-1].seq <= self.last_seq:
+            return
+        if events[0].seq > self.last_seq:
+            self.outbox.push(frame.text)
+        else:  # partly seen (rare: right after a sync); send only the new ones
+            self.outbox.push(Frame.of([e for e in events if e.seq > self.last_seq]).text)
+        self.last_seq = events[-1].seq
+
+    def start(self, last_seq: int) -> None:
+        """End the sync: the client has everything up to ``last_seq``; send what was held."""
+        held, self._held = self._held or [], None
+        self.last_seq = last_seq
+        fresh = [e for e in held if e.seq > last_seq]
+        if fresh:
+            self.offer(Frame.of(fresh))
+
+
+class Room:
+    """One session's local viewers and stream position in one process."""
+
+    def __init__(self, session_id: int, *, last_seq: int) -> None:
+        self.session_id = session_id
+        self.subscribers: set[Subscriber] = set()
+        #: The last seq read from the stream (the reader continues after it).
+        self.last_seq = last_seq
+        self.pending: list[Event] = []
+        #: Set by the fan-out while a flush of ``pending`` is scheduled.
+        self.flush_scheduled = False
+
+    def ingest(self, events: Iterable[Event]) -> tuple[list[Frame], bool]:
+        """Take events read from the stream (in order). Returns the frames to send now,
+        and whether coalesced events wait in ``pending`` for a flush."""
+        frames: list[Frame] = []
+        pending = self.pending
+        for event in events:
+            self.last_seq = event.seq
+            if event.kind in COALESCED_KINDS:
+                pending.append(event)
+                continue
+            if pending:  # keep the order: what waited goes first
+                frames.append(Frame.of(pending))
+                pending = self.pending = []
+            frames.append(Frame((event,), event.text))
+        return frames, bool(pending)
+
+    def flush(self) -> Frame | None:
+        """The coalesced events waiting, as one frame."""
+        self.flush_scheduled = False
+        if not self.pending:
+            return None
+        frame = Frame.of(self.pending)
+        self.pending = []
+        return frame
+
+    def fan_out(self, frames: Iterable[Frame]) -> None:
+        subscribers = self.subscribers
+        for frame in frames:
+            for subscriber in subscribers:
+                subscriber.offer(frame)

@@ -1,0 +1,1 @@
+"""Chat moderation: who may chat in a session, and deleting messages."""
