@@ -1,0 +1,225 @@
+"""HTTP adapters for WHIP (RFC 9725) ingest, WHEP playback and stream health.
+
+Thin: check who is asking and what they sent, then hand over to
+:class:`~streaming.component.StreamingComponent`. SDP travels as
+``application/sdp``; errors are problem documents like everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from livecommerce.api.routing import Api, Call
+from livecommerce.auth.permissions import session_rights
+from livecommerce.db.models import SessionStatus
+from livecommerce.errors import Conflict, MethodNotAllowed
+from livecommerce.live import store
+from livecommerce.signals import SESSION_STATE_CHANGED
+from streaming.sdp import SDP_MEDIA_TYPE, check_media_type, parse_offer
+from streaming.whep import Viewer
+from streaming.whip import Publisher
+
+if TYPE_CHECKING:
+    from streaming.component import StreamingComponent
+
+__all__ = ["MediaHealthOut", "api"]
+
+api = Api(tags=["streaming"])
+
+_RESOURCE_HEADERS = {
+    "Location": "URL of the created resource; DELETE it to stop.",
+    "ETag": "Entity tag of the ICE session (RFC 9725).",
+}
+
+
+class MediaHealthOut(BaseModel):
+    session_id: int
+    publishing: bool
+    codec: str | None
+    bitrate_bps: int
+    fps: float
+    packets_received: int
+    packets_lost: int
+    loss_fraction: float
+    keyframes: int
+    viewers: int
+    viewers_on_media: int
+    updated_ms: int
+
+
+def _streaming(call: Call) -> StreamingComponent:
+    # Imported here: the component module imports this one for its ``api``.
+    from streaming.component import StreamingComponent
+
+    component: StreamingComponent = call.services.get(StreamingComponent)
+    return component
+
+
+def _sdp_created(answer: str, location: str, etag: str) -> Response:
+    return Response(
+        content=answer,
+        status_code=201,
+        media_type=SDP_MEDIA_TYPE,
+        headers={"Location": location, "ETag": etag},
+    )
+
+
+async def _session_status(call: Call, session_id: int) -> str:
+    async with call.services.db.sessions() as db:
+        return (await store.get_session(db, session_id)).status
+
+
+@api.route(
+    "POST",
+    "/whip/{session_id:int}",
+    summary="WHIP: publish the session's video (its host); body is the SDP offer",
+    status=201,
+    auth="required",
+    errors=[400, 401, 403, 404, 409, 415],
+    request_media_type=SDP_MEDIA_TYPE,
+    response_media_type=SDP_MEDIA_TYPE,
+    response_headers=_RESOURCE_HEADERS,
+)
+async def whip_publish(call: Call) -> Response:
+    session_id: int = call.path["session_id"]
+    async with call.services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_manage()
+        if (await store.get_session(db, session_id)).status == SessionStatus.ENDED:
+            raise Conflict("this session has ended; schedule a new one", code="session_ended")
+    check_media_type(call.request.headers.get("content-type"))
+    offer = parse_offer(call.body, role="publish")
+    streaming = _streaming(call)
+    streaming.claim_publishing(session_id)
+    publisher = await streaming.publish(session_id, offer)
+    try:
+        await _go_live(call, session_id)
+    except BaseException:
+        await publisher.close()
+        raise
+    return _sdp_created(publisher.answer, f"/whip/{session_id}/{publisher.id}", publisher.etag)
+
+
+async def _go_live(call: Call, session_id: int) -> None:
+    """Publishing makes a scheduled show live (ending publishing does not end it)."""
+    async with call.services.db.sessions() as db:
+        session = await store.get_session(db, session_id)
+        if session.status != SessionStatus.SCHEDULED:
+            if session.status == SessionStatus.ENDED:
+                raise Conflict("this session has ended; schedule a new one", code="session_ended")
+            return
+        store.transition(session, SessionStatus.LIVE)
+        await db.commit()
+    await call.services.signals.send(SESSION_STATE_CHANGED, session_id=session_id, status="live")
+
+
+@api.route(
+    "DELETE",
+    "/whip/{session_id:int}/{resource_id}",
+    summary="WHIP: stop publishing (the show stays live until its host ends it)",
+    status=200,
+    auth="required",
+    errors=[401, 403, 404],
+)
+async def whip_stop(call: Call) -> Response:
+    session_id: int = call.path["session_id"]
+    async with call.services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_manage()
+    resource = _streaming(call).resource(Publisher, session_id, call.path["resource_id"])
+    await resource.close()
+    return Response(status_code=200)
+
+
+@api.route(
+    "PATCH",
+    "/whip/{session_id:int}/{resource_id}",
+    summary="WHIP trickle ICE / ICE restart: not supported (405); the answer has all candidates",
+    errors=[405],
+)
+async def whip_patch(call: Call) -> Response:
+    raise _no_trickle()
+
+
+@api.route(
+    "POST",
+    "/whep/{session_id:int}",
+    summary="WHEP: watch the session (anyone, signed in or not); body is the SDP offer",
+    status=201,
+    auth="optional",
+    errors=[400, 401, 404, 409, 415],
+    request_media_type=SDP_MEDIA_TYPE,
+    response_media_type=SDP_MEDIA_TYPE,
+    response_headers=_RESOURCE_HEADERS,
+)
+async def whep_play(call: Call) -> Response:
+    session_id: int = call.path["session_id"]
+    if await _session_status(call, session_id) == SessionStatus.ENDED:
+        raise Conflict("this show has ended", code="session_ended")
+    check_media_type(call.request.headers.get("content-type"))
+    offer = parse_offer(call.body, role="play")
+    viewer = await _streaming(call).watch(session_id, offer)
+    return _sdp_created(viewer.answer, f"/whep/{session_id}/{viewer.id}", viewer.etag)
+
+
+@api.route(
+    "DELETE",
+    "/whep/{session_id:int}/{resource_id}",
+    summary="WHEP: stop watching",
+    status=200,
+    errors=[404],
+)
+async def whep_stop(call: Call) -> Response:
+    resource = _streaming(call).resource(Viewer, call.path["session_id"], call.path["resource_id"])
+    await resource.close()
+    return Response(status_code=200)
+
+
+@api.route(
+    "PATCH",
+    "/whep/{session_id:int}/{resource_id}",
+    summary="WHEP trickle ICE / ICE restart: not supported (405); the answer has all candidates",
+    errors=[405],
+)
+async def whep_patch(call: Call) -> Response:
+    raise _no_trickle()
+
+
+def _no_trickle() -> MethodNotAllowed:
+    error = MethodNotAllowed(
+        "trickle ICE and ICE restarts are not supported: the SDP answer already lists "
+        "every candidate; to restart, DELETE the resource and POST a new offer",
+        code="trickle_not_supported",
+    )
+    setattr(error, "headers", {"Allow": "DELETE"})  # noqa: B010 — read by the problem handler
+    return error
+
+
+@api.route(
+    "GET",
+    "/api/sessions/{session_id:int}/media",
+    summary="Stream health: inbound bitrate, fps, packet loss, keyframes, viewers on media",
+    response=MediaHealthOut,
+    errors=[404],
+)
+async def media_health(call: Call) -> MediaHealthOut:
+    session_id: int = call.path["session_id"]
+    await _session_status(call, session_id)  # 404 for an unknown session
+    health = await _streaming(call).health(session_id)
+    if health is None:
+        return MediaHealthOut(
+            session_id=session_id,
+            publishing=False,
+            codec=None,
+            bitrate_bps=0,
+            fps=0.0,
+            packets_received=0,
+            packets_lost=0,
+            loss_fraction=0.0,
+            keyframes=0,
+            viewers=0,
+            viewers_on_media=0,
+            updated_ms=0,
+        )
+    return MediaHealthOut.model_validate(health, from_attributes=True)

@@ -1,0 +1,222 @@
+"""The streaming component: every session's relay, publishers and viewers.
+
+One process owns the relay of a session (DESIGN §6): WHIP and WHEP requests
+for it must reach this process. Registries are plain dicts on the event loop;
+a session's relay exists while it has a publisher or a viewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+
+from aiortc import RTCConfiguration, RTCSessionDescription
+
+from livecommerce.components import Component
+from livecommerce.errors import Conflict, NotFound
+from livecommerce.services import Services
+from livecommerce.settings import Settings
+from streaming.api import api
+from streaming.ice import rtc_configuration
+from streaming.peer import PeerResource
+from streaming.relay import SessionRelay
+from streaming.stats import HealthReporter, HealthSampler, MediaHealth
+from streaming.whep import Viewer
+from streaming.whip import Publisher
+
+__all__ = ["StreamingComponent"]
+
+log = logging.getLogger("livecommerce.streaming")
+
+#: Seconds between health snapshots (the dashboard wants numbers ≤ 2 s old).
+HEALTH_INTERVAL_S = 1.0
+
+
+class StreamingComponent(Component):
+    def __init__(self, settings: Settings) -> None:
+        self.api = api
+        self.settings = settings
+        self.configuration: RTCConfiguration = rtc_configuration(settings.ice_servers)
+        self.relays: dict[int, SessionRelay] = {}
+        self.publishers: dict[str, Publisher] = {}
+        self.viewers: dict[str, Viewer] = {}
+        self._samplers: dict[int, HealthSampler] = {}
+        self._latest: dict[int, MediaHealth] = {}
+        #: Sessions whose WHIP offer is being answered (a second one gets 409 meanwhile).
+        self._claimed: set[int] = set()
+        self._reporter: HealthReporter | None = None
+        self._health_task: asyncio.Task[None] | None = None
+
+    async def start(self, services: Services) -> None:
+        self._reporter = HealthReporter(services.redis, services.metrics.registry)
+        self._health_task = asyncio.create_task(self._health_loop())
+
+    async def stop(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+        resources: list[PeerResource] = [*self.publishers.values(), *self.viewers.values()]
+        await asyncio.gather(*(r.close() for r in resources), return_exceptions=True)
+        for relay in self.relays.values():
+            relay.close()
+        self.relays.clear()
+
+    # --- relays -------------------------------------------------------------
+
+    def relay(self, session_id: int) -> SessionRelay:
+        relay = self.relays.get(session_id)
+        if relay is None:
+            relay = SessionRelay(
+                session_id,
+                viewer_queue=self.settings.stream_viewer_queue,
+                keyframe_interval=self.settings.stream_keyframe_interval_s,
+                decoding=self.settings.stream_relay_mode == "mediarelay",
+            )
+            self.relays[session_id] = relay
+            self._samplers[session_id] = HealthSampler(relay)
+        return relay
+
+    def publisher_of(self, session_id: int) -> Publisher | None:
+        return next((p for p in self.publishers.values() if p.session_id == session_id), None)
+
+    def claim_publishing(self, session_id: int) -> None:
+        """Reserve the session's one publisher slot (409 if taken); the caller
+        must call :meth:`publish` or :meth:`unclaim` next."""
+        if session_id in self._claimed or self.publisher_of(session_id) is not None:
+            raise Conflict(
+                f"session {session_id} already has a publisher; DELETE its WHIP resource first",
+                code="already_publishing",
+            )
+        self._claimed.add(session_id)
+
+    def unclaim(self, session_id: int) -> None:
+        self._claimed.discard(session_id)
+
+    async def publish(self, session_id: int, offer: RTCSessionDescription) -> Publisher:
+        """Answer a host's WHIP offer (after :meth:`claim_publishing`)."""
+        try:
+            relay = self.relay(session_id)
+            publisher = await Publisher.open(
+                offer,
+                session_id=session_id,
+                relay=relay,
+                configuration=self.configuration,
+                on_closed=self._closed,
+            )
+        except BaseException:
+            self._forget_if_idle(session_id)
+            raise
+        finally:
+            self._claimed.discard(session_id)
+        self.publishers[publisher.id] = publisher
+        # Viewers that negotiated another video codec before this host came cannot
+        # decode it: drop them so their players reconnect with the right codec.
+        stale = [
+            v
+            for v in self.viewers.values()
+            if v.session_id == session_id
+            and v.video_mime is not None
+            and publisher.video_mime is not None
+            and v.video_mime.lower() != publisher.video_mime.lower()
+        ]
+        for viewer in stale:
+            await viewer.close()
+        log.info("session %s: publishing %s (%s)", session_id, publisher.id, publisher.video_mime)
+        return publisher
+
+    async def watch(self, session_id: int, offer: RTCSessionDescription) -> Viewer:
+        """Answer a viewer's WHEP offer."""
+        try:
+            viewer = await Viewer.open(
+                offer,
+                session_id=session_id,
+                relay=self.relay(session_id),
+                configuration=self.configuration,
+                on_closed=self._closed,
+            )
+        except BaseException:
+            self._forget_if_idle(session_id)
+            raise
+        self.viewers[viewer.id] = viewer
+        return viewer
+
+    def resource(self, kind: type[PeerResource], session_id: int, resource_id: str) -> PeerResource:
+        """A live WHIP (``Publisher``) or WHEP (``Viewer``) resource, or 404."""
+        table: dict[str, Publisher] | dict[str, Viewer]
+        table = self.publishers if kind is Publisher else self.viewers
+        found = table.get(resource_id)
+        if found is None or found.session_id != session_id:
+            raise NotFound(
+                f"no {kind.__name__.lower()} resource {resource_id} in session {session_id}"
+            )
+        return found
+
+    async def _closed(self, resource: PeerResource) -> None:
+        self.publishers.pop(resource.id, None)
+        self.viewers.pop(resource.id, None)
+        self._forget_if_idle(resource.session_id)
+
+    def _forget_if_idle(self, session_id: int) -> None:
+        relay = self.relays.get(session_id)
+        if relay is None or session_id in self._claimed:
+            return
+        busy = any(r.session_id == session_id for r in self.publishers.values()) or any(
+            r.session_id == session_id for r in self.viewers.values()
+        )
+        if not busy:
+            relay.close()
+            del self.relays[session_id]
+            self._samplers.pop(session_id, None)
+            self._latest.pop(session_id, None)
+            if self._reporter is not None:
+                self._reporter.forget(session_id)
+
+    # --- health ---------------------------------------------------------------
+
+    async def health(self, session_id: int) -> MediaHealth | None:
+        """The session's latest snapshot (≤ ~1 s old; None if nothing streams there)."""
+        latest = self._latest.get(session_id)
+        sampler = self._samplers.get(session_id)
+        if latest is None and sampler is not None:
+            latest = self._latest[session_id] = await self._sample(session_id, sampler)
+        relay = self.relays.get(session_id)
+        if latest is not None and relay is not None:
+            # Who is connected is known now; only the rates wait for the next tick.
+            viewers = [v for v in self.viewers.values() if v.session_id == session_id]
+            latest = dataclasses.replace(
+                latest,
+                publishing=relay.publishing,
+                codec=relay.video_mime,
+                viewers=len(viewers),
+                viewers_on_media=sum(1 for v in viewers if v.on_media),
+            )
+        return latest
+
+    async def _sample(self, session_id: int, sampler: HealthSampler) -> MediaHealth:
+        publisher = self.publisher_of(session_id)
+        packets = await publisher.inbound_stats() if publisher is not None else (0, 0)
+        viewers = [v for v in self.viewers.values() if v.session_id == session_id]
+        return sampler.sample(
+            packets=packets,
+            viewers=len(viewers),
+            viewers_on_media=sum(1 for v in viewers if v.on_media),
+        )
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            try:
+                snapshots = [
+                    await self._sample(sid, sampler)
+                    for sid, sampler in list(self._samplers.items())
+                ]
+                self._latest.update((h.session_id, h) for h in snapshots)
+                if self._reporter is not None:
+                    await self._reporter.report(snapshots)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis down for a moment: keep relaying, report next tick
+                log.exception("stream health report failed")

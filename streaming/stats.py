@@ -1,0 +1,157 @@
+"""Stream health per session, for the moderators' dashboard and for Prometheus.
+
+:class:`HealthSampler` turns a relay's monotonic counters into rates once per
+tick; :class:`HealthReporter` writes each session's snapshot to Redis
+(``lc:{s:<id>}:media``, expiring, so a dead relay's numbers disappear instead
+of going stale) and to gauges labelled by session.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from prometheus_client import CollectorRegistry, Gauge
+from redis.asyncio import Redis
+
+from livecommerce import keys
+from streaming.relay import SessionRelay
+
+__all__ = ["HEALTH_TTL_MS", "HealthReporter", "HealthSampler", "MediaHealth"]
+
+#: The Redis hash outlives its last write by this much.
+HEALTH_TTL_MS = 5000
+
+
+@dataclass(frozen=True)
+class MediaHealth:
+    session_id: int
+    publishing: bool
+    codec: str | None
+    bitrate_bps: int
+    fps: float
+    packets_received: int
+    packets_lost: int
+    #: Lost / expected over the last tick (0..1).
+    loss_fraction: float
+    keyframes: int
+    viewers: int
+    viewers_on_media: int
+    updated_ms: int
+
+    def to_redis(self) -> dict[str, str]:
+        return {
+            k: ("1" if v is True else "0" if v is False else "" if v is None else str(v))
+            for k, v in asdict(self).items()
+            if k != "session_id"
+        }
+
+
+class HealthSampler:
+    """Rates of one relay between two :meth:`sample` calls."""
+
+    def __init__(self, relay: SessionRelay) -> None:
+        self.relay = relay
+        self._at: float | None = None
+        self._bytes = 0
+        self._frames = 0
+        self._received = 0
+        self._lost = 0
+
+    def sample(
+        self,
+        *,
+        packets: tuple[int, int],
+        viewers: int,
+        viewers_on_media: int,
+        now: float | None = None,
+    ) -> MediaHealth:
+        """``packets``: the publisher's ``(received, lost)`` totals so far."""
+        now = time.monotonic() if now is None else now
+        relay = self.relay
+        received, lost = packets
+        bitrate = fps = loss = 0.0
+        if self._at is not None and now > self._at:
+            elapsed = now - self._at
+            bitrate = (relay.video_bytes - self._bytes) * 8 / elapsed
+            fps = (relay.video_frames - self._frames) / elapsed
+            got, missed = received - self._received, lost - self._lost
+            if got + missed > 0 and missed > 0:
+                loss = missed / (got + missed)
+        self._at = now
+        self._bytes, self._frames = relay.video_bytes, relay.video_frames
+        self._received, self._lost = received, lost
+        return MediaHealth(
+            session_id=relay.session_id,
+            publishing=relay.publishing,
+            codec=relay.video_mime,
+            bitrate_bps=int(bitrate),
+            fps=round(fps, 2),
+            packets_received=received,
+            packets_lost=lost,
+            loss_fraction=round(loss, 4),
+            keyframes=relay.keyframes_in,
+            viewers=viewers,
+            viewers_on_media=viewers_on_media,
+            updated_ms=int(time.time() * 1000),
+        )
+
+
+class HealthReporter:
+    """Publishes snapshots; call :meth:`forget` when a session's relay goes away."""
+
+    def __init__(self, redis: Redis, registry: CollectorRegistry) -> None:
+        self.redis = redis
+        labels = ["session"]
+        self.bitrate = Gauge(
+            "livecommerce_stream_inbound_bitrate_bps",
+            "Host video bitrate into the relay, bits/s.",
+            labels,
+            registry=registry,
+        )
+        self.fps = Gauge(
+            "livecommerce_stream_inbound_fps", "Host video frames/s.", labels, registry=registry
+        )
+        self.lost = Gauge(
+            "livecommerce_stream_packets_lost",
+            "RTP packets lost from the host since it started publishing.",
+            labels,
+            registry=registry,
+        )
+        self.keyframes = Gauge(
+            "livecommerce_stream_keyframes",
+            "Keyframes received from the host since the relay started.",
+            labels,
+            registry=registry,
+        )
+        self.viewers = Gauge(
+            "livecommerce_stream_viewers_on_media",
+            "WHEP viewers receiving decodable video.",
+            labels,
+            registry=registry,
+        )
+        self._gauges = (self.bitrate, self.fps, self.lost, self.keyframes, self.viewers)
+
+    async def report(self, snapshots: list[MediaHealth]) -> None:
+        if not snapshots:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for h in snapshots:
+                key = keys.session_media(h.session_id)
+                pipe.hset(key, mapping=h.to_redis())  # type: ignore[arg-type]
+                pipe.pexpire(key, HEALTH_TTL_MS)
+            await pipe.execute()
+        for h in snapshots:
+            label = str(h.session_id)
+            self.bitrate.labels(label).set(h.bitrate_bps)
+            self.fps.labels(label).set(h.fps)
+            self.lost.labels(label).set(h.packets_lost)
+            self.keyframes.labels(label).set(h.keyframes)
+            self.viewers.labels(label).set(h.viewers_on_media)
+
+    def forget(self, session_id: int) -> None:
+        for gauge in self._gauges:
+            try:
+                gauge.remove(str(session_id))
+            except KeyError:
+                pass

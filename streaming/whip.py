@@ -1,0 +1,117 @@
+"""WHIP publisher resources (RFC 9725): the host's peer connection, tapped.
+
+The publisher's receivers are tapped before they start (see
+:mod:`streaming.tap`), so its video and audio arrive at the session's
+:class:`~streaming.relay.SessionRelay` as encoded frames and are never
+decoded. Keyframe requests from the relay become RTCP PLIs to the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from streaming.baseline import DecodingRelay
+from streaming.codecs import audio_preferences, video_preferences
+from streaming.peer import PeerResource, negotiate
+from streaming.relay import SessionRelay
+from streaming.sdp import answer_video_mime, offer_kinds
+from streaming.tap import FrameCallback, publisher_ssrcs, tap_receiver
+
+__all__ = ["Publisher"]
+
+
+class Publisher(PeerResource):
+    """Build with :meth:`open`; the relay is attached once the answer is made."""
+
+    def __init__(
+        self,
+        *,
+        session_id: int,
+        pc: RTCPeerConnection,
+        relay: SessionRelay,
+        on_closed: Callable[[PeerResource], Awaitable[None]],
+    ) -> None:
+        super().__init__(session_id=session_id, pc=pc, on_closed=on_closed)
+        self.relay = relay
+        self.video_mime: str | None = None
+        self._video_receiver: RTCRtpReceiver | None = None
+        self._audio_receiver: RTCRtpReceiver | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def open(
+        cls,
+        offer: RTCSessionDescription,
+        *,
+        session_id: int,
+        relay: SessionRelay,
+        configuration: RTCConfiguration,
+        on_closed: Callable[[PeerResource], Awaitable[None]],
+    ) -> Publisher:
+        """Answer the host's offer and start relaying; 400 if it cannot be answered."""
+        pc = RTCPeerConnection(configuration)
+        self = cls(session_id=session_id, pc=pc, relay=relay, on_closed=on_closed)
+        try:
+            for kind in offer_kinds(offer):
+                transceiver = pc.addTransceiver(kind, direction="recvonly")
+                if kind == "video":
+                    transceiver.setCodecPreferences(video_preferences())
+                    self._video_receiver = transceiver.receiver
+                else:
+                    transceiver.setCodecPreferences(audio_preferences())
+                    self._audio_receiver = transceiver.receiver
+                if relay.decoding is None:
+                    tap_receiver(transceiver.receiver, self._forward(kind))
+            self.answer = await negotiate(pc, offer)
+        except BaseException:
+            await pc.close()
+            raise
+        self.video_mime = answer_video_mime(self.answer)
+        if relay.decoding is not None:
+            for transceiver in pc.getTransceivers():
+                if transceiver.mid is not None:
+                    relay.decoding.attach(transceiver.kind, transceiver.receiver.track)
+        relay.attach_publisher(video_mime=self.video_mime, send_pli=self._send_pli)
+        return self
+
+    def _forward(self, kind: str) -> FrameCallback:
+        on_frame = self.relay.on_frame
+
+        def forward(codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
+            if not self.closed:
+                on_frame(kind, codec.mimeType, frame.data, frame.timestamp)
+
+        return forward
+
+    def _send_pli(self) -> None:
+        receiver = self._video_receiver
+        if receiver is None or self.closed:
+            return
+        for ssrc in publisher_ssrcs(receiver):
+            task = asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def inbound_stats(self) -> tuple[int, int]:
+        """``(packets_received, packets_lost)`` of the host's video and audio so far."""
+        received = lost = 0
+        for receiver in (self._video_receiver, self._audio_receiver):
+            if receiver is None or self.closed:
+                continue
+            report = await receiver.getStats()
+            for stats in report.values():
+                if getattr(stats, "type", None) == "inbound-rtp":
+                    received += stats.packetsReceived
+                    lost += max(0, stats.packetsLost)
+        return received, lost
+
+    def release(self) -> None:
+        self.relay.detach_publisher()
+        if self.relay.decoding is not None:
+            self.relay.decoding.close()
+            self.relay.decoding = DecodingRelay()
