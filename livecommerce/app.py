@@ -38,9 +38,11 @@ VERSION = "0.1.0"
 
 def default_components(settings: Settings) -> list[Component]:
     """The parts that make up a full server, in start order."""
+    from cart.component import CartComponent
     from livecommerce.hub.component import Hub
+    from streaming.component import StreamingComponent
 
-    return [Hub()]
+    return [Hub(), StreamingComponent(settings), CartComponent(settings)]
 
 
 def core_apis() -> list[Api]:
