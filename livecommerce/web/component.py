@@ -1,0 +1,52 @@
+"""Serves the pages and their static assets.
+
+Each page is one static HTML file; its script reads the session id from the
+URL and talks to the public API and the WebSocket hub, like any other client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from livecommerce.components import Component
+
+__all__ = ["WebPages"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+STATIC = Path(__file__).parent / "static"
+
+#: URL → page file; ``{session_id}`` pages share one file each.
+PAGES = {
+    "/": "index.html",
+    "/login": "login.html",
+    "/watch/{session_id:int}": "watch.html",
+    "/host/{session_id:int}": "host.html",
+    "/moderate/{session_id:int}": "moderate.html",
+}
+
+
+def _page(filename: str) -> Endpoint:
+    path = STATIC / filename
+
+    async def endpoint(request: Request) -> Response:
+        # no-cache: pages are tiny and must pick up a new deploy at once.
+        return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    return endpoint
+
+
+class WebPages(Component):
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
+            Route(url, _page(filename), methods=["GET"], name=f"page:{filename}")
+            for url, filename in PAGES.items()
+        ]
+        routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
+        return routes
