@@ -9,6 +9,20 @@ is in ``docs/redis-keys.md``; keep the two in step.
 from __future__ import annotations
 
 __all__ = [
+    "cart",
+    "gateway_authorization",
+    "idempotency",
+    "on_sale",
+    "product_buyers",
+    "product_counts",
+    "product_holdinfo",
+    "product_holds",
+    "product_loading",
+    "product_sessions",
+    "product_stock",
+    "product_stock_event",
+    "product_tag",
+    "user_tag",
     "session_banned",
     "session_chat",
     "session_chat_rate",
@@ -98,3 +112,77 @@ def session_uniques(session_id: int) -> str:
 def session_viewers_tick(session_id: int) -> str:
     """Short-lived lock: the one hub process that publishes ``viewers`` this second."""
     return f"{session_tag(session_id)}:viewerstick"
+
+
+# --- cart: one product's stock (all under the product's hash tag, one slot) ---
+
+
+def product_tag(product_id: int) -> str:
+    return f"lc:{{p:{product_id}}}"
+
+
+def product_stock(product_id: int) -> str:
+    """Hash variant id -> units available; present only while the product is on sale."""
+    return f"{product_tag(product_id)}:stock"
+
+
+def product_counts(product_id: int) -> str:
+    """Hash ``t:<v>`` total, ``h:<v>`` held, ``s:<v>`` sold, ``f:<pin>`` flash units sold."""
+    return f"{product_tag(product_id)}:counts"
+
+
+def product_holds(product_id: int) -> str:
+    """Sorted set hold id -> expiry (unix ms)."""
+    return f"{product_tag(product_id)}:holds"
+
+
+def product_holdinfo(product_id: int) -> str:
+    """Hash hold id -> JSON ``{"u": user, "p": pin, "f": flash units, "l": [[v, q], ...]}``."""
+    return f"{product_tag(product_id)}:holdinfo"
+
+
+def product_buyers(product_id: int) -> str:
+    """Hash user id -> units held or bought (the per-user cap)."""
+    return f"{product_tag(product_id)}:buyers"
+
+
+def product_loading(product_id: int) -> str:
+    """String: a short lock (SET NX PX) while one process loads the stock from SQL."""
+    return f"{product_tag(product_id)}:loading"
+
+
+def product_sessions(product_id: int) -> str:
+    """Set of live session ids the product is on sale in (stock events go there)."""
+    return f"{product_tag(product_id)}:sessions"
+
+
+def product_stock_event(product_id: int) -> str:
+    """String: SET NX PX 250 lock so stock events are at most 4/s per product."""
+    return f"{product_tag(product_id)}:stockev"
+
+
+def on_sale() -> str:
+    """Set of product ids whose stock is in Redis (the reaper and reconcile walk it)."""
+    return "lc:onsale"
+
+
+# --- cart: per user (hash tag ``{u:<id>}``) ---
+
+
+def user_tag(user_id: int) -> str:
+    return f"lc:{{u:{user_id}}}"
+
+
+def cart(user_id: int) -> str:
+    """Hash ``<product>:<variant>`` -> quantity (plus ``session`` -> session id); idle TTL."""
+    return f"{user_tag(user_id)}:cart"
+
+
+def idempotency(user_id: int, key: str) -> str:
+    """String JSON: the state/result of a checkout with this ``Idempotency-Key``."""
+    return f"{user_tag(user_id)}:idem:{key}"
+
+
+def gateway_authorization(idempotency_key: str) -> str:
+    """String JSON: the built-in test gateway's authorization for an idempotency key."""
+    return f"lc:gw:test:auth:{idempotency_key}"

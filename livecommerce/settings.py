@@ -65,6 +65,8 @@ class Settings:
     cart_ttl_s: int = 24 * 3600
     #: Cart: group-commit window for order writes, seconds.
     order_batch_window_s: float = 0.005
+    #: Cart: units of one product one buyer may hold or buy while it is on sale (0: no cap).
+    cart_max_units_per_user: int = 10
     #: Whether ``serve`` runs the background worker jobs itself (embedded default).
     embedded_worker: bool = True
     #: Streaming: ICE servers, as ``stun:host:port`` / ``turn:user:pass@host:port``.
@@ -127,6 +129,12 @@ class Settings:
             token_ttl_s=_int(env, "TOKEN_TTL_S", cls.token_ttl_s, low=60),
             hold_ttl_s=_int(env, "HOLD_TTL_S", cls.hold_ttl_s, low=1),
             reaper_interval_s=_float(env, "REAPER_INTERVAL_S", cls.reaper_interval_s, low=0.05),
+            order_batch_window_s=_float(
+                env, "ORDER_BATCH_WINDOW_S", cls.order_batch_window_s, low=0
+            ),
+            cart_max_units_per_user=_int(
+                env, "CART_MAX_UNITS_PER_USER", cls.cart_max_units_per_user, low=0
+            ),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
             hub_stream_maxlen=_int(env, "HUB_STREAM_MAXLEN", cls.hub_stream_maxlen, low=10),
             hub_send_queue=_int(env, "HUB_SEND_QUEUE", cls.hub_send_queue, low=4),

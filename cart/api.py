@@ -1,0 +1,334 @@
+"""HTTP adapters: cart, instant buy, checkout, orders, payment methods, earnings.
+
+All need a signed-in user and only ever touch that user's cart and orders (I6).
+Checkout endpoints need an ``Idempotency-Key`` header; see docs/api.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+
+from cart import orders
+from cart.checkout import Purchase, PurchaseLine, run_idempotent
+from cart.idempotency import check_key, fingerprint
+from cart.schemas import (
+    BuyIn,
+    CartItemIn,
+    CartItemPatch,
+    CartLineOut,
+    CartOut,
+    CheckoutIn,
+    EarningsOut,
+    OrderOut,
+    OrderPage,
+    OrderQuery,
+    PaymentMethodIn,
+)
+from livecommerce.accounts.schemas import PaymentMethodOut
+from livecommerce.api.routing import Api, Call, JSONResponse
+from livecommerce.db.models import PaymentMethod
+from livecommerce.errors import NotFound
+
+if TYPE_CHECKING:
+    from cart.component import CartComponent
+
+__all__ = ["api"]
+
+api = Api(tags=["cart and checkout"])
+
+_CHECKOUT_ERRORS = [400, 402, 404, 409, 422, 503]
+
+
+class ProblemJSON(JSONResponse):
+    media_type = "application/problem+json"
+
+
+def _cart(call: Call) -> CartComponent:
+    from cart.component import CartComponent
+
+    component: CartComponent = call.services.get(CartComponent)
+    return component
+
+
+async def _cart_out(call: Call, user_id: int) -> CartOut:
+    cart = _cart(call)
+    contents = await cart.carts.get(user_id)
+    lines: list[CartLineOut] = []
+    for (product_id, variant_id), quantity in contents.lines.items():
+        try:
+            product = await cart.lookups.product(product_id)
+            variant = product.variant(variant_id)
+        except NotFound:
+            await cart.carts.remove(user_id, product_id, variant_id)  # withdrawn since added
+            continue
+        lines.append(
+            CartLineOut(
+                product_id=product_id,
+                variant_id=variant_id,
+                product_name=product.name,
+                variant_name=variant.name,
+                quantity=quantity,
+                unit_price_minor=variant.price_minor,
+                line_total_minor=variant.price_minor * quantity,
+                currency=product.currency,
+            )
+        )
+    return CartOut(
+        lines=lines,
+        item_count=sum(line.quantity for line in lines),
+        total_minor=sum(line.line_total_minor for line in lines),
+        currency=lines[0].currency if lines else None,
+        session_id=contents.session_id,
+    )
+
+
+@api.route("GET", "/api/cart", summary="Your cart", response=CartOut, auth="required")
+async def get_cart(call: Call) -> CartOut:
+    return await _cart_out(call, call.principal.require_user())
+
+
+@api.route(
+    "POST",
+    "/api/cart/items",
+    summary="Add a variant to your cart (holds no stock)",
+    body=CartItemIn,
+    response=CartOut,
+    auth="required",
+    errors=[404, 422],
+)
+async def add_cart_item(call: Call) -> CartOut:
+    user_id = call.principal.require_user()
+    body: CartItemIn = call.body
+    cart = _cart(call)
+    (await cart.lookups.product(body.product_id)).variant(body.variant_id)
+    if body.session_id is not None:
+        await cart.lookups.session(body.session_id)
+    await cart.carts.add(user_id, body.product_id, body.variant_id, body.quantity, body.session_id)
+    return await _cart_out(call, user_id)
+
+
+@api.route(
+    "PATCH",
+    "/api/cart/items/{product_id:int}/{variant_id:int}",
+    summary="Change a cart line's quantity (0 removes it)",
+    body=CartItemPatch,
+    response=CartOut,
+    auth="required",
+    errors=[404, 422],
+)
+async def update_cart_item(call: Call) -> CartOut:
+    user_id = call.principal.require_user()
+    await _cart(call).carts.set(
+        user_id, call.path["product_id"], call.path["variant_id"], call.body.quantity
+    )
+    return await _cart_out(call, user_id)
+
+
+@api.route(
+    "DELETE",
+    "/api/cart/items/{product_id:int}/{variant_id:int}",
+    summary="Remove a cart line",
+    response=CartOut,
+    auth="required",
+    errors=[404],
+)
+async def remove_cart_item(call: Call) -> CartOut:
+    user_id = call.principal.require_user()
+    await _cart(call).carts.remove(user_id, call.path["product_id"], call.path["variant_id"])
+    return await _cart_out(call, user_id)
+
+
+@api.route("DELETE", "/api/cart", summary="Empty your cart", status=204, auth="required")
+async def clear_cart(call: Call) -> None:
+    await _cart(call).carts.clear(call.principal.require_user())
+
+
+async def _checkout(call: Call, endpoint: str, body: Any, purchase: Purchase) -> JSONResponse:
+    cart = _cart(call)
+    status, doc, _ = await run_idempotent(
+        cart.idempotency,
+        user_id=purchase.user_id,
+        key=purchase.idempotency_key,
+        fp=fingerprint(endpoint, body),
+        instance=call.request.url.path,
+        run=lambda: cart.checkout.purchase(purchase),
+    )
+    response_class = ProblemJSON if status >= 400 else JSONResponse
+    return response_class(doc, status_code=status)
+
+
+@api.route(
+    "POST",
+    "/api/buy",
+    summary="Instant buy: one variant, saved address and payment method "
+    "(needs an Idempotency-Key header)",
+    body=BuyIn,
+    response=OrderOut,
+    status=201,
+    auth="required",
+    errors=_CHECKOUT_ERRORS,
+)
+async def buy(call: Call) -> JSONResponse:
+    user_id = call.principal.require_user()
+    key = check_key(call.request.headers.get("idempotency-key"))
+    body: BuyIn = call.body
+    purchase = Purchase(
+        user_id=user_id,
+        idempotency_key=key,
+        lines=[PurchaseLine(body.product_id, body.variant_id, body.quantity)],
+        session_id=body.session_id,
+        payment_method_id=body.payment_method_id,
+    )
+    return await _checkout(call, "buy", body.model_dump(), purchase)
+
+
+@api.route(
+    "POST",
+    "/api/checkout",
+    summary="Check out your cart: all lines or none (needs an Idempotency-Key header)",
+    body=CheckoutIn,
+    response=OrderOut,
+    status=201,
+    auth="required",
+    errors=_CHECKOUT_ERRORS,
+)
+async def checkout(call: Call) -> JSONResponse:
+    user_id = call.principal.require_user()
+    key = check_key(call.request.headers.get("idempotency-key"))
+    body: CheckoutIn = call.body
+    cart = _cart(call)
+
+    async def run() -> OrderOut:
+        contents = await cart.carts.get(user_id)
+        purchase = Purchase(
+            user_id=user_id,
+            idempotency_key=key,
+            lines=[PurchaseLine(p, v, q) for (p, v), q in contents.lines.items()],
+            session_id=body.session_id or contents.session_id,
+            payment_method_id=body.payment_method_id,
+        )
+        order = await cart.checkout.purchase(purchase)
+        await cart.carts.clear(user_id)
+        return order
+
+    status, doc, _ = await run_idempotent(
+        cart.idempotency,
+        user_id=user_id,
+        key=key,
+        fp=fingerprint("checkout", body.model_dump()),
+        instance=call.request.url.path,
+        run=run,
+    )
+    response_class = ProblemJSON if status >= 400 else JSONResponse
+    return response_class(doc, status_code=status)
+
+
+@api.route(
+    "GET",
+    "/api/orders",
+    summary="Your orders, newest first",
+    query=OrderQuery,
+    response=OrderPage,
+    auth="required",
+)
+async def list_orders(call: Call) -> OrderPage:
+    user_id = call.principal.require_user()
+    q: OrderQuery = call.query
+    async with call.services.db.sessions() as db:
+        items = await orders.list_orders(db, user_id, limit=q.limit, offset=q.offset)
+    return OrderPage(items=items, next_offset=q.offset + q.limit if len(items) == q.limit else None)
+
+
+@api.route(
+    "GET",
+    "/api/orders/{order_id}",
+    summary="One of your orders",
+    response=OrderOut,
+    auth="required",
+    errors=[404],
+)
+async def get_order(call: Call) -> OrderOut:
+    async with call.services.db.sessions() as db:
+        return await orders.get_order(db, call.principal, call.path["order_id"])
+
+
+@api.route(
+    "POST",
+    "/api/orders/{order_id}/refund",
+    summary="Refund an order in full (admin or the selling brand); reverses commission",
+    response=OrderOut,
+    auth="required",
+    errors=[402, 403, 404, 409],
+)
+async def refund_order(call: Call) -> OrderOut:
+    cart = _cart(call)
+    return await orders.refund_order(
+        call.services.db, cart.stock, cart.checkout.gateway, call.principal, call.path["order_id"]
+    )
+
+
+@api.route(
+    "POST",
+    "/api/orders/{order_id}/fulfil",
+    summary="Mark an order shipped (admin or the selling brand)",
+    response=OrderOut,
+    auth="required",
+    errors=[403, 404, 409],
+)
+async def fulfil_order(call: Call) -> OrderOut:
+    return await orders.fulfil_order(call.services.db, call.principal, call.path["order_id"])
+
+
+@api.route(
+    "POST",
+    "/api/me/payment-methods",
+    summary="Save a payment method token (test cards: see docs/api.md)",
+    body=PaymentMethodIn,
+    response=PaymentMethodOut,
+    status=201,
+    auth="required",
+    errors=[409, 422],
+)
+async def add_payment_method(call: Call) -> PaymentMethodOut:
+    user_id = call.principal.require_user()
+    body: PaymentMethodIn = call.body
+    info = _cart(call).checkout.gateway(body.gateway).describe(body.token)
+    async with call.services.db.sessions() as db:
+        if body.is_default:
+            await db.execute(
+                update(PaymentMethod)
+                .where(PaymentMethod.user_id == user_id)
+                .values(is_default=False)
+            )
+        method = PaymentMethod(
+            user_id=user_id,
+            gateway=body.gateway,
+            token=body.token,
+            brand=info.brand,
+            last4=info.last4,
+            is_default=body.is_default,
+        )
+        db.add(method)
+        await db.commit()
+        return PaymentMethodOut(
+            id=method.id,
+            gateway=method.gateway,
+            brand=method.brand,
+            last4=method.last4,
+            is_default=method.is_default,
+        )
+
+
+@api.route(
+    "GET",
+    "/api/me/earnings",
+    summary="Your commission earnings as a creator (ledger totals and latest entries)",
+    response=EarningsOut,
+    auth="required",
+)
+async def my_earnings(call: Call) -> EarningsOut:
+    user_id = call.principal.require_user()
+    async with call.services.db.sessions() as db:
+        return await orders.earnings(db, user_id)

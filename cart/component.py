@@ -1,0 +1,92 @@
+"""The cart as an app component: wires stores, checkout, the order writer, stock
+events and the reaper, and listens to the catalog's and live sessions' signals."""
+
+from __future__ import annotations
+
+from cart import api as cart_api
+from cart.carts import CartStore
+from cart.checkout import Checkout
+from cart.events import StockEvents
+from cart.idempotency import IdempotencyStore
+from cart.lookups import Lookups
+from cart.onsale import OnSale
+from cart.payments import PaymentGateway, TestGateway
+from cart.reaper import reaper_loop
+from cart.stock import StockStore
+from cart.writer import OrderWriter
+from livecommerce.components import Component, Job
+from livecommerce.services import Services
+from livecommerce.settings import Settings
+from livecommerce.signals import (
+    LINEUP_CHANGED,
+    PRODUCT_PINNED,
+    SESSION_STATE_CHANGED,
+    STOCK_TOTAL_CHANGED,
+)
+
+__all__ = ["CartComponent"]
+
+
+class CartComponent(Component):
+    api = cart_api.api
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._services: Services | None = None
+
+    async def start(self, services: Services) -> None:
+        settings = self.settings
+        redis, db = services.redis, services.db
+        self._services = services
+        self.stock = StockStore(redis)
+        self.onsale = OnSale(db=db, redis=redis, stock=self.stock)
+        self.lookups = Lookups(db)
+        self.carts = CartStore(redis, ttl_s=settings.cart_ttl_s)
+        self.idempotency = IdempotencyStore(redis)
+        self.events = StockEvents(redis, maxlen=settings.hub_stream_maxlen)
+        self.writer = OrderWriter(db, window_s=settings.order_batch_window_s)
+        gateways: dict[str, PaymentGateway] = {
+            "test": TestGateway(redis, webhook_secret=settings.secret_key)
+        }
+        self.checkout = Checkout(
+            redis=redis,
+            stock=self.stock,
+            onsale=self.onsale,
+            lookups=self.lookups,
+            gateways=gateways,
+            writer=self.writer,
+            events=self.events,
+            hold_ttl_s=settings.hold_ttl_s,
+            per_user_cap=settings.cart_max_units_per_user,
+            clock=services.clock,
+        )
+        services.signals.connect(PRODUCT_PINNED, self.onsale.on_pinned)
+        services.signals.connect(SESSION_STATE_CHANGED, self.onsale.on_session_state)
+        services.signals.connect(LINEUP_CHANGED, self.onsale.on_lineup)
+        services.signals.connect(STOCK_TOTAL_CHANGED, self._on_stock_total)
+        await self.writer.start()
+        await self.events.start()
+
+    async def _on_stock_total(self, **kwargs: object) -> None:
+        await self.onsale.on_stock_total(**kwargs)  # type: ignore[arg-type]
+        product_id = kwargs.get("product_id")
+        if isinstance(product_id, int):
+            self.lookups.forget(product_id)
+            self.events.touch(product_id)
+
+    async def stop(self) -> None:
+        await self.events.stop()
+        await self.writer.stop()
+
+    def jobs(self) -> list[Job]:
+        return [self._reaper]
+
+    async def _reaper(self) -> None:
+        assert self._services is not None, "jobs run after start()"
+        await reaper_loop(
+            self._services.db,
+            self.stock,
+            self.events,
+            interval_s=self.settings.reaper_interval_s,
+            clock=self._services.clock,
+        )

@@ -1,0 +1,126 @@
+"""Putting products on sale: loading their stock from SQL into Redis.
+
+A product goes on sale when it is pinned or when a session with it in the lineup
+goes live; it is also loaded lazily on the first reserve if its keys are missing
+(after a Redis restart without persistence). What is loaded is computed from SQL:
+``available = stock_total - units in live orders - holds still in Redis``; the
+load script only fills variants that are absent, so two processes loading at once
+cannot double the stock (I1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cart.stock import StockStore
+from livecommerce import keys
+from livecommerce.db.engine import Database
+from livecommerce.db.models import (
+    LiveSession,
+    Order,
+    OrderItem,
+    OrderStatus,
+    SessionProduct,
+    SessionStatus,
+    Variant,
+)
+
+__all__ = [
+    "DEAD_STATUSES",
+    "OnSale",
+    "sql_stock",
+]
+
+#: Orders in these states no longer hold stock.
+DEAD_STATUSES = (OrderStatus.CANCELLED.value, OrderStatus.REFUNDED.value)
+
+
+async def sql_stock(db: AsyncSession, product_id: int) -> dict[int, tuple[int, int]]:
+    """Variant id -> (stock_total, units in orders that are not cancelled/refunded)."""
+    totals = dict(
+        (
+            await db.execute(
+                select(Variant.id, Variant.stock_total).where(Variant.product_id == product_id)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    sold_rows = await db.execute(
+        select(OrderItem.variant_id, func.sum(OrderItem.quantity))
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(OrderItem.product_id == product_id, Order.status.not_in(DEAD_STATUSES))
+        .group_by(OrderItem.variant_id)
+    )
+    sold = {int(v): int(q or 0) for v, q in sold_rows.tuples().all()}
+    return {int(v): (int(t), sold.get(int(v), 0)) for v, t in totals.items()}
+
+
+class OnSale:
+    """Loads products' stock into Redis and tracks which live sessions sell them."""
+
+    def __init__(self, *, db: Database, redis: Redis, stock: StockStore) -> None:
+        self.db = db
+        self.redis = redis
+        self.stock = stock
+
+    async def load(self, product_id: int) -> int:
+        """Load (the missing variants of) one product from SQL. Safe to call any time."""
+        async with self.db.sessions() as session:
+            variants = await sql_stock(session, product_id)
+        if not variants:
+            return 0
+        return await self.stock.load(product_id, variants)
+
+    async def put_on_sale(self, product_ids: Iterable[int], session_id: int | None) -> None:
+        """Load products and remember the live session they are sold in (stock events)."""
+        for product_id in product_ids:
+            await self.load(product_id)
+            if session_id is not None:
+                await self.redis.sadd(keys.product_sessions(product_id), session_id)
+
+    async def sessions_of(self, product_id: int) -> set[int]:
+        return {int(s) for s in await self.redis.smembers(keys.product_sessions(product_id))}
+
+    async def lineup(self, session_id: int) -> list[int]:
+        async with self.db.sessions() as session:
+            rows = await session.scalars(
+                select(SessionProduct.product_id).where(SessionProduct.session_id == session_id)
+            )
+            return [int(p) for p in rows]
+
+    async def is_live(self, session_id: int) -> bool:
+        async with self.db.sessions() as session:
+            status = await session.scalar(
+                select(LiveSession.status).where(LiveSession.id == session_id)
+            )
+        return status == SessionStatus.LIVE
+
+    # --- signal receivers (connected by the cart component) ---
+
+    async def on_pinned(self, *, session_id: int, pin: object, **_: object) -> None:
+        product_id = int(getattr(pin, "product_id"))  # noqa: B009 - PinState, typed loosely
+        await self.put_on_sale([product_id], session_id)
+
+    async def on_session_state(self, *, session_id: int, status: str, **_: object) -> None:
+        products = await self.lineup(session_id)
+        if status == SessionStatus.LIVE:
+            await self.put_on_sale(products, session_id)
+        elif status == SessionStatus.ENDED:
+            for product_id in products:
+                await self.redis.srem(keys.product_sessions(product_id), session_id)
+
+    async def on_lineup(self, *, session_id: int, product_ids: list[int], **_: object) -> None:
+        if await self.is_live(session_id):
+            await self.put_on_sale(product_ids, session_id)
+
+    async def on_stock_total(
+        self, *, product_id: int, variant_id: int, new_total: int, **_: object
+    ) -> None:
+        # Raises Conflict below sold + held: the catalog has not committed yet, so the
+        # error rolls the change back. A variant not yet in Redis loads lazily later.
+        await self.stock.adjust_total(product_id, variant_id, new_total)

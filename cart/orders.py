@@ -1,0 +1,247 @@
+"""Orders in SQL after checkout: the state machine, history, fulfil, refund, earnings.
+
+States (``OrderStatus``)::
+
+    pending --> paid --> fulfilled
+       |         |           |
+       v         v           v
+    cancelled  refunded <----+        (paid -> cancelled too)
+
+Checkout writes orders as ``paid`` (the payment is captured before the write);
+``pending`` is for gateways that confirm later. A refund reverses the creator's
+commission in the same transaction (negative ``reversed`` ledger entries) and, once
+committed, returns the units to the stock on sale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from cart.payments import GatewayDeclined, PaymentGateway
+from cart.schemas import EarningEntryOut, EarningsOut, OrderItemOut, OrderOut
+from cart.stock import StockStore
+from livecommerce.auth.permissions import Principal
+from livecommerce.db.engine import Database
+from livecommerce.db.models import (
+    CommissionEntry,
+    Order,
+    OrderStatus,
+    Payment,
+    Product,
+    utcnow,
+)
+from livecommerce.errors import Conflict, Forbidden, NotFound, PaymentFailed
+
+__all__ = [
+    "TRANSITIONS",
+    "earnings",
+    "fulfil_order",
+    "get_order",
+    "list_orders",
+    "order_out",
+    "refund_order",
+    "transition",
+]
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset(
+        {OrderStatus.FULFILLED, OrderStatus.REFUNDED, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.FULFILLED: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
+}
+
+
+def transition(order: Order, to: OrderStatus) -> None:
+    """Move ``order`` to ``to`` or raise 409 ``invalid_transition``."""
+    if to not in TRANSITIONS.get(order.status, frozenset()):
+        raise Conflict(
+            f"an order that is {order.status} cannot become {to.value}",
+            code="invalid_transition",
+        )
+    order.status = to.value
+    order.updated_at = utcnow()
+
+
+def order_out(order: Order, payment: Payment | None) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        status=order.status,
+        total_minor=order.total_minor,
+        currency=order.currency,
+        session_id=order.session_id,
+        creator_id=order.creator_id,
+        payment_status=payment.status if payment else None,
+        items=[
+            OrderItemOut(
+                product_id=i.product_id,
+                variant_id=i.variant_id,
+                quantity=i.quantity,
+                unit_price_minor=i.unit_price_minor,
+                commission_bps=i.commission_bps,
+            )
+            for i in order.items
+        ],
+        created_at=order.created_at,
+    )
+
+
+async def _payment(db: AsyncSession, order_id: str) -> Payment | None:
+    return await db.scalar(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id))
+
+
+async def _load(db: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
+    query = select(Order).where(Order.id == order_id).options(selectinload(Order.items))
+    if lock:
+        query = query.with_for_update()
+    order = await db.scalar(query)
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist")
+    return order
+
+
+async def get_order(db: AsyncSession, principal: Principal, order_id: str) -> OrderOut:
+    """The buyer's own order (admins see any); others get 404, not 403 (I6: no probing)."""
+    user_id = principal.require_user()
+    order = await _load(db, order_id)
+    if order.user_id != user_id and not principal.is_admin:
+        raise NotFound(f"order {order_id} does not exist")
+    return order_out(order, await _payment(db, order.id))
+
+
+async def list_orders(db: AsyncSession, user_id: int, *, limit: int, offset: int) -> list[OrderOut]:
+    rows = await db.scalars(
+        select(Order)
+        .where(Order.user_id == user_id)
+        .order_by(Order.created_at.desc(), Order.id)
+        .limit(limit)
+        .offset(offset)
+        .options(selectinload(Order.items))
+    )
+    orders = list(rows)
+    payments: dict[str, Payment] = {}
+    if orders:
+        for p in await db.scalars(
+            select(Payment).where(Payment.order_id.in_([o.id for o in orders]))
+        ):
+            payments.setdefault(p.order_id, p)
+    return [order_out(o, payments.get(o.id)) for o in orders]
+
+
+async def _require_seller(db: AsyncSession, principal: Principal, order: Order) -> None:
+    """Admins, or a brand user whose brand sells every product of the order."""
+    principal.require_user()
+    if principal.is_admin:
+        return
+    brands = set(
+        await db.scalars(
+            select(Product.brand_id).where(Product.id.in_([i.product_id for i in order.items]))
+        )
+    )
+    if principal.brand_id is None or brands != {principal.brand_id}:
+        raise Forbidden("only an admin or the brand that sold the order may do this")
+
+
+async def fulfil_order(db: Database, principal: Principal, order_id: str) -> OrderOut:
+    async with db.sessions() as session, session.begin():
+        order = await _load(session, order_id, lock=True)
+        await _require_seller(session, principal, order)
+        transition(order, OrderStatus.FULFILLED)
+    async with db.sessions() as session:
+        return order_out(order, await _payment(session, order_id))
+
+
+async def refund_order(
+    db: Database,
+    stock: StockStore,
+    gateway_for: Callable[[str], PaymentGateway],
+    principal: Principal,
+    order_id: str,
+) -> OrderOut:
+    """Refund in full: order -> refunded, payment refunded, commission reversed, all in one
+    transaction (the gateway refund runs inside it, so a gateway error rolls back);
+    then the units go back on sale."""
+    async with db.sessions() as session, session.begin():
+        order = await _load(session, order_id, lock=True)
+        await _require_seller(session, principal, order)
+        transition(order, OrderStatus.REFUNDED)
+        payment = await _payment(session, order.id)
+        earned = list(
+            await session.scalars(
+                select(CommissionEntry).where(
+                    CommissionEntry.order_id == order.id, CommissionEntry.kind == "earned"
+                )
+            )
+        )
+        for entry in earned:
+            session.add(
+                CommissionEntry(
+                    order_id=order.id,
+                    creator_id=entry.creator_id,
+                    session_id=entry.session_id,
+                    product_id=entry.product_id,
+                    kind="reversed",
+                    rate_bps=entry.rate_bps,
+                    amount_minor=-entry.amount_minor,
+                    currency=entry.currency,
+                )
+            )
+        if payment is not None:
+            try:
+                await gateway_for(payment.gateway).refund(
+                    payment.authorization_id, payment.amount_minor
+                )
+            except GatewayDeclined as exc:
+                raise PaymentFailed(exc.message, code=exc.code) from exc
+            payment.status = "refunded"
+            payment.updated_at = utcnow()
+        items = [(i.product_id, i.variant_id, i.quantity) for i in order.items]
+    by_product: dict[int, dict[int, int]] = {}
+    for product_id, variant_id, quantity in items:
+        lines = by_product.setdefault(product_id, {})
+        lines[variant_id] = lines.get(variant_id, 0) + quantity
+    for product_id, lines in by_product.items():
+        await stock.unsell(product_id, lines)
+    async with db.sessions() as session:
+        return order_out(await _load(session, order_id), await _payment(session, order_id))
+
+
+async def earnings(db: AsyncSession, creator_id: int, *, limit: int = 100) -> EarningsOut:
+    totals = {
+        str(c): int(s or 0)
+        for c, s in (
+            await db.execute(
+                select(CommissionEntry.currency, func.sum(CommissionEntry.amount_minor))
+                .where(CommissionEntry.creator_id == creator_id)
+                .group_by(CommissionEntry.currency)
+            )
+        ).tuples()
+    }
+    rows = await db.scalars(
+        select(CommissionEntry)
+        .where(CommissionEntry.creator_id == creator_id)
+        .order_by(CommissionEntry.id.desc())
+        .limit(limit)
+    )
+    return EarningsOut(
+        totals=totals,
+        entries=[
+            EarningEntryOut(
+                order_id=e.order_id,
+                session_id=e.session_id,
+                product_id=e.product_id,
+                kind=e.kind,
+                rate_bps=e.rate_bps,
+                amount_minor=e.amount_minor,
+                currency=e.currency,
+                created_at=e.created_at,
+            )
+            for e in rows
+        ],
+    )

@@ -1,0 +1,180 @@
+"""Payment gateways: the interface checkout uses, and the built-in test gateway.
+
+A gateway turns a saved payment-method token into money in five steps: authorize,
+capture, void (drop an authorization), refund (return captured money) and verify a
+webhook's signature. Checkout passes an idempotency key to :meth:`authorize`, so a
+retried checkout gets the same authorization back, never a second one (I3).
+
+The test gateway (``gateway = "test"``, the development default) needs no network.
+Its test cards (tokens), documented in docs/api.md:
+
+=========================== ==================================================
+``pm_card_visa``            succeeds (visa 4242)
+``pm_card_mastercard``      succeeds (mastercard 4444)
+``pm_card_declined``        authorization declined (``card_declined``)
+``pm_card_insufficient_funds`` declined (``insufficient_funds``)
+``pm_card_slow``            authorizes after 2 s
+``pm_card_capture_fails``   authorizes, then capture fails (``capture_failed``)
+=========================== ==================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from livecommerce import encoding, keys
+from livecommerce.errors import ValidationFailed
+
+__all__ = [
+    "TEST_CARDS",
+    "Authorization",
+    "CardInfo",
+    "GatewayDeclined",
+    "PaymentGateway",
+    "TestGateway",
+]
+
+
+class GatewayDeclined(Exception):
+    """The gateway refused: ``code`` is a stable reason (card_declined, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Authorization:
+    id: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    brand: str
+    last4: str
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def describe(self, token: str) -> CardInfo:
+        """Brand and last 4 digits of a token; raises ValidationFailed if unknown."""
+        ...
+
+    async def authorize(
+        self, token: str, amount_minor: int, currency: str, *, idempotency_key: str
+    ) -> Authorization:
+        """Reserve the money. The same ``idempotency_key`` returns the same authorization.
+        Raises :class:`GatewayDeclined`."""
+        ...
+
+    async def capture(self, authorization_id: str) -> None: ...
+
+    async def void(self, authorization_id: str) -> None: ...
+
+    async def refund(self, authorization_id: str, amount_minor: int) -> None: ...
+
+    def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]:
+        """The event of a webhook whose signature is valid; raises ValidationFailed."""
+        ...
+
+
+#: token -> (brand, last4, behaviour)
+TEST_CARDS: dict[str, tuple[str, str, str]] = {
+    "pm_card_visa": ("visa", "4242", "ok"),
+    "pm_card_mastercard": ("mastercard", "4444", "ok"),
+    "pm_card_declined": ("visa", "0002", "card_declined"),
+    "pm_card_insufficient_funds": ("visa", "9995", "insufficient_funds"),
+    "pm_card_slow": ("visa", "3220", "slow"),
+    "pm_card_capture_fails": ("visa", "0341", "capture_fails"),
+}
+
+_MESSAGES = {
+    "card_declined": "the card was declined",
+    "insufficient_funds": "the card has insufficient funds",
+    "capture_failed": "the payment was authorized but could not be captured",
+}
+
+
+class TestGateway:
+    """Simulated gateway. Authorizations are recorded in Redis by idempotency key
+    (like a real gateway's idempotency), so retries in any process get the same one."""
+
+    __test__ = False  # not a pytest test class
+    name = "test"
+
+    def __init__(
+        self, redis: Redis, *, webhook_secret: str, slow_s: float = 2.0, ttl_s: int = 86400
+    ) -> None:
+        self.redis = redis
+        self._secret = webhook_secret.encode()
+        self.slow_s = slow_s
+        self.ttl_s = ttl_s
+
+    def describe(self, token: str) -> CardInfo:
+        card = TEST_CARDS.get(token)
+        if card is None:
+            raise ValidationFailed(
+                f"token: unknown test card {token!r}; use one of {sorted(TEST_CARDS)}",
+                code="unknown_card",
+            )
+        return CardInfo(brand=card[0], last4=card[1])
+
+    async def authorize(
+        self, token: str, amount_minor: int, currency: str, *, idempotency_key: str
+    ) -> Authorization:
+        card = TEST_CARDS.get(token)
+        behaviour = card[2] if card else "card_declined"
+        if behaviour in ("card_declined", "insufficient_funds"):
+            raise GatewayDeclined(behaviour, _MESSAGES[behaviour])
+        if behaviour == "slow":
+            await asyncio.sleep(self.slow_s)  # the simulated bank is slow, on purpose
+        suffix = "_cf" if behaviour == "capture_fails" else ""
+        auth: dict[str, Any] = {
+            "id": f"tauth_{secrets.token_hex(12)}{suffix}",
+            "amount_minor": amount_minor,
+            "currency": currency,
+        }
+        key = keys.gateway_authorization(idempotency_key)
+        if not await self.redis.set(key, encoding.dumps(auth), nx=True, ex=self.ttl_s):
+            raw = await self.redis.get(key)
+            if raw is not None:
+                auth = encoding.loads(raw)
+        return Authorization(
+            id=str(auth["id"]),
+            amount_minor=int(auth["amount_minor"]),
+            currency=str(auth["currency"]),
+        )
+
+    async def capture(self, authorization_id: str) -> None:
+        if authorization_id.endswith("_cf"):
+            raise GatewayDeclined("capture_failed", _MESSAGES["capture_failed"])
+
+    async def void(self, authorization_id: str) -> None:
+        return None
+
+    async def refund(self, authorization_id: str, amount_minor: int) -> None:
+        return None
+
+    def sign_webhook(self, payload: bytes) -> str:
+        """The signature a webhook from this gateway carries (for tests and tools)."""
+        return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
+
+    def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]:
+        if not hmac.compare_digest(self.sign_webhook(payload), signature):
+            raise ValidationFailed("webhook signature does not match", code="bad_signature")
+        try:
+            event: dict[str, Any] = encoding.loads(payload)
+        except encoding.JSONDecodeError:
+            raise ValidationFailed("webhook payload is not JSON") from None
+        return event
