@@ -106,6 +106,12 @@ def _redact(url: str) -> str:
     return f"{scheme}://***@{tail}"
 
 
+def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from cart.reconcile import main as reconcile_main
+
+    return reconcile_main(settings, fix=not args.no_fix)
+
+
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -128,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="create a demo brand, show and users")
     seed.add_argument("--base-url", default="http://127.0.0.1:8000")
     seed.set_defaults(func=_seed_demo)
+
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="check sold + held + available = total for every product on sale; fix what is safe",
+    )
+    reconcile.add_argument("--no-fix", action="store_true", help="report only, change nothing")
+    reconcile.set_defaults(func=_reconcile)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users", required=True)
     create = users.add_parser("create", help="create a user with any role")
