@@ -39,10 +39,18 @@ VERSION = "0.1.0"
 def default_components(settings: Settings) -> list[Component]:
     """The parts that make up a full server, in start order."""
     from cart.component import CartComponent
+    from livecommerce.dashboard.component import Dashboard
     from livecommerce.hub.component import Hub
+    from livecommerce.moderation.component import Moderation
     from streaming.component import StreamingComponent
 
-    return [Hub(), StreamingComponent(settings), CartComponent(settings)]
+    return [
+        Hub(),
+        StreamingComponent(settings),
+        CartComponent(settings),
+        Moderation(),
+        Dashboard(),
+    ]
 
 
 def core_apis() -> list[Api]:

@@ -26,9 +26,12 @@ __all__ = [
     "session_banned",
     "session_chat",
     "session_chat_rate",
+    "session_chat_slow",
     "session_counters",
+    "session_dashboard_samples",
     "session_events",
     "session_media",
+    "session_moderation",
     "session_muted",
     "session_pin",
     "session_presence",
@@ -68,6 +71,23 @@ def session_media(session_id: int) -> str:
 def session_banned(session_id: int) -> str:
     """Set of user ids banned from the session's chat."""
     return f"{session_tag(session_id)}:banned"
+
+
+def session_moderation(session_id: int) -> str:
+    """Hash of the session's chat rules: ``slow_mode_s`` (int, 0 = off) and
+    ``blocked_words`` (JSON list of lower-case words)."""
+    return f"{session_tag(session_id)}:modrules"
+
+
+def session_chat_slow(session_id: int, user_id: int) -> str:
+    """String SET NX PX (slow mode): present while ``user_id`` must wait to chat again."""
+    return f"{session_tag(session_id)}:slow:{user_id}"
+
+
+def session_dashboard_samples(session_id: int) -> str:
+    """Sorted set unix ms → ``<ms>:<chat total>:<reaction total>``: counter samples of the
+    last ~70 s, from which dashboards compute per-minute rates."""
+    return f"{session_tag(session_id)}:dashsamples"
 
 
 # --- cart: one product's stock (all under the product's hash tag, one slot) ---

@@ -13,10 +13,10 @@ import secrets
 from redis.asyncio import Redis
 
 from livecommerce import keys
-from livecommerce.errors import Forbidden, TooManyRequests, ValidationFailed
+from livecommerce.errors import TooManyRequests, ValidationFailed
 from livecommerce.hub.protocol import REACTION_KINDS
 from livecommerce.hub.publish import publish
-from livecommerce.moderation.state import chat_refusal
+from livecommerce.moderation.state import check_chat
 from livecommerce.settings import Settings
 
 __all__ = ["check_reaction", "new_message_id", "send_chat"]
@@ -38,7 +38,8 @@ async def send_chat(
     now_ms: int,
 ) -> tuple[str, int]:
     """Publish a chat message; returns ``(message_id, seq)``. Refuses empty or long text
-    (422), banned or muted users (403 ``banned``/``muted``) and bursts (429)."""
+    (422), banned or muted users and blocked words (403 ``banned``/``muted``/``blocked_word``),
+    slow mode (429 ``slow_mode``) and bursts (429)."""
     if not isinstance(text, str) or not text.strip():
         raise ValidationFailed("text: a chat message needs some text")
     text = text.strip()
@@ -47,11 +48,8 @@ async def send_chat(
             f"text: chat messages are limited to {settings.hub_chat_max_len} characters",
             code="too_long",
         )
-    refusal = await chat_refusal(redis, session_id, user_id, now_ms=now_ms)
-    if refusal == "banned":
-        raise Forbidden("you are banned from this show's chat", code="banned")
-    if refusal == "muted":
-        raise Forbidden("you are muted in this show's chat for now", code="muted")
+    # Ban, mute, blocked words and slow mode (livecommerce.moderation owns the rules).
+    await check_chat(redis, session_id, user_id, text=text, now_ms=now_ms)
     rate_key = keys.session_chat_rate(session_id, user_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.incr(rate_key)

@@ -38,6 +38,8 @@ from livecommerce.hub.protocol import (
 from livecommerce.hub.rooms import Subscriber
 from livecommerce.hub.schemas import PinIn
 from livecommerce.hub.snapshot import missed_events, session_status, snapshot
+from livecommerce.moderation.actions import moderate
+from livecommerce.moderation.schemas import ModerateIn
 
 if TYPE_CHECKING:
     from livecommerce.hub.component import Hub
@@ -231,6 +233,15 @@ class Connection:
         session_id = self._session_of(dict(request.body))
         out = await pins.unpin(self.hub.services, self.principal, session_id)
         return {"pin": out.model_dump(mode="json")}
+
+    async def _on_moderate(self, request: Request) -> dict[str, Any]:
+        body = dict(request.body)
+        session_id = self._session_of(body)
+        # livecommerce.moderation checks the rights and writes the audit log.
+        out = await moderate(
+            self.hub.services, self.principal, session_id, ModerateIn.model_validate(body)
+        )
+        return {"moderation": out.model_dump(mode="json")}
 
     # -- helpers ----------------------------------------------------------------
 

@@ -46,7 +46,9 @@ CLOSE_RATE_LIMITED = 4029  # far over the request rate
 CLOSE_SHUTDOWN = 1012  # server restarting: reconnect (to another process)
 
 #: Request types a client may send.
-CLIENT_TYPES = frozenset({"auth", "join", "leave", "chat", "react", "pin", "unpin", "ping"})
+CLIENT_TYPES = frozenset(
+    {"auth", "join", "leave", "chat", "react", "pin", "unpin", "moderate", "ping"}
+)
 
 #: Event kinds that may wait up to ``hub_batch_window_s`` to share a ``batch`` frame.
 COALESCED_KINDS = frozenset({"chat", "chat_deleted", "reactions", "stock", "viewers"})

@@ -1,1 +1,2 @@
-"""Chat moderation: who may chat in a session, and deleting messages."""
+"""Chat moderation: mutes, bans, slow mode, blocked words, message deletion, ending a
+stream, and the SQL audit log of every action."""

@@ -1,0 +1,1 @@
+"""Live session dashboards: numbers computed from real events, pushed to moderators."""

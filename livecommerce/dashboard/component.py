@@ -1,0 +1,123 @@
+"""Dashboards as an app component: the HTTP endpoints and the push to moderators.
+
+Every ``push_interval_s`` this process sends a ``dashboard`` frame to each of
+its WebSocket connections that has joined a session *and* may moderate it
+(host, moderators, admins — checked in SQL, remembered ``rights_ttl_s``). The
+frame is computed and serialized once per session and goes through each
+connection's bounded outbox like any other frame; it is not a session event
+(no ``seq``), since viewers never see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from livecommerce import encoding
+from livecommerce.auth.permissions import Principal, session_rights
+from livecommerce.components import Component
+from livecommerce.dashboard import api as dashboard_api
+from livecommerce.dashboard.numbers import compute_dashboard
+from livecommerce.dashboard.sales import SalesCache, SessionSales
+from livecommerce.dashboard.schemas import DashboardOut
+from livecommerce.errors import LivecommerceError
+from livecommerce.hub.snapshot import session_status
+from livecommerce.services import Services
+
+if TYPE_CHECKING:
+    from livecommerce.hub.endpoint import Connection
+
+__all__ = ["Dashboard"]
+
+log = logging.getLogger("livecommerce.dashboard")
+
+
+class Dashboard(Component):
+    api = dashboard_api.api
+
+    def __init__(self, *, push_interval_s: float = 1.0, rights_ttl_s: float = 10.0) -> None:
+        self.push_interval_s = push_interval_s
+        self.rights_ttl_s = rights_ttl_s
+        self._rights: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, services: Services) -> None:
+        self.services = services
+        self.sales = SalesCache(services.db)
+        self._task = asyncio.create_task(self._push_loop(), name="dashboard-push")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def dashboard(self, session_id: int) -> DashboardOut:
+        """The session's numbers now (404 if it does not exist)."""
+        services = self.services
+        status = await session_status(services.redis, services.db, session_id)
+        return await compute_dashboard(
+            services.redis,
+            self.sales,
+            session_id,
+            status=status,
+            now_ms=int(services.clock() * 1000),
+        )
+
+    async def sales_of(self, session_id: int) -> SessionSales:
+        now = datetime.fromtimestamp(self.services.clock(), UTC)
+        return await self.sales.get(session_id, now=now)
+
+    async def _push_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.push_interval_s)
+            try:
+                await self.push_once()
+            except Exception:
+                log.exception("dashboard: push failed")
+
+    async def push_once(self) -> None:
+        """Send the current dashboard to every local connection that may see it."""
+        from livecommerce.hub.component import Hub
+
+        hub = self.services.find(Hub)
+        if hub is None:
+            return
+        watchers: dict[int, list[Connection]] = {}
+        for conn in list(hub.connections):
+            subscriber = conn.subscriber
+            if subscriber is None or conn.principal.user_id is None:
+                continue
+            if await self._may_watch(conn.principal, subscriber.session_id):
+                watchers.setdefault(subscriber.session_id, []).append(conn)
+        for session_id, conns in watchers.items():
+            try:
+                numbers = await self.dashboard(session_id)
+            except LivecommerceError:
+                continue
+            text = encoding.dumps(numbers.model_dump(mode="json")).decode()
+            for conn in conns:
+                sub = conn.subscriber
+                if sub is not None and sub.session_id == session_id:
+                    conn.outbox.push(text)
+
+    async def _may_watch(self, principal: Principal, session_id: int) -> bool:
+        if principal.is_admin:
+            return True
+        assert principal.user_id is not None
+        key = (principal.user_id, session_id)
+        now = time.monotonic()
+        hit = self._rights.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            async with self.services.db.sessions() as db:
+                allowed = (await session_rights(db, principal, session_id)).can_moderate
+        except LivecommerceError:
+            allowed = False
+        if len(self._rights) > 100_000:
+            self._rights.clear()
+        self._rights[key] = (now + self.rights_ttl_s, allowed)
+        return allowed
