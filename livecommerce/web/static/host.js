@@ -1,0 +1,104 @@
+// /host/{session}: camera preview, Go live (WHIP), pin/unpin the lineup, live numbers.
+import { api, el, header, money, sessionIdFromPath } from "/static/app.js";
+import { Hub, countdown, whipPublish } from "/static/live.js";
+import { renderNumbers } from "/static/numbers.js";
+
+header();
+const sessionId = sessionIdFromPath();
+const $ = (id) => document.getElementById(id);
+const fail = (err) => { $("error").textContent = err.message || String(err); };
+if (!api.user()) location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+
+const show = await api.get(`/api/sessions/${sessionId}`);
+$("title").textContent = show.title;
+setState(show.status);
+let current = null;   // the current pin terms (from snapshot/pinned)
+let stream = null, publisher = null;
+
+async function camera() {
+  if (stream) return stream;
+  stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+  $("preview").srcObject = stream;
+  $("publish-state").textContent = "preview";
+  return stream;
+}
+camera().catch(fail);
+
+$("go-live").addEventListener("click", async () => {
+  $("go-live").disabled = true;
+  fail("");
+  try {
+    publisher = await whipPublish(sessionId, await camera());
+    publisher.pc.addEventListener("connectionstatechange", () => {
+      $("publish-state").textContent = publisher.pc.connectionState === "connected" ? "on air" : publisher.pc.connectionState;
+    });
+    $("publish-state").textContent = "connecting";
+    $("stop").hidden = false;
+  } catch (err) { fail(err); $("go-live").disabled = false; }
+});
+$("stop").addEventListener("click", async () => {
+  if (publisher) await publisher.stop();
+  publisher = null; $("stop").hidden = true; $("go-live").disabled = false;
+  $("publish-state").textContent = "preview";
+});
+$("end").addEventListener("click", async () => {
+  if (!confirm("End the show for everyone?")) return;
+  try { await api.post(`/api/sessions/${sessionId}/end`); if (publisher) await publisher.stop(); } catch (err) { fail(err); }
+});
+
+function setState(status) { $("state").textContent = status; $("state").className = `badge ${status}`; }
+
+// --- lineup and pins ------------------------------------------------------------
+const byId = new Map(show.lineup.map((p) => [p.id, p]));
+for (const p of show.lineup) {
+  const flash = el("input", { type: "number", min: 0, step: "0.01", placeholder: "flash $", "aria-label": "flash price", name: "flash" });
+  const cap = el("input", { type: "number", min: 1, step: 1, placeholder: "units", "aria-label": "quantity cap", name: "cap" });
+  const mins = el("input", { type: "number", min: 1, step: 1, placeholder: "minutes", "aria-label": "countdown minutes", name: "minutes" });
+  const pin = el("button", { class: "btn small pin", type: "button", onclick: async () => {
+    const body = { session: sessionId, product_id: p.id };
+    if (flash.value) body.flash_price_minor = Math.round(Number(flash.value) * 100);
+    if (cap.value) body.quantity_cap = Number(cap.value);
+    if (mins.value) body.duration_s = Math.round(Number(mins.value) * 60);
+    pin.disabled = true;
+    try { await hub.request("pin", body); fail(""); } catch (err) { fail(err); } finally { pin.disabled = false; }
+  } }, "Pin");
+  $("lineup").append(el("div", { class: "item", "data-product-id": p.id },
+    el("img", { src: p.images[0] || "", alt: "" }),
+    el("div", {},
+      el("div", {}, el("b", {}, p.name), " ", el("span", { class: "muted" }, money(p.price_minor, p.currency))),
+      el("div", { class: "row", style: "margin-top:6px" }, flash, cap, mins, pin))));
+}
+
+function showPin(view) {
+  current = view && view.pin;
+  document.querySelectorAll("#lineup .item").forEach((n) =>
+    n.classList.toggle("pinned", !!current && Number(n.dataset.productId) === current.product_id));
+  const box = $("current-pin");
+  if (!view) { box.replaceChildren(el("span", { class: "muted" }, "Nothing pinned")); return; }
+  const p = view.product;
+  box.replaceChildren(
+    el("img", { src: p.images[0] || "", alt: "", style: "width:44px;height:44px;border-radius:8px;object-fit:cover" }),
+    el("div", { class: "grow" }, el("b", {}, p.name),
+      el("div", { class: "muted" },
+        current.flash_price_minor !== null ? `flash ${money(current.flash_price_minor, p.currency)} · ` : "",
+        current.quantity_cap ? `cap ${current.quantity_cap} · ` : "",
+        current.ends_at_ms ? el("span", { id: "pin-countdown" }, `ends in ${countdown(current.ends_at_ms)} · `) : "",
+        view.units_left === null || view.units_left === undefined ? "" : `${view.units_left} left`)),
+    el("button", { id: "unpin", class: "btn small secondary", type: "button", onclick: () => hub.request("unpin", { session: sessionId }).catch(fail) }, "Unpin"));
+}
+setInterval(() => {
+  const c = $("pin-countdown");
+  if (c && current && current.ends_at_ms) c.textContent = `ends in ${countdown(current.ends_at_ms)} · `;
+}, 1000);
+
+const hub = new Hub(sessionId, {
+  onStatus: (s) => { $("conn").textContent = s; },
+  onEvent(e) {
+    if (e.type === "snapshot") { setState(e.status); showPin(e.pinned); }
+    else if (e.type === "pinned") showPin(e);
+    else if (e.type === "unpinned") showPin(null);
+    else if (e.type === "session_state") setState(e.status);
+    else if (e.type === "dashboard") renderNumbers($("numbers"), e, { products: true });
+  },
+});
+api.get(`/api/sessions/${sessionId}/dashboard`).then((d) => renderNumbers($("numbers"), d)).catch(() => {});

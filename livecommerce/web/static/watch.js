@@ -1,0 +1,261 @@
+// /watch/{session}: video (WHEP), the pinned product card, two-tap buy, cart, chat, reactions.
+import { api, el, header, money, sessionIdFromPath } from "/static/app.js";
+import { Hub, countdown, newKey, whepPlay } from "/static/live.js";
+
+header();
+const sessionId = sessionIdFromPath();
+const user = api.user();
+const $ = (id) => document.getElementById(id);
+// Reactions float up as hearts coloured by kind (no emoji font needed).
+const REACTIONS = {
+  heart: ["Love", "#ff3d6e"], fire: ["Fire", "#ff8a00"], clap: ["Clap", "#ffd23f"],
+  laugh: ["Haha", "#2ecc71"], wow: ["Wow", "#4fc3f7"], sad: ["Sad", "#b39ddb"],
+};
+
+let pinned = null;        // the `pinned` payload now shown, or null
+let me = null, methods = [];
+
+const show = await api.get(`/api/sessions/${sessionId}`);
+$("title").textContent = show.title;
+setState(show.status);
+
+const player = whepPlay(sessionId, $("video"), (s) => { $("video").dataset.rtc = s; });
+
+// Saved address and payment method, fetched up front so the confirm sheet opens at once.
+async function loadAccount() {
+  if (!user) return;
+  try {
+    [me, methods] = await Promise.all([api.get("/api/me"), api.get("/api/me/payment-methods")]);
+  } catch (err) { if (err.status === 401) { api.signOut(); } }
+}
+await loadAccount();
+refreshCart();
+
+const hub = new Hub(sessionId, { onEvent, onStatus: (s) => { $("conn").textContent = s; } });
+
+function onEvent(e) {
+  switch (e.type) {
+    case "snapshot":
+      setState(e.status);
+      $("viewers").textContent = e.viewers;
+      $("chat").replaceChildren();
+      e.chat.forEach(addChat);
+      showPinned(e.pinned);
+      break;
+    case "pinned": showPinned(e); break;
+    case "unpinned": if (pinned && pinned.pin.pin_id === e.pin_id) showPinned(null); break;
+    case "stock":
+      if (pinned && pinned.product.id === e.product_id) {
+        pinned.units_left = e.units_left; pinned.variants_left = e.variants; renderPinned();
+      }
+      break;
+    case "chat": addChat(e); break;
+    case "chat_deleted": document.querySelector(`[data-message-id="${e.message_id}"]`)?.remove(); break;
+    case "viewers": $("viewers").textContent = e.count; break;
+    case "reactions": for (const [k, n] of Object.entries(e.counts)) for (let i = 0; i < Math.min(n, 5); i++) float(k); break;
+    case "session_state":
+      setState(e.status);
+      if (e.status === "live") player.restart();
+      break;
+  }
+}
+
+function setState(status) {
+  $("state").textContent = status;
+  $("state").className = `badge ${status}`;
+}
+
+// --- the pinned product card ------------------------------------------------
+function flashActive(pin) {
+  return pin.flash_price_minor !== null && (pin.ends_at_ms === null || Date.now() < pin.ends_at_ms);
+}
+
+function showPinned(view) {
+  pinned = view;
+  renderPinned();
+}
+
+function renderPinned() {
+  const box = $("pinned");
+  if (!pinned) { box.hidden = true; box.replaceChildren(); return; }
+  const { pin, product } = pinned;
+  const flash = flashActive(pin);
+  const price = flash
+    ? el("div", { class: "price flash" }, money(pin.flash_price_minor, product.currency),
+        el("s", {}, money(product.price_minor, product.currency)))
+    : el("div", { class: "price" }, money(product.price_minor, product.currency));
+  const left = pinned.units_left;
+  const soldOut = left === 0;
+  box.hidden = false;
+  box.replaceChildren(el("div", { class: "product-card", "data-product-id": product.id },
+    el("img", { src: product.images[0] || "", alt: product.name }),
+    el("div", {},
+      el("div", { class: "name" }, product.name),
+      price,
+      el("div", { class: "left" },
+        left === null || left === undefined ? "" : soldOut ? "Sold out" : `${left} left`,
+        flash && pin.ends_at_ms ? el("span", { id: "countdown", class: "flash" }, ` · ends in ${countdown(pin.ends_at_ms)}`) : null,
+        pin.quantity_cap ? ` · flash limited to ${pin.quantity_cap}` : ""),
+      el("div", { class: "row", style: "margin-top:8px" },
+        el("button", { id: "buy", class: "btn", type: "button", disabled: soldOut, onclick: openBuy }, "Buy"),
+        el("button", { id: "add-to-cart", class: "btn small secondary", type: "button", disabled: soldOut, onclick: addToCart }, "Add to cart")))));
+}
+setInterval(() => { if (pinned && pinned.pin.ends_at_ms) renderPinnedCountdown(); }, 1000);
+function renderPinnedCountdown() {
+  const c = $("countdown");
+  if (!c || !flashActive(pinned.pin)) { renderPinned(); return; }
+  c.textContent = ` · ends in ${countdown(pinned.pin.ends_at_ms)}`;
+}
+
+function pickVariant(product) {
+  const left = pinned.variants_left || {};
+  return product.variants.find((v) => (left[v.id] ?? 1) > 0) || product.variants[0];
+}
+
+// --- buy: tap 1 opens the sheet, tap 2 confirms ------------------------------
+function needSignIn() {
+  if (api.user()) return false;
+  location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+  return true;
+}
+
+function openBuy() {
+  if (needSignIn()) return;
+  const { pin, product } = pinned;
+  const method = methods.find((m) => m.is_default) || methods[0];
+  const address = me && me.shipping_address;
+  let variant = pickVariant(product);
+  const unit = flashActive(pin) ? pin.flash_price_minor : variant.price_minor;
+  const key = newKey();  // one purchase = one key, reused if Confirm is retried
+  const status = el("div", { id: "buy-status", class: "error", role: "status" });
+  const variantPick = product.variants.length > 1
+    ? el("select", { id: "variant", onchange: (ev) => { variant = product.variants.find((v) => String(v.id) === ev.target.value); } },
+        product.variants.map((v) => el("option", { value: v.id }, v.name)))
+    : null;
+  const addressForm = address ? null : el("div", { class: "stack", style: "display:grid; gap:6px" },
+    el("div", { class: "muted" }, "Ship to"),
+    ...["name", "line1", "city", "postal_code", "country"].map((f) =>
+      el("input", { name: f, placeholder: f.replace("_", " "), required: true, maxlength: f === "country" ? 2 : 120 })));
+  const confirm = el("button", { id: "confirm", class: "btn", type: "button" }, `Confirm · ${money(unit, product.currency)}`);
+  const sheet = el("div", { class: "sheet", role: "dialog", "aria-label": "Confirm purchase" },
+    el("div", { class: "line" }, el("b", {}, product.name), el("span", {}, money(unit, product.currency))),
+    variantPick,
+    address ? el("div", { class: "line" }, el("span", { class: "muted" }, "Ship to"),
+      el("span", { id: "ship-to" }, `${address.name}, ${address.line1}, ${address.city}`)) : addressForm,
+    el("div", { class: "line" }, el("span", { class: "muted" }, "Pay with"),
+      el("span", { id: "pay-with" }, method ? `${method.brand} •••• ${method.last4}` : "Test card (Visa 4242)")),
+    confirm, status,
+    el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Cancel"));
+  const bg = el("div", { class: "sheet-bg", onclick: (ev) => { if (ev.target === bg) bg.remove(); } }, sheet);
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    status.textContent = "";
+    try {
+      if (!address) {
+        const data = Object.fromEntries([...addressForm.querySelectorAll("input")].map((i) => [i.name, i.value]));
+        data.country = (data.country || "").toUpperCase();
+        me = await api.request("PUT", "/api/me/address", data);
+      }
+      let methodId = method && method.id;
+      if (!methodId) {
+        const saved = await api.post("/api/me/payment-methods", { token: "pm_card_visa" });
+        methods = [saved]; methodId = saved.id;
+      }
+      const order = await api.post("/api/buy",
+        { product_id: product.id, variant_id: variant.id, quantity: 1, session_id: sessionId, payment_method_id: methodId },
+        { "Idempotency-Key": key });
+      sheet.replaceChildren(
+        el("div", { id: "confirmed", class: "ok" }, "✓ Confirmed"),
+        el("div", {}, `${product.name} · ${money(order.total_minor, order.currency)}`),
+        el("div", { class: "muted" }, "Order ", el("code", { id: "order-id" }, order.id)),
+        el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Keep watching"));
+    } catch (err) {
+      status.textContent = err.message;
+      confirm.disabled = false;
+    }
+  });
+  document.body.append(bg);
+}
+
+// --- cart ---------------------------------------------------------------------
+async function refreshCart() {
+  if (!api.user()) return null;
+  try {
+    const cart = await api.get("/api/cart");
+    $("cart-count").textContent = cart.item_count;
+    return cart;
+  } catch { return null; }
+}
+
+async function addToCart() {
+  if (needSignIn()) return;
+  const variant = pickVariant(pinned.product);
+  try {
+    await api.post("/api/cart/items", { product_id: pinned.product.id, variant_id: variant.id, quantity: 1, session_id: sessionId });
+    await refreshCart();
+  } catch (err) { $("chat-error").textContent = err.message; }
+}
+
+$("cart-button").addEventListener("click", async () => {
+  if (needSignIn()) return;
+  const cart = await refreshCart();
+  if (!cart) return;
+  const key = newKey();
+  const status = el("div", { class: "error" });
+  const sheet = el("div", { class: "sheet", role: "dialog", "aria-label": "Cart" },
+    el("b", {}, "Your cart"),
+    cart.lines.length ? cart.lines.map((l) => el("div", { class: "line" },
+      el("span", {}, `${l.quantity} × ${l.product_name} (${l.variant_name})`),
+      el("span", {}, money(l.line_total_minor, l.currency)))) : el("div", { class: "muted" }, "Empty"),
+    cart.lines.length ? el("div", { class: "line" }, el("b", {}, "Total"), el("b", {}, money(cart.total_minor, cart.currency))) : null,
+    cart.lines.length ? el("button", { class: "btn", type: "button", onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        const order = await api.post("/api/checkout", { session_id: sessionId }, { "Idempotency-Key": key });
+        sheet.replaceChildren(el("div", { class: "ok" }, "✓ Confirmed"), el("div", { class: "muted" }, `Order ${order.id}`),
+          el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Close"));
+        refreshCart();
+      } catch (err) { status.textContent = err.message; ev.target.disabled = false; }
+    } }, "Check out") : null,
+    status,
+    el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Close"));
+  const bg = el("div", { class: "sheet-bg", onclick: (ev) => { if (ev.target === bg) bg.remove(); } }, sheet);
+  document.body.append(bg);
+});
+
+// --- chat and reactions -----------------------------------------------------
+function addChat(m) {
+  if (document.querySelector(`[data-message-id="${m.message_id}"]`)) return;
+  const box = $("chat");
+  box.append(el("div", { class: "msg", "data-message-id": m.message_id }, el("b", {}, m.name), m.text));
+  while (box.children.length > 200) box.firstChild.remove();
+  box.scrollTop = box.scrollHeight;
+}
+
+$("chat-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (needSignIn()) return;
+  const input = $("chat-input");
+  const text = input.value.trim();
+  if (!text) return;
+  try {
+    await hub.request("chat", { text });
+    input.value = "";
+    $("chat-error").textContent = "";
+  } catch (err) {
+    $("chat-error").textContent = err.message;  // e.g. a blocked word or slow mode: only you see it
+  }
+});
+
+for (const [kind, [label, colour]] of Object.entries(REACTIONS)) {
+  $("reactions").append(el("button", { type: "button", title: kind, "data-kind": kind, onclick: () => {
+    hub.request("react", { kind }).catch(() => {});
+  } }, el("span", { style: `color:${colour}` }, "♥"), label));
+}
+
+function float(kind) {
+  const colour = (REACTIONS[kind] || REACTIONS.heart)[1];
+  const f = el("span", { class: "floater", style: `left:${Math.random() * 30}px; color:${colour}` }, "♥");
+  $("floaters").append(f);
+  setTimeout(() => f.remove(), 2000);
+}
