@@ -6,9 +6,12 @@ Checkout endpoints need an ``Idempotency-Key`` header; see docs/api.md.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from cart import orders
 from cart.checkout import Purchase, PurchaseLine, run_idempotent
@@ -29,7 +32,7 @@ from cart.schemas import (
 from livecommerce.accounts.schemas import PaymentMethodOut
 from livecommerce.api.routing import Api, Call, JSONResponse
 from livecommerce.db.models import PaymentMethod
-from livecommerce.errors import NotFound
+from livecommerce.errors import NotFound, Unavailable
 
 if TYPE_CHECKING:
     from cart.component import CartComponent
@@ -145,18 +148,38 @@ async def clear_cart(call: Call) -> None:
     await _cart(call).carts.clear(call.principal.require_user())
 
 
-async def _checkout(call: Call, endpoint: str, body: Any, purchase: Purchase) -> JSONResponse:
-    cart = _cart(call)
-    status, doc, _ = await run_idempotent(
-        cart.idempotency,
-        user_id=purchase.user_id,
-        key=purchase.idempotency_key,
-        fp=fingerprint(endpoint, body),
-        instance=call.request.url.path,
-        run=lambda: cart.checkout.purchase(purchase),
-    )
+async def _respond(
+    call: Call, user_id: int, key: str, fp: str, run: Callable[[], Awaitable[OrderOut]]
+) -> JSONResponse:
+    try:
+        status, doc, _ = await run_idempotent(
+            _cart(call).idempotency,
+            user_id=user_id,
+            key=key,
+            fp=fp,
+            instance=call.request.url.path,
+            run=run,
+        )
+    except (RedisError, SQLAlchemyError) as exc:
+        # Redis or SQL is down or restarting: a retry with the same key is safe (the
+        # hold, the authorization and the order are all keyed by it).
+        raise Unavailable(
+            "checkout is briefly unavailable; retry with the same Idempotency-Key"
+        ) from exc
     response_class = ProblemJSON if status >= 400 else JSONResponse
     return response_class(doc, status_code=status)
+
+
+async def _checkout(call: Call, endpoint: str, body: Any, purchase: Purchase) -> JSONResponse:
+    cart = _cart(call)
+    fp = fingerprint(endpoint, body)
+    return await _respond(
+        call,
+        purchase.user_id,
+        purchase.idempotency_key,
+        fp,
+        lambda: cart.checkout.purchase(purchase),
+    )
 
 
 @api.route(
@@ -213,16 +236,7 @@ async def checkout(call: Call) -> JSONResponse:
         await cart.carts.clear(user_id)
         return order
 
-    status, doc, _ = await run_idempotent(
-        cart.idempotency,
-        user_id=user_id,
-        key=key,
-        fp=fingerprint("checkout", body.model_dump()),
-        instance=call.request.url.path,
-        run=run,
-    )
-    response_class = ProblemJSON if status >= 400 else JSONResponse
-    return response_class(doc, status_code=status)
+    return await _respond(call, user_id, key, fingerprint("checkout", body.model_dump()), run)
 
 
 @api.route(

@@ -342,6 +342,13 @@ def _order_out(draft: OrderDraft) -> OrderOut:
     )
 
 
+async def _quietly(step: Awaitable[None]) -> None:
+    try:
+        await step
+    except Exception:  # noqa: BLE001 - best effort; the original error is what matters
+        log.warning("idempotency clean-up failed", exc_info=True)
+
+
 async def run_idempotent(
     store: IdempotencyStore,
     *,
@@ -363,12 +370,13 @@ async def run_idempotent(
         order = await run()
     except LivecommerceError as exc:
         if exc.status >= 500:
-            await store.abandon(user_id, key)
+            await _quietly(store.abandon(user_id, key))
         else:
             await store.finish(user_id, key, fp, exc.status, exc.problem(instance=instance))
         raise
     except BaseException:
-        await store.abandon(user_id, key)
+        # e.g. Redis restarting: if forgetting fails too, the record's short TTL frees it
+        await _quietly(store.abandon(user_id, key))
         raise
     body = order.model_dump(mode="json")
     await store.finish(user_id, key, fp, 201, body)
