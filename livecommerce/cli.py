@@ -30,8 +30,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        # websockets' sans-I/O protocol: the least memory per connection and a send that
+        # does not await unless the socket is backed up (measured: scripts/bench_hub.py).
+        ws=settings.hub_ws_impl,
         ws_max_size=settings.hub_max_frame_bytes,
-        ws_ping_interval=None,  # the hub runs its own heartbeat
+        # Protocol-level ping/pong finds dead peers; every client library answers them.
+        ws_ping_interval=settings.hub_ping_interval_s or None,
+        ws_ping_timeout=settings.hub_ping_interval_s or None,
         timeout_graceful_shutdown=5,
         backlog=4096,
     )

@@ -43,11 +43,15 @@ class Settings:
     hub_stream_maxlen: int = 1000
     #: Hub: outgoing frames buffered per connection before it is closed as too slow.
     hub_send_queue: int = 256
+    #: Hub: and at most this many bytes (characters) of them.
+    hub_send_buffer_bytes: int = 1024 * 1024
     hub_max_frame_bytes: int = 16 * 1024
     hub_idle_timeout_s: float = 60.0
     hub_chat_max_len: int = 500
     #: Hub: WebSocket protocol pings (uvicorn), seconds; 0 turns them off.
     hub_ping_interval_s: float = 20.0
+    #: Hub: uvicorn's WebSocket implementation ("websockets-sansio", "websockets", "wsproto").
+    hub_ws_impl: str = "websockets-sansio"
     #: Hub: how long high-rate events (chat, reactions, stock, viewers) wait to share a frame.
     hub_batch_window_s: float = 0.05
     #: Hub: requests per second per connection (token bucket; bursts of twice as many).
@@ -138,8 +142,14 @@ class Settings:
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
             hub_stream_maxlen=_int(env, "HUB_STREAM_MAXLEN", cls.hub_stream_maxlen, low=10),
             hub_send_queue=_int(env, "HUB_SEND_QUEUE", cls.hub_send_queue, low=4),
+            hub_send_buffer_bytes=_int(
+                env, "HUB_SEND_BUFFER_BYTES", cls.hub_send_buffer_bytes, low=16 * 1024
+            ),
             hub_ping_interval_s=_float(env, "HUB_PING_INTERVAL_S", cls.hub_ping_interval_s, low=0),
             hub_batch_window_s=_float(env, "HUB_BATCH_WINDOW_S", cls.hub_batch_window_s, low=0),
+            hub_ws_impl=_choice(
+                env, "HUB_WS_IMPL", cls.hub_ws_impl, ("websockets-sansio", "websockets", "wsproto")
+            ),
             ice_servers=ice,
             stream_relay_mode=_choice(
                 env, "STREAM_RELAY_MODE", cls.stream_relay_mode, ("encoded", "mediarelay")

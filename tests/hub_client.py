@@ -21,7 +21,6 @@ class HubClient:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.frames: list[dict[str, Any]] = []
-        self.raw: list[str] = []
         self._changed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         self.closed_code: int | None = None
@@ -37,7 +36,6 @@ class HubClient:
     async def _read(self) -> None:
         try:
             async for message in self.ws:
-                self.raw.append(str(message))
                 frame = json.loads(message)
                 if frame.get("type") == "batch":
                     self.frames.extend(frame["events"])
@@ -52,11 +50,14 @@ class HubClient:
 
     async def wait(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5) -> Any:
         """The first frame received so far (or soon) that matches."""
+        seen = 0
         async with asyncio.timeout(seconds(timeout)):
             while True:
-                for frame in self.frames:
-                    if predicate(frame):
-                        return frame
+                frames = self.frames
+                for i in range(seen, len(frames)):
+                    if predicate(frames[i]):
+                        return frames[i]
+                seen = len(frames)
                 if self._reader.done():
                     raise AssertionError(f"closed ({self.closed_code}) before a match")
                 self._changed.clear()

@@ -91,7 +91,9 @@ async def test_http_pins_and_unpins(
         other = await actors.product()
         r = await client.post(url, json={"product_id": other["id"]}, headers=headers)
         assert r.status_code == 422 and r.json()["code"] == "not_in_lineup"
-        r = await client.post(url, json={"product_id": products[0], "quantity_cap": 3}, headers=headers)
+        r = await client.post(
+            url, json={"product_id": products[0], "quantity_cap": 3}, headers=headers
+        )
         assert r.status_code == 201, r.text
         first = r.json()
         r = await client.post(url, json={"product_id": products[1]}, headers=headers)

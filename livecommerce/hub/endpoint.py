@@ -34,6 +34,7 @@ from livecommerce.hub.protocol import (
     error_frame,
     hello_frame,
     parse_request,
+    replay_frames,
 )
 from livecommerce.hub.rooms import Subscriber
 from livecommerce.hub.schemas import PinIn
@@ -96,7 +97,12 @@ class Connection:
         settings = hub.services.settings
         self.principal: Principal = ANONYMOUS
         self.name: str | None = None
-        self.outbox = Outbox(self._send, self._close, limit=settings.hub_send_queue)
+        self.outbox = Outbox(
+            self._send,
+            self._close,
+            limit=settings.hub_send_queue,
+            max_chars=settings.hub_send_buffer_bytes,
+        )
         self.subscriber: Subscriber | None = None
         self.bucket = TokenBucket(settings.hub_request_rate, 2 * settings.hub_request_rate)
         self.refused = 0
@@ -184,8 +190,9 @@ class Connection:
                 last, replayed = state["seq"], None
             else:
                 last, texts = missed
-                for text in texts:
-                    self.outbox.push(text)
+                for frame in replay_frames(texts):
+                    await self.outbox.drain()  # a long replay goes at the client's pace
+                    self.outbox.push(frame)
                 replayed = len(texts)
         except BaseException:
             self.leave()

@@ -27,13 +27,15 @@ __all__ = ["Fanout", "dedicated_client"]
 log = logging.getLogger("livecommerce.hub")
 
 
-def dedicated_client(redis: Redis) -> Redis:
+def dedicated_client(redis: Redis, *, socket_timeout: float) -> Redis:
     """A client with one connection of its own, configured like ``redis``
-    (a blocking read must not hold a pooled connection others wait for)."""
+    (a blocking read must not hold a pooled connection others wait for), whose reads
+    may block ``socket_timeout`` seconds (redis-py's default would cut a long XREAD)."""
     pool = redis.connection_pool
+    kwargs = {**pool.connection_kwargs, "socket_timeout": socket_timeout}
     return Redis(
         connection_pool=ConnectionPool(
-            connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
+            connection_class=pool.connection_class, max_connections=1, **kwargs
         )
     )
 
@@ -46,7 +48,7 @@ class Fanout:
         redis: Redis,
         *,
         batch_window_s: float,
-        block_ms: int = 5000,
+        block_ms: int = 2000,
         on_room_change: Callable[[int, int], None] | None = None,
     ) -> None:
         self.redis = redis
@@ -54,7 +56,7 @@ class Fanout:
         self.block_ms = block_ms
         self.rooms: dict[int, Room] = {}
         self._by_stream: dict[bytes, Room] = {}
-        self._reader = dedicated_client(redis)
+        self._reader = dedicated_client(redis, socket_timeout=block_ms / 1000 + 10)
         self._reader_id: int | None = None
         self._reading = False
         self._generation = 0

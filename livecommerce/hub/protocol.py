@@ -34,6 +34,7 @@ __all__ = [
     "error_frame",
     "hello_frame",
     "parse_request",
+    "replay_frames",
 ]
 
 PROTOCOL_VERSION = 1
@@ -113,6 +114,25 @@ def batch_frame(texts: Sequence[str]) -> str:
     if len(texts) == 1:
         return texts[0]
     return _BATCH_HEAD + ",".join(texts) + "]}"
+
+
+def replay_frames(
+    texts: Sequence[str], *, max_events: int = 200, max_chars: int = 64 * 1024
+) -> list[str]:
+    """Missed events as a few ``batch`` frames (a long replay must not fill a
+    connection's buffer frame by frame)."""
+    frames: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for text in texts:
+        if chunk and (len(chunk) >= max_events or size + len(text) > max_chars):
+            frames.append(batch_frame(chunk))
+            chunk, size = [], 0
+        chunk.append(text)
+        size += len(text)
+    if chunk:
+        frames.append(batch_frame(chunk))
+    return frames
 
 
 class TokenBucket:

@@ -92,21 +92,24 @@ class Room:
         #: Set by the fan-out while a flush of ``pending`` is scheduled.
         self.flush_scheduled = False
 
-    def ingest(self, events: Iterable[Event]) -> tuple[list[Frame], bool]:
-        """Take events read from the stream (in order). Returns the frames to send now,
+    def ingest(self, events: Sequence[Event]) -> tuple[list[Frame], bool]:
+        """Take events read from the stream in one read (in order). Returns the frames to
+        send now (at most one: a burst costs each viewer one frame, not one per event),
         and whether coalesced events wait in ``pending`` for a flush."""
-        frames: list[Frame] = []
         pending = self.pending
-        for event in events:
-            self.last_seq = event.seq
-            if event.kind in COALESCED_KINDS:
-                pending.append(event)
-                continue
-            if pending:  # keep the order: what waited goes first
-                frames.append(Frame.of(pending))
-                pending = self.pending = []
-            frames.append(Frame((event,), event.text))
-        return frames, bool(pending)
+        urgent = -1  # index of the last event that must go out now
+        for i, event in enumerate(events):
+            if event.kind not in COALESCED_KINDS:
+                urgent = i
+        self.last_seq = events[-1].seq
+        if urgent < 0:
+            pending.extend(events)
+            return [], True
+        # What waited goes first, then everything up to the last urgent event; the
+        # coalesced events after it wait for the next flush.
+        now = [*pending, *events[: urgent + 1]]
+        self.pending = list(events[urgent + 1 :])
+        return [Frame.of(now)], bool(self.pending)
 
     def flush(self) -> Frame | None:
         """The coalesced events waiting, as one frame."""

@@ -1,0 +1,184 @@
+"""Two hub processes (``livecommerce serve``) sharing one Redis and one database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from livecommerce.hub.protocol import CLOSE_SLOW
+from livecommerce.hub.publish import publish
+from livecommerce.settings import Settings
+from tests.hub_client import HubClient
+from tests.rawws import RawWebSocket
+from tests.support import Actors, free_port, seconds
+
+
+class HubProcess:
+    def __init__(self, settings: Settings, data_dir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environ = {
+            **os.environ,
+            "LIVECOMMERCE_ENV": "test",
+            "LIVECOMMERCE_DATA_DIR": str(data_dir),
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url or "",
+            "SECRET_KEY": settings.secret_key,
+            "LOG_LEVEL": "WARNING",
+            "EMBEDDED_WORKER": "false",
+            **env,
+        }
+        code = "from livecommerce.cli import main; raise SystemExit(main())"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, "serve", "--port", str(self.port)], env=environ
+        )
+
+    def wait_ready(self) -> None:
+        deadline = seconds(30)
+        waited = 0.0
+        while waited < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("hub process exited")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            threading_wait(0.1)
+            waited += 0.1
+        raise RuntimeError("hub process did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(seconds(10))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def threading_wait(s: float) -> None:
+    import threading
+
+    threading.Event().wait(s)
+
+
+@pytest.fixture(scope="module")
+def hubs(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[HubProcess]]:
+    # A small send buffer so a stuck viewer is found after little data (~4 MB of it sits
+    # in the kernel's socket buffers first).
+    procs = [
+        HubProcess(
+            settings,
+            tmp_path_factory.mktemp(f"hub{i}"),
+            HUB_SEND_QUEUE="16",
+            HUB_SEND_BUFFER_BYTES="262144",
+            HUB_PING_INTERVAL_S="0",
+        )
+        for i in range(2)
+    ]
+    try:
+        for proc in procs:
+            proc.wait_ready()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+async def _show(actors: Actors, n: int) -> tuple[dict[str, Any], list[int]]:
+    owner = await actors.brand()
+    ids = [(await actors.product(owner=owner))["id"] for _ in range(n)]
+    return await actors.show(product_ids=ids, live=True), ids
+
+
+async def test_pins_sent_to_one_process_reach_viewers_of_the_other_in_order(
+    hubs: list[HubProcess], actors: Actors
+) -> None:
+    a, b = hubs
+    show, products = await _show(actors, 3)
+    viewers = [await HubClient.open(b.url) for _ in range(3)] + [await HubClient.open(a.url)]
+    host = await HubClient.open(a.url, token=show["host"]["token"])
+    try:
+        for v in viewers:
+            await v.join(show["id"])
+        sent = []
+        for i in range(6):
+            reply = await host.request("pin", session=show["id"], product_id=products[i % 3])
+            assert reply["type"] == "ack", reply
+            sent.append(reply["pin"]["id"])
+        reply = await host.request("unpin", session=show["id"])
+        assert reply["type"] == "ack"
+        for v in viewers:
+            await v.wait(lambda f: f["type"] == "unpinned")
+            got = [f["pin"]["pin_id"] for f in v.events("pinned")]
+            assert got == sent
+            seqs = v.seqs()
+            assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    finally:
+        for v in [*viewers, host]:
+            await v.close()
+
+
+async def test_a_viewer_that_stops_reading_is_cut_off_and_recovers_others_unaffected(
+    hubs: list[HubProcess], actors: Actors, settings: Settings
+) -> None:
+    a, b = hubs
+    show, _ = await _show(actors, 1)
+    sid = show["id"]
+    others = [await HubClient.open((a, b)[i % 2].url) for i in range(100)]
+    # The stuck viewer: a tiny receive buffer, and it reads nothing until the end.
+    stuck = RawWebSocket("127.0.0.1", a.port)
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        await asyncio.gather(*(o.join(sid) for o in others))
+        stuck.send_text(json.dumps({"type": "join", "session": sid, "id": "j"}))
+        while b'"type":"ack"' not in (await asyncio.to_thread(stuck.read_frame, seconds(5)))[1]:
+            pass
+        padding = "x" * 16_000
+        published = []
+        for i in range(360):
+            published.append(
+                await publish(redis, sid, {"type": "price", "product_id": i, "note": padding})
+            )
+        # Everyone else gets every event, in order.
+        for o in others:
+            await o.wait(lambda f, last=published[-1]: f.get("seq") == last, timeout=30)
+            prices = [f["seq"] for f in o.events("price")]
+            assert prices == published
+        # The stuck one now reads: what was queued before it was cut off, then 4008.
+        frames = await asyncio.to_thread(stuck.read_until_closed, seconds(10))
+        received = [
+            json.loads(payload)["seq"]
+            for opcode, payload in frames
+            if opcode == 1 and b'"type":"price"' in payload[:60]
+        ]
+        closes = [payload for opcode, payload in frames if opcode == 8]
+        code = struct.unpack("!H", closes[0][:2])[0] if closes else None
+        assert code == CLOSE_SLOW, (code, len(received), len(frames))
+        assert len(received) < len(published)
+        # It recovers: rejoin with since gets exactly the rest.
+        last = received[-1] if received else published[0] - 1
+        again = await HubClient.open(a.url)
+        ack = await again.join(sid, since=last)
+        await again.wait(lambda f: f.get("seq") == published[-1], timeout=15)
+        if ack["replayed"] is not None:
+            assert [f["seq"] for f in again.events("price")] == [s for s in published if s > last]
+        await again.close()
+    finally:
+        for o in others:
+            await o.close()
+        stuck.close()
+        await redis.aclose()
