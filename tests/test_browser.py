@@ -229,12 +229,20 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
             await host_page.screenshot(path=str(SHOTS / "host.png"))
             await mod_page.screenshot(path=str(SHOTS / "moderate.png"))
 
+            # the viewer's connection drops; the page rejoins with `since` by itself while
             # the moderator deletes the message: it disappears from the viewer page
+            await viewer_page.evaluate("window.lcHub.ws.close()")
             await mod_message.locator("button.delete").click()
             await expect(viewer_page.locator(f"[data-message-id='{message_id}']")).to_have_count(
                 0, timeout=wait_ms
             )
             await expect(mod_message).to_have_count(0, timeout=wait_ms)
+            rejoined = await viewer_page.wait_for_function(
+                "() => window.lcHub.ws.readyState === 1 && window.lcHub.lastJoin"
+                " && window.lcHub.lastJoin.replayed !== null && window.lcHub.lastJoin",
+                timeout=wait_ms,
+            )
+            assert (await rejoined.json_value())["replayed"] >= 0  # missed events, no snapshot
             r = await client.get(f"/api/sessions/{sid}/moderation/log", headers=host["headers"])
             record = r.json()["items"][0]
             assert record["action"] == "delete_message" and record["actor_id"] == moderator["id"]

@@ -4,9 +4,10 @@ request does the same through :func:`livecommerce.moderation.actions.moderate`."
 from __future__ import annotations
 
 from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
 
 from livecommerce.api.common import StrictModel
-from livecommerce.api.routing import Api, Call
+from livecommerce.api.routing import Api, Call, problem_from_validation
 from livecommerce.moderation import actions
 from livecommerce.moderation.schemas import (
     ModerateIn,
@@ -48,9 +49,12 @@ async def post_moderation(call: Call) -> ModerationOut:
     errors=[401, 403, 404, 422],
 )
 async def delete_message(call: Call) -> ModerationOut:
-    action = ModerateIn.model_validate(
-        {"action": "delete_message", "message_id": call.path["message_id"]}
-    )
+    try:
+        action = ModerateIn.model_validate(
+            {"action": "delete_message", "message_id": call.path["message_id"]}
+        )
+    except PydanticValidationError as exc:
+        raise problem_from_validation(exc, where="path") from None
     return await actions.moderate(call.services, call.principal, call.path["session_id"], action)
 
 

@@ -13,6 +13,7 @@ const show = await api.get(`/api/sessions/${sessionId}`);
 $("title").textContent = show.title;
 setState(show.status);
 let current = null;   // the current pin terms (from snapshot/pinned)
+let currentView = null;
 let stream = null, publisher = null;
 
 async function camera() {
@@ -70,6 +71,7 @@ for (const p of show.lineup) {
 }
 
 function showPin(view) {
+  currentView = view;
   current = view && view.pin;
   document.querySelectorAll("#lineup .item").forEach((n) =>
     n.classList.toggle("pinned", !!current && Number(n.dataset.productId) === current.product_id));
@@ -97,6 +99,9 @@ const hub = new Hub(sessionId, {
     if (e.type === "snapshot") { setState(e.status); showPin(e.pinned); }
     else if (e.type === "pinned") showPin(e);
     else if (e.type === "unpinned") showPin(null);
+    else if (e.type === "stock" && currentView && currentView.product.id === e.product_id) {
+      showPin({ ...currentView, units_left: e.units_left });
+    }
     else if (e.type === "session_state") setState(e.status);
     else if (e.type === "dashboard") renderNumbers($("numbers"), e, { products: true });
   },

@@ -26,7 +26,7 @@ export class Hub {
     ws.onopen = () => {
       const body = { session: this.sessionId };
       if (this.seq !== null) body.since = this.seq;
-      this.request("join", body).then(() => { this.backoff = 500; this.onStatus("live"); })
+      this.request("join", body).then((ack) => { this.lastJoin = ack; this.backoff = 500; this.onStatus("live"); })
         .catch((err) => this.onStatus(`error: ${err.message}`));
     };
     ws.onmessage = (m) => {

@@ -19,7 +19,12 @@ const show = await api.get(`/api/sessions/${sessionId}`);
 $("title").textContent = show.title;
 setState(show.status);
 
-const player = whepPlay(sessionId, $("video"), (s) => { $("video").dataset.rtc = s; });
+let player = null;
+function play() {
+  if (!player) player = whepPlay(sessionId, $("video"), (s) => { $("video").dataset.rtc = s; });
+  else player.restart();
+}
+if (show.status !== "ended") play();
 
 // Saved address and payment method, fetched up front so the confirm sheet opens at once.
 async function loadAccount() {
@@ -32,6 +37,7 @@ await loadAccount();
 refreshCart();
 
 const hub = new Hub(sessionId, { onEvent, onStatus: (s) => { $("conn").textContent = s; } });
+window.lcHub = hub;  // for debugging and the browser test
 
 function onEvent(e) {
   switch (e.type) {
@@ -55,7 +61,8 @@ function onEvent(e) {
     case "reactions": for (const [k, n] of Object.entries(e.counts)) for (let i = 0; i < Math.min(n, 5); i++) float(k); break;
     case "session_state":
       setState(e.status);
-      if (e.status === "live") player.restart();
+      if (e.status === "live") play();
+      if (e.status === "ended" && player) { player.stop(); player = null; }
       break;
   }
 }
