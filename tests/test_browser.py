@@ -243,8 +243,25 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
                 timeout=wait_ms,
             )
             assert (await rejoined.json_value())["replayed"] >= 0  # missed events, no snapshot
+            # mute from the chat feed: the viewer is told (only the viewer); then unmute
+            await viewer_page.fill("#chat-input", "Second question")
+            await viewer_page.click("#chat-send")
+            second = mod_page.locator("#chat .msg", has_text="Second question")
+            await expect(second).to_have_count(1, timeout=wait_ms)
+            await second.locator("button.mute").click()
+            restricted = mod_page.locator(f"#restricted [data-muted='{viewer['id']}']")
+            await expect(restricted).to_contain_text("muted until", timeout=wait_ms)
+            await viewer_page.fill("#chat-input", "Am I muted?")
+            await viewer_page.click("#chat-send")
+            await expect(viewer_page.locator("#chat-error")).to_contain_text(
+                "muted", timeout=wait_ms
+            )
+            await restricted.locator("button").click()
+            await expect(restricted).to_have_count(0, timeout=wait_ms)
             r = await client.get(f"/api/sessions/{sid}/moderation/log", headers=host["headers"])
-            record = r.json()["items"][0]
+            actions = [e["action"] for e in r.json()["items"]]
+            assert actions[:3] == ["unmute", "mute", "delete_message"], actions
+            record = r.json()["items"][2]
             assert record["action"] == "delete_message" and record["actor_id"] == moderator["id"]
             assert record["target_user_id"] == viewer["id"]
             assert not host_errors and not viewer_errors and not mod_errors, (

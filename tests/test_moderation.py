@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from livecommerce.moderation import state
 from livecommerce.settings import Settings
 from tests.hub_client import HubClient
 from tests.support import Actors, ServerThread
@@ -210,3 +211,14 @@ async def test_a_viewer_cannot_moderate(
         assert await _log(client, show) == []
     finally:
         await conn.close()
+
+
+def test_blocked_words_match_whole_words_and_phrases_in_any_case() -> None:
+    words = state.normalize_words([" Scam", "free money", "scam", "", "c++"])
+    assert words == ("c++", "free money", "scam")
+    assert state.blocked_word_in("Total SCAM!", words) == "scam"
+    assert state.blocked_word_in("get FREE   money", words) is None  # phrases match as written
+    assert state.blocked_word_in("free money here", words) == "free money"
+    assert state.blocked_word_in("scampi and escams", words) is None
+    assert state.blocked_word_in("I write c++ daily", words) == "c++"
+    assert state.blocked_word_in("anything", ()) is None

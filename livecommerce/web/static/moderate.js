@@ -40,6 +40,7 @@ async function moderate(body) {
   try {
     const ack = await hub.request("moderate", { session: sessionId, ...body });
     logLine(ack.moderation, true);
+    if (["mute", "unmute", "ban", "unban"].includes(body.action)) refreshRestricted();
     return ack.moderation;
   } catch (err) { fail(err); return null; }
 }
@@ -53,12 +54,31 @@ function addChat(m) {
       onclick: () => moderate({ action: "mute", user_id: m.user_id, minutes: Number($("mute-minutes").value) }) }, "Mute"),
     el("button", { class: "btn small secondary ban", type: "button", title: "Ban user",
       onclick: () => { if (confirm(`Ban ${m.name} from this show's chat?`)) moderate({ action: "ban", user_id: m.user_id }); } }, "Ban"));
+  names.set(m.user_id, m.name);
   const box = $("chat");
   box.append(el("div", { class: "msg", "data-message-id": m.message_id, "data-user-id": m.user_id },
     tools, el("b", {}, m.name), m.text));
   while (box.children.length > 300) box.firstChild.remove();
   box.scrollTop = box.scrollHeight;
 }
+
+const names = new Map();  // user id → display name, learnt from the chat
+
+async function refreshRestricted() {
+  let st;
+  try { st = await api.get(`/api/sessions/${sessionId}/moderation`); } catch { return; }
+  const who = (id) => `${names.get(id) || "user"} (#${id})`;
+  const rows = [
+    ...st.muted.map((m) => el("div", { class: "row", "data-muted": m.user_id },
+      el("span", { class: "grow" }, `${who(m.user_id)} muted until ${new Date(m.until_ms).toLocaleTimeString()}`),
+      el("button", { class: "btn small secondary", type: "button", onclick: () => moderate({ action: "unmute", user_id: m.user_id }) }, "Unmute"))),
+    ...st.banned.map((id) => el("div", { class: "row", "data-banned": id },
+      el("span", { class: "grow" }, `${who(id)} banned`),
+      el("button", { class: "btn small secondary", type: "button", onclick: () => moderate({ action: "unban", user_id: id }) }, "Unban"))),
+  ];
+  $("restricted").replaceChildren(...(rows.length ? rows : [el("span", {}, "Nobody")]));
+}
+setInterval(refreshRestricted, 15000);
 
 function logLine(r, prepend) {
   if (!r) return;
@@ -91,4 +111,5 @@ try {
   $("words").value = state.blocked_words.join(", ");
   log.items.forEach((r) => logLine(r, false));
   numbers(dash);
+  refreshRestricted();
 } catch (err) { fail(err); }
