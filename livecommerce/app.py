@@ -42,6 +42,7 @@ def default_components(settings: Settings) -> list[Component]:
     from livecommerce.dashboard.component import Dashboard
     from livecommerce.hub.component import Hub
     from livecommerce.moderation.component import Moderation
+    from livecommerce.web.component import WebPages
     from streaming.component import StreamingComponent
 
     return [
@@ -50,6 +51,7 @@ def default_components(settings: Settings) -> list[Component]:
         CartComponent(settings),
         Moderation(),
         Dashboard(),
+        WebPages(),
     ]
 
 
