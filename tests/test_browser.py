@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from livecommerce import encoding
-from tests.support import Actors, ServerThread, seconds, unique
+from tests.support import Actors, ServerThread, seconds, unique, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -175,16 +175,19 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
                 "0", timeout=wait_ms
             )
 
-            # pin with a flash price: the viewer's card appears within 1 s of the click
+            # pin with a flash price: once the pin is made (the host page shows it), the
+            # viewer's card is there within 1 s
             item = host_page.locator(f"#lineup .item[data-product-id='{hot['id']}']")
             await item.locator("input[name=flash]").fill(f"{flash_minor / 100:.2f}")
             await item.locator("input[name=minutes]").fill("10")
             await item.locator("button.pin").click()
+            await expect(host_page.locator("#current-pin")).to_contain_text(
+                hot["name"], timeout=wait_ms
+            )
             card = viewer_page.locator(f"#pinned .product-card[data-product-id='{hot['id']}']")
             await expect(card).to_be_visible(timeout=seconds(1) * 1000)
             await expect(card.locator(".price")).to_contain_text("$69.00")
             await expect(card.locator(".left")).to_contain_text("left")
-            await expect(host_page.locator("#current-pin")).to_contain_text(hot["name"])
 
             # chat, then the two-tap buy
             await viewer_page.fill("#chat-input", "Does it come in blue?")
@@ -264,6 +267,17 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
             record = r.json()["items"][2]
             assert record["action"] == "delete_message" and record["actor_id"] == moderator["id"]
             assert record["target_user_id"] == viewer["id"]
+            # the moderator ends the stream: everyone is told and the video stops
+            mod_page.on("dialog", lambda dialog: dialog.accept())
+            await mod_page.click("#end-stream")
+            await expect(viewer_page.locator("#state")).to_have_text("ended", timeout=wait_ms)
+            await expect(host_page.locator("#state")).to_have_text("ended", timeout=wait_ms)
+
+            async def media_stopped() -> bool:
+                r = await client.get(f"/api/sessions/{sid}/media")
+                return r.json()["publishing"] is False
+
+            await wait_for(media_stopped, timeout=15)
             assert not host_errors and not viewer_errors and not mod_errors, (
                 host_errors,
                 viewer_errors,
