@@ -215,6 +215,12 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
             await expect(mod_page.locator("#pinned-now")).to_contain_text(hot["name"])
             row = numbers.locator(f"tr[data-product-id='{hot['id']}'] td")
             await expect(row.nth(1)).to_have_text("1")
+            # stream health from the relay, on the page and in the same JSON over HTTP
+            await expect(numbers.locator("[data-num=bitrate] .v")).to_contain_text("kb/s")
+            r = await client.get(f"/api/sessions/{sid}/dashboard", headers=moderator["headers"])
+            stream = r.json()["stream"]
+            assert stream["publishing"] and stream["bitrate_bps"] > 0 and stream["fps"] > 0, stream
+            assert stream["viewers_on_media"] >= 1 and r.json()["orders"] == 1
             mod_message = mod_page.locator(f"#chat [data-message-id='{message_id}']")
             await expect(mod_message).to_have_count(1, timeout=wait_ms)
 
