@@ -25,10 +25,17 @@ from livecommerce.dashboard.schemas import (
     StreamNumbers,
     ViewerNumbers,
 )
-from livecommerce.hub.cards import units_left
 from livecommerce.hub.pinstate import current_pin
 
-__all__ = ["RATE_WINDOW_MS", "compute_dashboard", "live_counters", "sample_rates"]
+__all__ = [
+    "RATE_WINDOW_MS",
+    "compute_dashboard",
+    "conversion",
+    "live_counters",
+    "sample_rates",
+    "stream_numbers",
+    "units_left_of",
+]
 
 RATE_WINDOW_MS = 60_000
 #: Samples older than this are dropped (a little over the window).
@@ -97,13 +104,14 @@ async def compute_dashboard(
     )
     sales = await sales_cache.get(session_id, now=datetime.fromtimestamp(now_ms / 1000, UTC))
     unique = counters["unique"]
+    left = await units_left_of(redis, [pid for pid, _ in sales.products])
     products = [
         ProductNumbers(
             product_id=pid,
             name=name,
             units_sold=sales.by_product.get(pid, (0, 0))[0],
             gmv_minor=sales.by_product.get(pid, (0, 0))[1],
-            units_left=await _units_left(redis, pid),
+            units_left=left[pid],
         )
         for pid, name in sales.products
     ]
@@ -140,9 +148,19 @@ def conversion(sales: SessionSales, unique_viewers: int) -> float:
     return round(sales.buyers / viewers, 4) if viewers else 0.0
 
 
-async def _units_left(redis: Redis, product_id: int) -> int | None:
-    variants = await units_left(redis, product_id)
-    return None if variants is None else sum(variants.values())
+async def units_left_of(redis: Redis, product_ids: list[int]) -> dict[int, int | None]:
+    """Units available now per product, from the cart's stock hashes in one round trip
+    (None: not on sale in Redis), read like ``cart.stock.units_left``."""
+    if not product_ids:
+        return {}
+    async with redis.pipeline(transaction=False) as pipe:
+        for pid in product_ids:
+            pipe.hvals(keys.product_stock(pid))
+        replies = await pipe.execute()
+    return {
+        pid: sum(max(0, int(v)) for v in vals) if vals else None
+        for pid, vals in zip(product_ids, replies, strict=True)
+    }
 
 
 async def _pinned(
