@@ -177,7 +177,7 @@ async def bench_push(
         queries["n"] += 1
         return await original(*a, **k)  # type: ignore[arg-type]
 
-    sales_module.load_sales = counted  # type: ignore[assignment]
+    sales_module.load_sales = counted
 
     async def tick(shared: bool, cache: SalesCache) -> float:
         started = time.perf_counter()
@@ -217,7 +217,7 @@ async def bench_push(
             "sql_query_sets_per_tick": round(queries["n"] / args.ticks, 2),
         }
         log(f"push {name}: {result[name]}")
-    sales_module.load_sales = original  # type: ignore[assignment]
+    sales_module.load_sales = original
     return result
 
 
@@ -256,12 +256,12 @@ async def bench_chat(
     async def no_check(*_: object, **__: object) -> None:
         return None
 
-    hub_chat.check_chat = no_check  # type: ignore[assignment]
+    hub_chat.check_chat = no_check
     try:
         baseline = await run()
     finally:
         hub_chat.check_chat = original
-    out = {
+    out: dict[str, object] = {
         "with_moderation_msgs_per_s": round(ours),
         "baseline_no_moderation_msgs_per_s": round(baseline),
         "blocked_words": len(words),

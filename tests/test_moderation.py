@@ -46,6 +46,7 @@ async def test_each_moderation_action_takes_effect_and_is_audited(
     mod = await HubClient.open(server.url, token=moderator["token"])
     viewer = await HubClient.open(server.url, token=talker["token"])
     other = await HubClient.open(server.url)
+    assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
     try:
         for conn in (mod, viewer, other):
