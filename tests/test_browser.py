@@ -161,6 +161,9 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
                 "on air", timeout=wait_ms
             )
             await expect(host_page.locator("#state")).to_have_text("live", timeout=wait_ms)
+            await expect(
+                host_page.locator(f"#moderators [data-moderator='{moderator['id']}']")
+            ).to_have_count(1)
 
             viewer_page, viewer_errors = await page_for(viewer, f"/watch/{sid}", (390, 844))
             mod_page, mod_errors = await page_for(moderator, f"/moderate/{sid}", (1200, 860))

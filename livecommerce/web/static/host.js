@@ -107,3 +107,22 @@ const hub = new Hub(sessionId, {
   },
 });
 api.get(`/api/sessions/${sessionId}/dashboard`).then((d) => renderNumbers($("numbers"), d)).catch(() => {});
+
+// --- moderators (the host adds and removes them) -------------------------------
+async function loadModerators() {
+  const list = await api.get(`/api/sessions/${sessionId}/moderators`);
+  $("moderators").replaceChildren(...(list.length ? list.map((m) => el("div", { class: "row", "data-moderator": m.user_id },
+    el("span", { class: "grow" }, `${m.display_name} (#${m.user_id})`),
+    el("button", { class: "btn small secondary", type: "button", onclick: async () => {
+      try { await api.request("DELETE", `/api/sessions/${sessionId}/moderators/${m.user_id}`); loadModerators(); } catch (err) { fail(err); }
+    } }, "Remove"))) : [el("span", {}, "None yet")]));
+}
+$("add-moderator").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    await api.post(`/api/sessions/${sessionId}/moderators`, { user_id: Number($("moderator-id").value) });
+    $("moderator-id").value = "";
+    loadModerators();
+  } catch (err) { fail(err); }
+});
+loadModerators().catch(fail);
