@@ -2,7 +2,7 @@
 
 Every ``push_interval_s`` this process sends a ``dashboard`` frame to each of
 its WebSocket connections that has joined a session *and* may moderate it
-(host, moderators, admins — checked in SQL, remembered ``rights_ttl_s``). The
+(host, moderators, admins — each session's list read from SQL once per ``rights_ttl_s``). The
 frame is computed and serialized once per session and goes through each
 connection's bounded outbox like any other frame; it is not a session event
 (no ``seq``), since viewers never see it.
@@ -16,13 +16,16 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from livecommerce import encoding
-from livecommerce.auth.permissions import Principal, session_rights
+from livecommerce.auth.permissions import Principal
 from livecommerce.components import Component
 from livecommerce.dashboard import api as dashboard_api
 from livecommerce.dashboard.numbers import compute_dashboard
 from livecommerce.dashboard.sales import SalesCache, SessionSales
 from livecommerce.dashboard.schemas import DashboardOut
+from livecommerce.db.models import LiveSession, SessionModerator
 from livecommerce.errors import LivecommerceError
 from livecommerce.hub.snapshot import session_status
 from livecommerce.services import Services
@@ -41,7 +44,7 @@ class Dashboard(Component):
     def __init__(self, *, push_interval_s: float = 1.0, rights_ttl_s: float = 10.0) -> None:
         self.push_interval_s = push_interval_s
         self.rights_ttl_s = rights_ttl_s
-        self._rights: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._rights: dict[int, tuple[float, frozenset[int]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, services: Services) -> None:
@@ -106,18 +109,22 @@ class Dashboard(Component):
     async def _may_watch(self, principal: Principal, session_id: int) -> bool:
         if principal.is_admin:
             return True
-        assert principal.user_id is not None
-        key = (principal.user_id, session_id)
+        return principal.user_id in await self._moderators(session_id)
+
+    async def _moderators(self, session_id: int) -> frozenset[int]:
+        """The host and moderators of the session: one SQL query per session per
+        ``rights_ttl_s`` (not one per connection: thousands of viewers are signed in)."""
         now = time.monotonic()
-        hit = self._rights.get(key)
+        hit = self._rights.get(session_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        try:
-            async with self.services.db.sessions() as db:
-                allowed = (await session_rights(db, principal, session_id)).can_moderate
-        except LivecommerceError:
-            allowed = False
-        if len(self._rights) > 100_000:
+        async with self.services.db.sessions() as db:
+            host = await db.scalar(select(LiveSession.host_id).where(LiveSession.id == session_id))
+            mods = await db.scalars(
+                select(SessionModerator.user_id).where(SessionModerator.session_id == session_id)
+            )
+            allowed = frozenset(mods) | ({host} if host is not None else set())
+        if len(self._rights) > 10_000:
             self._rights.clear()
-        self._rights[key] = (now + self.rights_ttl_s, allowed)
+        self._rights[session_id] = (now + self.rights_ttl_s, allowed)
         return allowed
