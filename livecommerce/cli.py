@@ -34,6 +34,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # does not await unless the socket is backed up (measured: scripts/bench_hub.py).
         ws=settings.hub_ws_impl,
         ws_max_size=settings.hub_max_frame_bytes,
+        # Every viewer gets the same frames: compressing them once per connection would
+        # cost CPU per viewer and a zlib context per socket, for small JSON.
+        ws_per_message_deflate=False,
         # Protocol-level ping/pong finds dead peers; every client library answers them.
         ws_ping_interval=settings.hub_ping_interval_s or None,
         ws_ping_timeout=settings.hub_ping_interval_s or None,

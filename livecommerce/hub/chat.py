@@ -3,7 +3,7 @@
 Chat is per user (not per connection): the rate limit and mute/ban live in
 Redis so they hold whichever hub process serves the user. Reactions are
 counted in process and published as one aggregated ``reactions`` event per
-window (see :class:`livecommerce.hub.presence.Counters`).
+window (see :class:`livecommerce.hub.presence.Presence`).
 """
 
 from __future__ import annotations

@@ -2,22 +2,21 @@
 
 One :class:`Connection` per socket: it parses requests (``protocol``), calls
 the domain functions (pins, chat, snapshot) and queues replies and events on
-its :class:`~livecommerce.hub.outbox.Outbox`, whose writer task is the only
-thing that sends on the socket.
+its :class:`~livecommerce.hub.outbox.Outbox`, the only thing that sends on the
+socket.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
 
 from livecommerce import encoding
 from livecommerce.api.routing import problem_from_validation
@@ -25,7 +24,7 @@ from livecommerce.auth.permissions import ANONYMOUS, Principal
 from livecommerce.db.models import User
 from livecommerce.errors import BadRequest, LivecommerceError, Unauthorized, ValidationFailed
 from livecommerce.hub import chat, pins
-from livecommerce.hub.outbox import Outbox
+from livecommerce.hub.outbox import Outbox, send_message
 from livecommerce.hub.protocol import (
     CLOSE_RATE_LIMITED,
     Request,
@@ -36,7 +35,7 @@ from livecommerce.hub.protocol import (
     parse_request,
     replay_frames,
 )
-from livecommerce.hub.rooms import Subscriber
+from livecommerce.hub.rooms import Room, Subscriber
 from livecommerce.hub.schemas import PinIn
 from livecommerce.hub.snapshot import missed_events, session_status, snapshot
 from livecommerce.moderation.actions import moderate
@@ -53,53 +52,56 @@ log = logging.getLogger("livecommerce.hub")
 _MAX_REFUSED = 50
 
 
-async def hub_endpoint(websocket: WebSocket) -> None:
-    from livecommerce.hub.component import Hub
+class HubEndpoint:
+    """The raw ASGI app behind ``/ws`` (no Starlette ``WebSocket`` wrapper: the fan-out
+    hands every viewer the same prebuilt ASGI message)."""
 
-    hub = websocket.app.state.services.get(Hub)
-    await websocket.accept()
-    conn = Connection(hub, websocket)
-    token = websocket.query_params.get("token")
-    try:
-        if token:
-            conn.authenticate(token)
-    except LivecommerceError as exc:
-        await websocket.close(code=4001, reason=exc.detail[:120])
-        return
-    writer = asyncio.create_task(conn.outbox.run())
-    hub.connections.add(conn)
-    conn.outbox.push(hello_frame(user_id=conn.principal.user_id, role=conn.principal.role))
-    try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            text = message.get("text")
-            if text is None:
-                text = message.get("bytes") or b""
-            await conn.handle(text)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        hub.connections.discard(conn)
-        conn.leave()
-        conn.outbox.stop()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(writer, 1)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from livecommerce.hub.component import Hub
+
+        hub = scope["app"].state.services.get(Hub)
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        conn = Connection(hub, send)
+        token = parse_qs(scope.get("query_string", b"").decode()).get("token")
+        try:
+            if token:
+                conn.authenticate(token[0])
+        except LivecommerceError as exc:
+            await send({"type": "websocket.close", "code": 4001, "reason": exc.detail[:120]})
+            return
+        hub.connections.add(conn)
+        conn.outbox.push(hello_frame(user_id=conn.principal.user_id, role=conn.principal.role))
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    text = message.get("bytes") or b""
+                await conn.handle(text)
+        finally:
+            hub.connections.discard(conn)
+            conn.leave()
+            await conn.outbox.wait_closed(1)
+            conn.outbox.stop()
+
+
+hub_endpoint = HubEndpoint()
 
 
 class Connection:
     """One client: who it is, what it joined, its limits."""
 
-    def __init__(self, hub: Hub, websocket: WebSocket) -> None:
+    def __init__(self, hub: Hub, send: Send) -> None:
         self.hub = hub
-        self.websocket = websocket
         settings = hub.services.settings
         self.principal: Principal = ANONYMOUS
         self.name: str | None = None
         self.outbox = Outbox(
-            self._send,
-            self._close,
+            send,
             limit=settings.hub_send_queue,
             max_chars=settings.hub_send_buffer_bytes,
         )
@@ -108,12 +110,6 @@ class Connection:
         self.refused = 0
         self.last_active = time.monotonic()
         self.anonymous_id = secrets.token_hex(6)
-
-    async def _send(self, text: str) -> None:
-        await self.websocket.send_text(text)
-
-    async def _close(self, code: int, reason: str) -> None:
-        await self.websocket.close(code=code, reason=reason)
 
     def authenticate(self, token: str) -> None:
         claims = self.hub.services.tokens.verify(token)
@@ -170,24 +166,18 @@ class Connection:
         since = None if since_raw is None else _int(since_raw, "since", low=0)
         self.leave()
         services = self.hub.services
-        await session_status(services.redis, services.db, session_id)  # 404 before anything
+        if session_id not in self.hub.fanout.rooms:  # 404 before anything
+            await session_status(services.redis, services.db, session_id)
         subscriber = Subscriber(self.outbox, session_id)
-        await self.hub.fanout.subscribe(subscriber)
+        room = await self.hub.fanout.subscribe(subscriber)
         self.subscriber = subscriber
         try:
             missed = None
             if since is not None:
                 missed = await missed_events(services.redis, session_id, since)
             if missed is None:
-                state = await snapshot(
-                    services.redis,
-                    services.db,
-                    self.hub.cards,
-                    session_id,
-                    recent_chat=services.settings.hub_recent_chat,
-                )
-                self.outbox.push(encoding.dumps(state).decode())
-                last, replayed = state["seq"], None
+                last = await self._send_snapshot(room)
+                replayed = None
             else:
                 last, texts = missed
                 for frame in replay_frames(texts):
@@ -199,8 +189,31 @@ class Connection:
             raise
         subscriber.start(last)
         who = str(self.principal.user_id) if self.principal.user_id else f"a:{self.anonymous_id}"
-        await self.hub.presence.joined(session_id, who)
+        self.hub.presence.joined(session_id, who)
         return {"session": session_id, "seq": last, "replayed": replayed}
+
+    async def _send_snapshot(self, room: Room) -> int:
+        """Send the session's snapshot; returns its seq. A snapshot taken at the seq the
+        room has read up to is shared by every viewer joining until the next event (the
+        events after it reach them live), so a join storm does not mean a Redis storm."""
+        cached = room.snapshot
+        if cached is not None and cached[0] == room.last_seq:
+            self.outbox.push_message(cached[1])
+            return cached[0]
+        services = self.hub.services
+        state = await snapshot(
+            services.redis,
+            services.db,
+            self.hub.cards,
+            room.session_id,
+            recent_chat=services.settings.hub_recent_chat,
+        )
+        message = send_message(encoding.dumps(state).decode())
+        seq: int = state["seq"]
+        if seq == room.last_seq:
+            room.snapshot = (seq, message)
+        self.outbox.push_message(message)
+        return seq
 
     async def _on_leave(self, request: Request) -> dict[str, Any]:
         self.leave()

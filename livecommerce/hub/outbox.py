@@ -1,11 +1,15 @@
-"""A connection's bounded outgoing buffer and the one task that writes it.
+"""A connection's bounded outgoing buffer, sending inline when the socket allows.
 
-The fan-out never awaits a viewer: it :meth:`Outbox.push` es a frame (a deque
-append) and moves on. The writer task sends frames in order; when the socket
-cannot keep up and ``limit`` frames (or ``max_chars``) are waiting, the outbox gives up on the
-connection (close code :data:`~livecommerce.hub.protocol.CLOSE_SLOW`); the
-viewer recovers by reconnecting with ``join {since}``. So one slow viewer
-costs the others nothing but one deque append per event.
+The fan-out never waits for a viewer. :meth:`Outbox.push` sends at once when
+nothing is queued: it runs the ASGI ``send`` coroutine one step, and with
+uvicorn's sans-I/O WebSocket protocol a send only suspends when the socket's
+buffer is full, so the usual case is a plain call (no task, no wake-up). If
+the send does suspend, a task takes over the suspended coroutine and drains
+whatever is queued behind it. When ``limit`` frames (or ``max_chars``) wait,
+the outbox gives up on the connection (close code
+:data:`~livecommerce.hub.protocol.CLOSE_SLOW`); the viewer recovers by
+reconnecting with ``join {since}``. So one slow viewer costs the others one
+deque append per event.
 """
 
 from __future__ import annotations
@@ -13,39 +17,71 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, cast
 
 from livecommerce.hub.protocol import CLOSE_SLOW
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "send_message"]
 
-Send = Callable[[str], Awaitable[None]]
-Close = Callable[[int, str], Awaitable[None]]
+#: An ASGI ``send`` callable.
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def send_message(text: str) -> dict[str, Any]:
+    """The ASGI message for one text frame (build once, give to every viewer)."""
+    return {"type": "websocket.send", "text": text}
+
+
+class _Resume:
+    """Await a coroutine that has already been stepped once and yielded ``pending``
+    (how a task takes over a send that could not finish inline)."""
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
+        self.coro = coro
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending = self.coro, self.pending
+        while True:
+            try:
+                value = yield pending
+            except BaseException as exc:  # cancellation: pass it on
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                pending = coro.send(value)
+            except StopIteration as stop:
+                return stop.value
 
 
 class Outbox:
     __slots__ = (
         "_send",
-        "_close",
         "limit",
         "max_chars",
         "_chars",
         "_queue",
-        "_wakeup",
+        "_task",
         "_drained",
         "_close_with",
         "closed",
     )
 
-    def __init__(self, send: Send, close: Close, *, limit: int, max_chars: int) -> None:
+    def __init__(self, send: Send, *, limit: int, max_chars: int) -> None:
         self._send = send
-        self._close = close
         #: Frames and characters that may wait; past either, the viewer is too slow.
         self.limit = limit
         self.max_chars = max_chars
         self._chars = 0
-        self._queue: deque[str] = deque()
-        self._wakeup: asyncio.Future[None] | None = None
+        self._queue: deque[dict[str, Any]] = deque()
+        #: The task draining the queue after a send had to wait; None when idle.
+        self._task: asyncio.Task[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._close_with: tuple[int, str] | None = None
         #: True once the outbox takes no more frames.
@@ -54,23 +90,63 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def push(self, frame: str) -> None:
-        """Queue ``frame``; never blocks. Overflow closes the connection as too slow."""
+    def push(self, text: str) -> None:
+        """Send (or queue) one text frame; never blocks."""
+        self.push_message(send_message(text))
+
+    def push_message(self, message: dict[str, Any]) -> None:
+        """Send (or queue) one ASGI ``websocket.send`` message; never blocks. Overflow
+        closes the connection as too slow."""
         if self.closed:
             return
         queue = self._queue
-        if queue and (len(queue) >= self.limit or self._chars + len(frame) > self.max_chars):
+        if self._task is None:
+            # Idle: try to send inline.
+            # ASGI servers' send is a coroutine function; step it by hand.
+            coro = cast(Coroutine[Any, Any, None], self._send(message))
+            try:
+                pending = coro.send(None)
+            except StopIteration:
+                return
+            except Exception:  # the peer is gone; the endpoint cleans up
+                self.stop()
+                return
+            self._task = asyncio.ensure_future(self._drain(_Resume(coro, pending)))
+            return
+        size = len(message.get("text") or message.get("bytes") or "")
+        if queue and (len(queue) >= self.limit or self._chars + size > self.max_chars):
             self.close_after(
                 CLOSE_SLOW, "too slow: reconnect and join with since", drop_pending=True
             )
             return
-        queue.append(frame)
-        self._chars += len(frame)
-        self._wake()
+        queue.append(message)
+        self._chars += size
+
+    async def _drain(self, first: Awaitable[Any] | None) -> None:
+        queue = self._queue
+        try:
+            if first is not None:
+                await first
+            while queue:
+                message = queue.popleft()
+                self._chars -= len(message.get("text") or message.get("bytes") or "")
+                await self._send(message)
+            if self._close_with is not None:
+                code, reason = self._close_with
+                with contextlib.suppress(Exception):
+                    await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except Exception:  # the peer went away mid-send
+            self.closed = True
+            queue.clear()
+        finally:
+            self._task = None
+            drained = self._drained
+            if drained is not None and not drained.done():
+                drained.set_result(None)
 
     def close_after(self, code: int, reason: str, *, drop_pending: bool = False) -> None:
-        """Stop taking frames; the writer sends what is queued (unless ``drop_pending``),
-        then closes the WebSocket with ``code``."""
+        """Stop taking frames; send what is queued (unless ``drop_pending``), then close
+        the WebSocket with ``code``."""
         if self.closed:
             return
         self.closed = True
@@ -78,47 +154,28 @@ class Outbox:
             self._queue.clear()
             self._chars = 0
         self._close_with = (code, reason)
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._wakeup
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        drained = self._drained
-        if self.closed and drained is not None and not drained.done():
-            drained.set_result(None)
-
-    async def run(self) -> None:
-        """The writer task: runs until closed (or the peer goes away: send raises)."""
-        queue = self._queue
-        loop = asyncio.get_running_loop()
-        while True:
-            while queue:
-                frame = queue.popleft()
-                self._chars -= len(frame)
-                await self._send(frame)
-            drained = self._drained
-            if drained is not None and not drained.done():
-                drained.set_result(None)
-            if self.closed:
-                break
-            self._wakeup = loop.create_future()
-            await self._wakeup
-            self._wakeup = None
-        if self._close_with is not None:
-            with contextlib.suppress(Exception):
-                await self._close(*self._close_with)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._drain(None))
 
     async def drain(self) -> None:
-        """Wait until nothing is queued (for a sender of many frames, like a replay)."""
-        while self._queue and not self.closed:
+        """Wait until nothing is queued or in flight (for a sender of many frames)."""
+        while self._task is not None and not self.closed:
             if self._drained is None or self._drained.done():
                 self._drained = asyncio.get_running_loop().create_future()
             await self._drained
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Give a pending close frame ``timeout`` seconds to go out."""
+        task = self._task
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(task), timeout)
 
     def stop(self) -> None:
         """Stop without a close frame (the peer is already gone)."""
         self.closed = True
         self._queue.clear()
         self._chars = 0
-        self._wake()
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()

@@ -69,14 +69,16 @@ class Presence:
         self.local: dict[int, int] = {}
         self._reported: dict[int, int] = {}
         self._reactions: defaultdict[int, Counter[str]] = defaultdict(Counter)
+        self._uniques: defaultdict[int, set[str]] = defaultdict(set)
         self._report = redis.register_script(_REPORT)
 
     def set_local(self, session_id: int, count: int) -> None:
         self.local[session_id] = count
 
-    async def joined(self, session_id: int, who: str) -> None:
-        """Count a viewer towards the session's unique viewers."""
-        await self.redis.pfadd(keys.session_uniques(session_id), who)
+    def joined(self, session_id: int, who: str) -> None:
+        """Count a viewer towards the session's unique viewers (sent with the next report:
+        a join storm costs one PFADD per session per second, not one per join)."""
+        self._uniques[session_id].add(who)
 
     def react(self, session_id: int, kind: str) -> None:
         self._reactions[session_id][kind] += 1
@@ -84,6 +86,9 @@ class Presence:
     async def report(self) -> None:
         """Report local counts (including the zero of a session just left)."""
         now_ms = int(time.time() * 1000)
+        uniques, self._uniques = self._uniques, defaultdict(set)
+        for session_id, members in uniques.items():
+            await self.redis.pfadd(keys.session_uniques(session_id), *members)
         sessions = set(self.local) | {s for s, c in self._reported.items() if c}
         for session_id in sessions:
             count = self.local.get(session_id, 0)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from livecommerce.hub.outbox import Outbox
+from livecommerce.hub.outbox import Outbox, send_message
 from livecommerce.hub.protocol import COALESCED_KINDS, batch_frame
 
 __all__ = ["Event", "Frame", "Room", "Subscriber"]
@@ -32,10 +33,16 @@ class Event:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
 class Frame:
-    events: Sequence[Event]
-    text: str
+    """Events going out together, as one text frame; ``message`` is its ASGI message,
+    built once and handed to every viewer."""
+
+    __slots__ = ("events", "text", "message")
+
+    def __init__(self, events: Sequence[Event], text: str) -> None:
+        self.events = events
+        self.text = text
+        self.message = send_message(text)
 
     @classmethod
     def of(cls, events: Sequence[Event]) -> Frame:
@@ -66,7 +73,7 @@ class Subscriber:
         if events[-1].seq <= self.last_seq:
             return
         if events[0].seq > self.last_seq:
-            self.outbox.push(frame.text)
+            self.outbox.push_message(frame.message)
         else:  # partly seen (rare: right after a sync); send only the new ones
             self.outbox.push(Frame.of([e for e in events if e.seq > self.last_seq]).text)
         self.last_seq = events[-1].seq
@@ -91,6 +98,9 @@ class Room:
         self.pending: list[Event] = []
         #: Set by the fan-out while a flush of ``pending`` is scheduled.
         self.flush_scheduled = False
+        #: ``(seq, ASGI message)`` of a snapshot taken at ``seq``; reusable while
+        #: ``last_seq`` has not moved past it.
+        self.snapshot: tuple[int, dict[str, Any]] | None = None
 
     def ingest(self, events: Sequence[Event]) -> tuple[list[Frame], bool]:
         """Take events read from the stream in one read (in order). Returns the frames to
