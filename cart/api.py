@@ -32,7 +32,7 @@ from cart.schemas import (
 from livecommerce.accounts.schemas import PaymentMethodOut
 from livecommerce.api.routing import Api, Call, JSONResponse
 from livecommerce.db.models import PaymentMethod
-from livecommerce.errors import NotFound, Unavailable
+from livecommerce.errors import LivecommerceError, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from cart.component import CartComponent
@@ -149,7 +149,12 @@ async def clear_cart(call: Call) -> None:
 
 
 async def _respond(
-    call: Call, user_id: int, key: str, fp: str, run: Callable[[], Awaitable[OrderOut]]
+    call: Call,
+    user_id: int,
+    key: str,
+    fp: str,
+    run: Callable[[], Awaitable[OrderOut]],
+    known: LivecommerceError | None = None,
 ) -> JSONResponse:
     try:
         status, doc, _ = await run_idempotent(
@@ -159,6 +164,7 @@ async def _respond(
             fp=fp,
             instance=call.request.url.path,
             run=run,
+            known=known,
         )
     except (RedisError, SQLAlchemyError) as exc:
         # Redis or SQL is down or restarting: a retry with the same key is safe (the
@@ -179,6 +185,7 @@ async def _checkout(call: Call, endpoint: str, body: Any, purchase: Purchase) ->
         purchase.idempotency_key,
         fp,
         lambda: cart.checkout.purchase(purchase),
+        known=cart.checkout.sold_out(purchase.lines),
     )
 
 

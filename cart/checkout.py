@@ -88,6 +88,7 @@ class Checkout:
         hold_ttl_s: int,
         per_user_cap: int,
         clock: Callable[[], float] = time.time,
+        sold_out_hint_s: float = 0.05,
     ) -> None:
         self.redis = redis
         self.stock = stock
@@ -99,6 +100,19 @@ class Checkout:
         self.hold_ttl_ms = hold_ttl_s * 1000
         self.per_user_cap = per_user_cap
         self.clock = clock
+        self.sold_out_hint_s = sold_out_hint_s
+        self._sold_out: dict[tuple[int, int], float] = {}
+
+    def sold_out(self, lines: list[PurchaseLine]) -> OutOfStock | None:
+        """The out-of-stock answer if a line's variant was seen sold out (0 available)
+        within the last ``sold_out_hint_s``: in a flash sale most taps come after the
+        last unit went, and they get this true-a-moment-ago answer without Redis."""
+        now = time.monotonic()
+        for line in lines:
+            until = self._sold_out.get((line.product_id, line.variant_id))
+            if until is not None and until > now:
+                return _sold_out_error(line.product_id, line.variant_id, 0)
+        return None
 
     def gateway(self, name: str) -> PaymentGateway:
         found = self.gateways.get(name)
@@ -114,6 +128,9 @@ class Checkout:
             variants[line.variant_id] = variants.get(line.variant_id, 0) + line.quantity
         if not by_product:
             raise Conflict("your cart is empty", code="cart_empty")
+        known = self.sold_out(p.lines)
+        if known is not None:
+            raise known
         products = {pid: await self.lookups.product(pid) for pid in sorted(by_product)}
         for pid, variants in by_product.items():
             for vid in variants:
@@ -233,12 +250,9 @@ class Checkout:
             self.events.touch(product_id, [p.session_id])
             return r
         if r.status == ReserveStatus.OUT_OF_STOCK:
-            raise OutOfStock(
-                f"only {r.available} left of variant {r.detail}",
-                product_id=product_id,
-                variant_id=r.detail,
-                available=r.available,
-            )
+            if r.available == 0 and self.sold_out_hint_s > 0:
+                self._sold_out[(product_id, r.detail)] = time.monotonic() + self.sold_out_hint_s
+            raise _sold_out_error(product_id, r.detail, r.available)
         if r.status == ReserveStatus.USER_CAP:
             raise LimitExceeded(
                 f"at most {self.per_user_cap} units of this product per buyer; "
@@ -262,6 +276,9 @@ class Checkout:
         self, held: Mapping[int, Reservation], hold_id: str, session_id: int | None
     ) -> None:
         for pid in held:
+            # units come back: forget this product's sold-out hints
+            for k in [k for k in self._sold_out if k[0] == pid]:
+                self._sold_out.pop(k, None)
             try:
                 await self.stock.release(pid, hold_id)
                 self.events.touch(pid, [session_id])
@@ -304,6 +321,15 @@ class Checkout:
                 await self.stock.release(pid, hold_id)  # a second hold made by this retry
             self.events.touch(pid, [p.session_id])
         return existing
+
+
+def _sold_out_error(product_id: int, variant_id: int, available: int) -> OutOfStock:
+    return OutOfStock(
+        f"only {available} left of variant {variant_id}",
+        product_id=product_id,
+        variant_id=variant_id,
+        available=available,
+    )
 
 
 async def _authorization_used(session: Any, order_id: str, auth: Authorization | None) -> bool:
@@ -357,12 +383,21 @@ async def run_idempotent(
     fp: str,
     instance: str,
     run: Callable[[], Awaitable[OrderOut]],
+    known: LivecommerceError | None = None,
 ) -> tuple[int, Any, bool]:
     """Run ``run`` at most once per (user, key). Returns (status, body, replayed).
 
     A 4xx error is recorded and re-raised (the same key replays it); a 5xx or a crash
     forgets the key so a retry runs again (SQL uniqueness still prevents a second order).
+    ``known``: a 4xx answer decided without running (sold out), recorded in one step.
     """
+    if known is not None:
+        replay = await store.record(
+            user_id, key, fp, known.status, known.problem(instance=instance)
+        )
+        if replay is None:
+            raise known
+        return replay.status, replay.body, True
     replay = await store.begin(user_id, key, fp)
     if replay is not None:
         return replay.status, replay.body, True

@@ -46,7 +46,7 @@ class CartComponent(Component):
         self.events = StockEvents(redis, maxlen=settings.hub_stream_maxlen)
         self.writer = OrderWriter(db, window_s=settings.order_batch_window_s)
         gateways: dict[str, PaymentGateway] = {
-            "test": TestGateway(redis, webhook_secret=settings.secret_key)
+            "test": TestGateway(webhook_secret=settings.secret_key)
         }
         self.checkout = Checkout(
             redis=redis,

@@ -75,12 +75,26 @@ class IdempotencyStore:
         running = encoding.dumps({"h": fp, "s": "running"})
         if await self.redis.set(rkey, running, nx=True, ex=self.running_ttl_s):
             return None
+        return await self._replay(rkey, fp, running)
+
+    async def record(
+        self, user_id: int, key: str, fp: str, status: int, body: Any
+    ) -> Replay | None:
+        """One step for a reply known before running anything (e.g. sold out): store it
+        unless the key is taken. None: stored, send it; a Replay: the key's earlier reply."""
+        rkey = keys.idempotency(user_id, key)
+        done = encoding.dumps({"h": fp, "s": "done", "status": status, "body": body})
+        if await self.redis.set(rkey, done, nx=True, ex=self.ttl_s):
+            return None
+        return await self._replay(rkey, fp, done)
+
+    async def _replay(self, rkey: str, fp: str, claim: bytes) -> Replay | None:
         deadline = time.monotonic() + self.wait_s
         while True:
             raw = await self.redis.get(rkey)
             if raw is None:
                 # The first attempt was abandoned (or its record expired): run it again.
-                if await self.redis.set(rkey, running, nx=True, ex=self.running_ttl_s):
+                if await self.redis.set(rkey, claim, nx=True, ex=self.running_ttl_s):
                     return None
                 continue
             record = encoding.loads(raw)

@@ -23,13 +23,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-
-from livecommerce import encoding, keys
+from livecommerce import encoding
 from livecommerce.errors import ValidationFailed
 
 __all__ = [
@@ -107,19 +104,15 @@ _MESSAGES = {
 
 
 class TestGateway:
-    """Simulated gateway. Authorizations are recorded in Redis by idempotency key
-    (like a real gateway's idempotency), so retries in any process get the same one."""
+    """Simulated gateway: no network, no state; authorization ids derive from the
+    idempotency key, so retries in any process get the same one."""
 
     __test__ = False  # not a pytest test class
     name = "test"
 
-    def __init__(
-        self, redis: Redis, *, webhook_secret: str, slow_s: float = 2.0, ttl_s: int = 86400
-    ) -> None:
-        self.redis = redis
+    def __init__(self, *, webhook_secret: str, slow_s: float = 2.0) -> None:
         self._secret = webhook_secret.encode()
         self.slow_s = slow_s
-        self.ttl_s = ttl_s
 
     def describe(self, token: str) -> CardInfo:
         card = TEST_CARDS.get(token)
@@ -139,21 +132,12 @@ class TestGateway:
             raise GatewayDeclined(behaviour, _MESSAGES[behaviour])
         if behaviour == "slow":
             await asyncio.sleep(self.slow_s)  # the simulated bank is slow, on purpose
+        # Like a real gateway's idempotency: the same key always yields the same
+        # authorization, in any process, with no shared state (the id is derived from it).
+        digest = hmac.new(self._secret, idempotency_key.encode(), hashlib.sha256).hexdigest()
         suffix = "_cf" if behaviour == "capture_fails" else ""
-        auth: dict[str, Any] = {
-            "id": f"tauth_{secrets.token_hex(12)}{suffix}",
-            "amount_minor": amount_minor,
-            "currency": currency,
-        }
-        key = keys.gateway_authorization(idempotency_key)
-        if not await self.redis.set(key, encoding.dumps(auth), nx=True, ex=self.ttl_s):
-            raw = await self.redis.get(key)
-            if raw is not None:
-                auth = encoding.loads(raw)
         return Authorization(
-            id=str(auth["id"]),
-            amount_minor=int(auth["amount_minor"]),
-            currency=str(auth["currency"]),
+            id=f"tauth_{digest[:24]}{suffix}", amount_minor=amount_minor, currency=currency
         )
 
     async def capture(self, authorization_id: str) -> None:
