@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from streaming.client import post_offer  # noqa: E402
 from streaming.codecs import is_keyframe  # noqa: E402
+from streaming.ice import enlarge_receive_buffers  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 TIME_BASE = fractions.Fraction(1, 90000)
@@ -160,57 +161,98 @@ class LoopTrack(MediaStreamTrack):
 
 
 @dataclass
+class _Frame:
+    seqs: set[int] = field(default_factory=set)
+    first: int | None = None
+    last: int | None = None
+    key: bool = False
+    done: bool = False
+
+
+@dataclass
 class CountingViewer:
     """A WHEP viewer that records when each complete encoded frame arrives.
 
-    Its video receiver's RTP handler is replaced by a counter: a frame counts
-    when its packets arrived from the one starting the VP8 frame to the one
-    with the marker bit, with no gap in sequence numbers. No depacketizing,
-    jitter buffer, NACKs or decoding: the load generator must stay cheaper than
-    the server it measures."""
+    Its video receiver's RTP handler is replaced by a light one: a VP8 frame
+    counts once every packet from the one starting it to the one with the
+    marker bit has arrived. Like a browser it NACKs sequence gaps and takes the
+    RTX retransmissions; unlike one it never depacketizes into a jitter buffer
+    or decodes, so the load generator stays cheaper than the server it measures."""
 
     pc: RTCPeerConnection = field(default_factory=RTCPeerConnection)
     arrivals: list[float] = field(default_factory=list)
     posted_at: float = 0.0
+    connected_at: float | None = None
     first_keyframe_at: float | None = None
     location: str = ""
-    _frame_ts: int | None = None
-    _frame_ok: bool = False
-    _frame_key: bool = False
-    _next_seq: int | None = None
-    #: The first payload type seen is the media one (RTX only follows NACKs,
-    #: which this viewer never sends).
+    nacked: int = 0
+    _frames: dict[int, _Frame] = field(default_factory=dict)
+    _max_seq: int | None = None
+    #: The first payload type seen is the media one (RTX only answers NACKs).
     _media_pt: int | None = None
+    _tasks: set[asyncio.Future[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        @self.pc.on("connectionstatechange")
+        def _changed() -> None:
+            if self.pc.connectionState == "connected" and self.connected_at is None:
+                self.connected_at = time.monotonic()
+
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
-        transceiver.receiver._handle_rtp_packet = self._on_rtp  # type: ignore[method-assign]
+        self._receiver = transceiver.receiver
+        self._receiver._handle_rtp_packet = self._on_rtp  # type: ignore[method-assign]
 
     async def _on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         if self._media_pt is None:
             self._media_pt = packet.payload_type
-        if packet.payload_type != self._media_pt:
+        if packet.payload_type == self._media_pt:
+            seq, payload = packet.sequence_number, packet.payload
+            self._nack_gaps(seq, packet.ssrc)
+        elif len(packet.payload) > 2:  # RTX: the original sequence number, then the payload
+            seq, payload = int.from_bytes(packet.payload[:2], "big"), packet.payload[2:]
+        else:
             return
-        if packet.timestamp != self._frame_ts:
-            self._frame_ts = packet.timestamp
-            try:
-                descriptor, data = VpxPayloadDescriptor.parse(packet.payload)
-            except ValueError:
-                self._frame_ok = False
-            else:
-                self._frame_ok = bool(descriptor.partition_start) and descriptor.partition_id == 0
-                self._frame_key = self._frame_ok and is_keyframe("video/VP8", data)
-        elif packet.sequence_number != self._next_seq:
-            self._frame_ok = False
-        self._next_seq = (packet.sequence_number + 1) & 0xFFFF
-        if packet.marker and self._frame_ok:
-            self._frame_ok = False  # count it once
+        frame = self._frames.get(packet.timestamp)
+        if frame is None:
+            frame = self._frames[packet.timestamp] = _Frame()
+            if len(self._frames) > 64:
+                del self._frames[next(iter(self._frames))]
+        if frame.done:
+            return
+        frame.seqs.add(seq)
+        if payload and payload[0] & 0x1F == 0x10:  # S bit, partition 0: the frame's start
+            frame.first = seq
+            with contextlib.suppress(ValueError):
+                frame.key = is_keyframe("video/VP8", VpxPayloadDescriptor.parse(payload)[1])
+        if packet.marker:
+            frame.last = seq
+        if (
+            frame.first is not None
+            and frame.last is not None
+            and len(frame.seqs) == ((frame.last - frame.first) & 0xFFFF) + 1
+        ):
+            frame.done = True
             now = time.monotonic()
             if self.first_keyframe_at is None:
-                if not self._frame_key:
-                    return
+                if not frame.key:
+                    return  # undecodable without the keyframe it depends on
                 self.first_keyframe_at = now
             self.arrivals.append(now)
+
+    def _nack_gaps(self, seq: int, ssrc: int) -> None:
+        if self._max_seq is None:
+            self._max_seq = seq
+            return
+        ahead = (seq - self._max_seq) & 0xFFFF
+        if ahead == 0 or ahead >= 0x8000:
+            return  # a duplicate or a late packet
+        if 1 < ahead < 100:
+            lost = [(self._max_seq + i) & 0xFFFF for i in range(1, ahead)]
+            self.nacked += len(lost)
+            task = asyncio.ensure_future(self._receiver._send_rtcp_nack(ssrc, lost))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._max_seq = seq
 
     async def play(self, client: httpx.AsyncClient, session_id: int) -> None:
         self.posted_at = time.monotonic()
@@ -218,9 +260,15 @@ class CountingViewer:
         if r.status_code != 201:
             raise RuntimeError(f"WHEP failed: {r.status_code} {r.text}")
         self.location = r.headers["location"]
+        enlarge_receive_buffers(self.pc)  # this process is as busy as the server
 
     def fps(self, start: float, end: float) -> float:
         return sum(1 for t in self.arrivals if start <= t < end) / (end - start)
+
+    @property
+    def connect_ms(self) -> float | None:
+        """WHEP POST to ICE+DTLS connected (the part no keyframe request can shorten)."""
+        return None if self.connected_at is None else (self.connected_at - self.posted_at) * 1000
 
     @property
     def first_frame_ms(self) -> float | None:
@@ -385,7 +433,10 @@ async def run(
                 deadline = time.monotonic() + 10
                 while viewer.first_keyframe_at is None and time.monotonic() < deadline:
                     await asyncio.sleep(0.01)
-                log(f"late viewer {i + 1}: first frame after {viewer.first_frame_ms} ms")
+                log(
+                    f"late viewer {i + 1}: connected after {viewer.connect_ms or 0:.0f} ms, "
+                    f"first frame after {viewer.first_frame_ms or 0:.0f} ms"
+                )
                 await client.delete(viewer.location)
                 await viewer.pc.close()
                 await asyncio.sleep(args.join_gap)
@@ -408,6 +459,7 @@ async def run(
         "first_frame_ms_p50_burst_join": round(statistics.median(burst), 1) if burst else None,
         "late_joiners": len(late),
         "host_keyframe_requests": track.keyframe_requests,
+        "viewer_nacked_packets": sum(v.nacked for v in crowd + late),
         "bench_process_cpu": round(own, 3),
     }
 

@@ -17,6 +17,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from streaming.baseline import DecodingRelay
 from streaming.codecs import audio_preferences, video_preferences
+from streaming.ice import enlarge_receive_buffers
 from streaming.peer import PeerResource, negotiate
 from streaming.relay import SessionRelay
 from streaming.sdp import answer_video_mime, offer_kinds
@@ -71,6 +72,7 @@ class Publisher(PeerResource):
         except BaseException:
             await pc.close()
             raise
+        enlarge_receive_buffers(pc)
         self.video_mime = answer_video_mime(self.answer)
         if relay.decoding is not None:
             for transceiver in pc.getTransceivers():

@@ -215,13 +215,21 @@ async def test_whip_to_whep_relays_decodable_video_and_audio(
         assert health["keyframes"] >= 2 and health["viewers"] == 3
         redis = Redis.from_url(redis_url)
         try:
-            stored = await redis.hgetall(keys.session_media(sid))
-            assert stored[b"publishing"] == b"1" and float(stored[b"fps"]) > 0
+
+            async def stored_in_redis() -> bool:
+                stored = await redis.hgetall(keys.session_media(sid))
+                return stored.get(b"publishing") == b"1" and float(stored[b"fps"]) > 0
+
+            await wait_for(stored_in_redis, timeout=5)
             assert 0 < await redis.pttl(keys.session_media(sid)) <= 5000
         finally:
             await redis.aclose()
-        metrics = (await sclient.get("/metrics")).text
-        assert f'livecommerce_stream_viewers_on_media{{session="{sid}"}} 3.0' in metrics
+        gauge = f'livecommerce_stream_viewers_on_media{{session="{sid}"}} 3.0'
+
+        async def exported() -> bool:
+            return gauge in (await sclient.get("/metrics")).text  # refreshed every ~1 s
+
+        await wait_for(exported, timeout=5)
 
         # A second publisher for the same session is refused.
         intruder = Host(audio=False)
