@@ -10,14 +10,12 @@ from __future__ import annotations
 
 __all__ = [
     "cart",
-    "gateway_authorization",
     "idempotency",
     "on_sale",
     "product_buyers",
     "product_counts",
     "product_holdinfo",
     "product_holds",
-    "product_loading",
     "product_sessions",
     "product_stock",
     "product_stock_event",
@@ -62,10 +60,45 @@ def session_pin(session_id: int) -> str:
     return f"{session_tag(session_id)}:pin"
 
 
-def session_media(session_id: int) -> str:
-    """Hash: the session's stream health (streaming.stats), rewritten every ~1 s; expires
-    a few seconds after the relay stops reporting."""
-    return f"{session_tag(session_id)}:media"
+def session_status(session_id: int) -> str:
+    """String: the session's status as the hub last heard it (mirror of SQL, for snapshots)."""
+    return f"{session_tag(session_id)}:status"
+
+
+def session_chat(session_id: int) -> str:
+    """List of the latest chat events' JSON, newest first (for snapshots); trimmed."""
+    return f"{session_tag(session_id)}:chat"
+
+
+def session_chat_rate(session_id: int, user_id: int) -> str:
+    """Integer with a TTL: chat messages of one user in the current rate window."""
+    return f"{session_tag(session_id)}:chatrate:{user_id}"
+
+
+def session_counters(session_id: int) -> str:
+    """Hash of counters for dashboards: ``chat_messages``, ``reactions``, ``pins``,
+    ``viewers_now``, ``viewers_peak`` (see docs/redis-keys.md)."""
+    return f"{session_tag(session_id)}:counters"
+
+
+def session_uniques(session_id: int) -> str:
+    """HyperLogLog of the viewers ever joined (user ids, or ``a:<conn>`` for anonymous)."""
+    return f"{session_tag(session_id)}:uniques"
+
+
+def session_presence(session_id: int) -> str:
+    """Hash: hub process id → ``<local viewers>:<unix ms of the report>``."""
+    return f"{session_tag(session_id)}:presence"
+
+
+def session_viewers_tick(session_id: int) -> str:
+    """Short-lived lock: the one hub process that publishes ``viewers`` this second."""
+    return f"{session_tag(session_id)}:viewerstick"
+
+
+def session_muted(session_id: int) -> str:
+    """Sorted set: user id → unix ms until which the user may not chat."""
+    return f"{session_tag(session_id)}:muted"
 
 
 def session_banned(session_id: int) -> str:
@@ -88,50 +121,6 @@ def session_dashboard_samples(session_id: int) -> str:
     """Sorted set unix ms → ``<ms>:<chat total>:<reaction total>``: counter samples of the
     last ~70 s, from which dashboards compute per-minute rates."""
     return f"{session_tag(session_id)}:dashsamples"
-
-
-# --- cart: one product's stock (all under the product's hash tag, one slot) ---
-
-
-def session_chat(session_id: int) -> str:
-    """List of the latest chat events' JSON, newest first (for snapshots); trimmed."""
-    return f"{session_tag(session_id)}:chat"
-
-
-def session_chat_rate(session_id: int, user_id: int) -> str:
-    """Integer with a TTL: chat messages of one user in the current rate window."""
-    return f"{session_tag(session_id)}:chatrate:{user_id}"
-
-
-def session_counters(session_id: int) -> str:
-    """Hash of counters for dashboards: ``chat_messages``, ``reactions``, ``pins``,
-    ``viewers_now``, ``viewers_peak`` (see docs/redis-keys.md)."""
-    return f"{session_tag(session_id)}:counters"
-
-
-def session_muted(session_id: int) -> str:
-    """Sorted set: user id → unix ms until which the user may not chat."""
-    return f"{session_tag(session_id)}:muted"
-
-
-def session_presence(session_id: int) -> str:
-    """Hash: hub process id → ``<local viewers>:<unix ms of the report>``."""
-    return f"{session_tag(session_id)}:presence"
-
-
-def session_status(session_id: int) -> str:
-    """String: the session's status as the hub last heard it (mirror of SQL, for snapshots)."""
-    return f"{session_tag(session_id)}:status"
-
-
-def session_uniques(session_id: int) -> str:
-    """HyperLogLog of the viewers ever joined (user ids, or ``a:<conn>`` for anonymous)."""
-    return f"{session_tag(session_id)}:uniques"
-
-
-def session_viewers_tick(session_id: int) -> str:
-    """Short-lived lock: the one hub process that publishes ``viewers`` this second."""
-    return f"{session_tag(session_id)}:viewerstick"
 
 
 # --- cart: one product's stock (all under the product's hash tag, one slot) ---
@@ -166,11 +155,6 @@ def product_buyers(product_id: int) -> str:
     return f"{product_tag(product_id)}:buyers"
 
 
-def product_loading(product_id: int) -> str:
-    """String: a short lock (SET NX PX) while one process loads the stock from SQL."""
-    return f"{product_tag(product_id)}:loading"
-
-
 def product_sessions(product_id: int) -> str:
     """Set of live session ids the product is on sale in (stock events go there)."""
     return f"{product_tag(product_id)}:sessions"
@@ -203,6 +187,7 @@ def idempotency(user_id: int, key: str) -> str:
     return f"{user_tag(user_id)}:idem:{key}"
 
 
-def gateway_authorization(idempotency_key: str) -> str:
-    """String JSON: the built-in test gateway's authorization for an idempotency key."""
-    return f"lc:gw:test:auth:{idempotency_key}"
+def session_media(session_id: int) -> str:
+    """Hash: the session's stream health (streaming.stats), rewritten every ~1 s; expires
+    a few seconds after the relay stops reporting."""
+    return f"{session_tag(session_id)}:media"
