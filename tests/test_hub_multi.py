@@ -16,6 +16,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from livecommerce import keys
 from livecommerce.hub.protocol import CLOSE_SLOW
 from livecommerce.hub.publish import publish
 from livecommerce.settings import Settings
@@ -181,4 +182,62 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_recovers_others_unaffe
         for o in others:
             await o.close()
         stuck.close()
+        await redis.aclose()
+
+
+async def test_rejoin_on_the_other_process_with_since_gets_the_missed_events_or_a_snapshot(
+    hubs: list[HubProcess], actors: Actors, settings: Settings
+) -> None:
+    a, b = hubs
+    show, _ = await _show(actors, 1)
+    sid = show["id"]
+    redis = Redis.from_url(settings.redis_url or "")
+    viewer = await HubClient.open(a.url)
+    try:
+        await viewer.join(sid)
+        first = await publish(redis, sid, {"type": "price", "product_id": 1, "price_minor": -1})
+        await viewer.wait(lambda f: f.get("seq") == first)
+        await viewer.close()
+        missed = [
+            await publish(redis, sid, {"type": "price", "product_id": 1, "price_minor": i})
+            for i in range(20)
+        ]
+        viewer = await HubClient.open(b.url)
+        ack = await viewer.join(sid, since=first)
+        await viewer.wait(lambda f: f.get("seq") == missed[-1])
+        replayed = [f for f in viewer.frames if f.get("type") not in ("hello", "ack")]
+        replayed = replayed[: ack["replayed"]]
+        assert [f["seq"] for f in replayed] == list(range(first + 1, ack["seq"] + 1))
+        prices = [f for f in replayed if f["type"] == "price"]
+        assert [f["seq"] for f in prices] == missed
+        assert [f["price_minor"] for f in prices] == list(range(20))
+        assert not viewer.events("snapshot")
+        await redis.xtrim(keys.session_events(sid), maxlen=5, approximate=False)
+        again = await HubClient.open(a.url)
+        ack = await again.join(sid, since=first)
+        assert ack["replayed"] is None
+        snap = await again.wait(lambda f: f["type"] == "snapshot")
+        assert snap["seq"] >= missed[-1]
+        await again.close()
+    finally:
+        await viewer.close()
+        await redis.aclose()
+
+
+async def test_a_viewer_token_cannot_pin_on_any_process(
+    hubs: list[HubProcess], actors: Actors, settings: Settings
+) -> None:
+    show, products = await _show(actors, 1)
+    someone = await actors.user("viewer")
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        before = await redis.get(keys.session_seq(show["id"]))
+        for hub in hubs:
+            viewer = await HubClient.open(hub.url, token=someone["token"])
+            reply = await viewer.request("pin", session=show["id"], product_id=products[0])
+            assert reply["type"] == "error" and reply["code"] == "forbidden"
+            await viewer.close()
+        assert await redis.get(keys.session_seq(show["id"])) == before
+        assert await redis.get(keys.session_pin(show["id"])) is None
+    finally:
         await redis.aclose()
