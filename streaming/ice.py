@@ -8,17 +8,14 @@ which is all loopback and a LAN need.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
 __all__ = [
     "RECEIVE_BUFFER_BYTES",
-    "direct_udp_send",
     "enlarge_receive_buffers",
     "ice_server",
     "rtc_configuration",
@@ -69,44 +66,3 @@ def enlarge_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER_BY
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
                 done += 1
     return done
-
-
-def direct_udp_send(pc: RTCPeerConnection) -> list[socket.socket]:
-    """Send ``pc``'s media with a plain ``socket.sendto`` instead of the event
-    loop's datagram transport. Call after ``setLocalDescription``; close the
-    returned sockets (duplicates of the ICE sockets' descriptors) after ``pc``.
-
-    Why: the relay's cost is per packet sent, and uvloop's
-    ``UDPTransport.sendto`` (uvicorn's default loop) costs about four times a
-    plain ``sendto`` on the same non-blocking socket. When the kernel buffer
-    is full the packet goes through the transport after all, which queues it.
-    Reaches into aioice, so it is best effort."""
-    duplicates: list[socket.socket] = []
-    for transceiver in pc.getTransceivers():
-        connection = getattr(transceiver.receiver.transport.transport, "_connection", None)
-        for protocol in getattr(connection, "_protocols", ()):
-            transport = getattr(protocol, "transport", None)
-            if transport is None or "send_data" in vars(protocol):
-                continue
-            loop_sock = transport.get_extra_info("socket")
-            if loop_sock is None:
-                continue
-            sock = socket.socket(
-                loop_sock.family, socket.SOCK_DGRAM, fileno=os.dup(loop_sock.fileno())
-            )
-            sock.setblocking(False)
-            protocol.send_data = _sender(sock, transport)
-            duplicates.append(sock)
-    return duplicates
-
-
-def _sender(
-    sock: socket.socket, transport: asyncio.DatagramTransport
-) -> Callable[[bytes, tuple[str, int]], Awaitable[None]]:
-    async def send_data(data: bytes, addr: tuple[str, int]) -> None:
-        try:
-            sock.sendto(data, addr)
-        except OSError:  # buffer full, or an error the transport should report
-            transport.sendto(data, addr)
-
-    return send_data

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 from collections.abc import Awaitable, Callable
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -55,8 +54,6 @@ class PeerResource:
         self.pc = pc
         self.answer = ""
         self.closed = False
-        #: Sockets the resource opened itself (see ``ice.direct_udp_send``), closed with it.
-        self.sockets: list[socket.socket] = []
         self._on_closed = on_closed
         pc.on("connectionstatechange", self._state_changed)
 
@@ -82,6 +79,4 @@ class PeerResource:
             self.release()
         finally:
             await self.pc.close()
-            for sock in self.sockets:
-                sock.close()
             await self._on_closed(self)

@@ -15,7 +15,6 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSe
 from aiortc.mediastreams import MediaStreamTrack
 
 from streaming.codecs import audio_preferences, video_preferences
-from streaming.ice import direct_udp_send
 from streaming.peer import PeerResource, negotiate
 from streaming.relay import RelayTrack, SessionRelay
 from streaming.sdp import answer_video_mime, offer_kinds
@@ -64,7 +63,6 @@ class Viewer(PeerResource):
             self.release()
             await pc.close()
             raise
-        self.sockets = direct_udp_send(pc)
         self.video_mime = answer_video_mime(self.answer)
         return self
 
