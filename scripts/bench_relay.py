@@ -505,11 +505,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "encoded": ours,
         "baseline": baseline,
         "cpu_ratio": None,
+        "cpu_ratio_per_frame": None,
     }
     if baseline and ours["server_cpu_per_viewer"] > 0:
         result["cpu_ratio"] = round(
             baseline["server_cpu_per_viewer"] / ours["server_cpu_per_viewer"], 1
         )
+        # A saturated baseline delivers fewer frames, which flatters its CPU per
+        # viewer; per delivered frame is the fairer comparison (reported too).
+        if baseline["fps_delivered"] > 0 and ours["fps_delivered"] > 0:
+            result["cpu_ratio_per_frame"] = round(
+                (baseline["server_cpu_per_viewer"] / baseline["fps_delivered"])
+                / (ours["server_cpu_per_viewer"] / ours["fps_delivered"]),
+                1,
+            )
     return result
 
 
