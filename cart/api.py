@@ -154,18 +154,24 @@ async def _respond(
     key: str,
     fp: str,
     run: Callable[[], Awaitable[OrderOut]],
-    known: LivecommerceError | None = None,
+    known: Callable[[], LivecommerceError | None] | None = None,
 ) -> JSONResponse:
+    cart = _cart(call)
     try:
-        status, doc, _ = await run_idempotent(
-            _cart(call).idempotency,
-            user_id=user_id,
-            key=key,
-            fp=fp,
-            instance=call.request.url.path,
-            run=run,
-            known=known,
-        )
+        # Admission: at most 256 checkouts run at once per process;
+        # the rest wait their turn in order. Each running checkout uses at most one Redis
+        # connection at a time, so a burst never exhausts the shared connection pool.
+        async with cart.admission:
+            status, doc, _ = await run_idempotent(
+                cart.idempotency,
+                user_id=user_id,
+                key=key,
+                fp=fp,
+                instance=call.request.url.path,
+                run=run,
+                # asked once admitted: by then the sale may have sold out
+                known=known() if known is not None else None,
+            )
     except (RedisError, SQLAlchemyError) as exc:
         # Redis or SQL is down or restarting: a retry with the same key is safe (the
         # hold, the authorization and the order are all keyed by it).
@@ -185,7 +191,7 @@ async def _checkout(call: Call, endpoint: str, body: Any, purchase: Purchase) ->
         purchase.idempotency_key,
         fp,
         lambda: cart.checkout.purchase(purchase),
-        known=cart.checkout.sold_out(purchase.lines),
+        known=lambda: cart.checkout.sold_out(purchase.lines),
     )
 
 

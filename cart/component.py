@@ -3,6 +3,8 @@ events and the reaper, and listens to the catalog's and live sessions' signals."
 
 from __future__ import annotations
 
+import asyncio
+
 from cart import api as cart_api
 from cart.carts import CartStore
 from cart.checkout import Checkout
@@ -38,6 +40,7 @@ class CartComponent(Component):
         settings = self.settings
         redis, db = services.redis, services.db
         self._services = services
+        self.admission = asyncio.Semaphore(256)
         self.stock = StockStore(redis)
         self.onsale = OnSale(db=db, redis=redis, stock=self.stock)
         self.lookups = Lookups(db)
