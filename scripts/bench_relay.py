@@ -186,6 +186,8 @@ class CountingViewer:
     first_keyframe_at: float | None = None
     location: str = ""
     nacked: int = 0
+    plis: int = 0
+    _last_pli: float = 0.0
     _frames: dict[int, _Frame] = field(default_factory=dict)
     _max_seq: int | None = None
     #: The first payload type seen is the media one (RTX only answers NACKs).
@@ -208,6 +210,8 @@ class CountingViewer:
         if packet.payload_type == self._media_pt:
             seq, payload = packet.sequence_number, packet.payload
             self._nack_gaps(seq, packet.ssrc)
+            if self.first_keyframe_at is None:
+                self._maybe_pli(packet.ssrc)
         elif len(packet.payload) > 2:  # RTX: the original sequence number, then the payload
             seq, payload = int.from_bytes(packet.payload[:2], "big"), packet.payload[2:]
         else:
@@ -238,6 +242,18 @@ class CountingViewer:
                     return  # undecodable without the keyframe it depends on
                 self.first_keyframe_at = now
             self.arrivals.append(now)
+
+    def _maybe_pli(self, ssrc: int) -> None:
+        # Like a browser that has no picture yet: ask again every second (the
+        # first request is the relay's own, when this viewer's sender starts).
+        now = time.monotonic()
+        if now - max(self._last_pli, self.connected_at or now) < 1.0:
+            return
+        self._last_pli = now
+        self.plis += 1
+        task = asyncio.ensure_future(self._receiver._send_rtcp_pli(ssrc))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _nack_gaps(self, seq: int, ssrc: int) -> None:
         if self._max_seq is None:
@@ -460,6 +476,7 @@ async def run(
         "late_joiners": len(late),
         "host_keyframe_requests": track.keyframe_requests,
         "viewer_nacked_packets": sum(v.nacked for v in crowd + late),
+        "viewer_plis": sum(v.plis for v in crowd + late),
         "bench_process_cpu": round(own, 3),
     }
 

@@ -257,7 +257,10 @@ async def test_whip_to_whep_relays_decodable_video_and_audio(
         await host.close()
 
 
-async def test_h264_host_is_relayed_as_h264(sclient: httpx.AsyncClient, sactors: Actors) -> None:
+async def test_h264_host_is_relayed_as_h264_and_hanging_up_frees_the_relay(
+    sclient: httpx.AsyncClient, sactors: Actors, stream_server: ServerThread
+) -> None:
+    streaming = stream_server.app.state.services.get(StreamingComponent)
     show = await sactors.show()
     sid = show["id"]
     host = Host(video_mime="video/H264", audio=False)
@@ -270,9 +273,17 @@ async def test_h264_host_is_relayed_as_h264(sclient: httpx.AsyncClient, sactors:
         video_m = watcher.pc.remoteDescription.sdp.split("m=video", 1)[1]
         assert "H264/90000" in video_m and "VP8/90000" not in video_m
         await wait_for(lambda: advancing(watcher.markers, 15), timeout=20)
+        assert sid in streaming.relays
     finally:
         await watcher.close()
         await host.close()
+    # Both peers hung up without DELETE: the server notices (DTLS close) and frees all.
+    await wait_for(lambda: sid not in streaming.relays, timeout=15)
+    assert not [
+        r
+        for r in [*streaming.publishers.values(), *streaming.viewers.values()]
+        if r.session_id == sid
+    ]
 
 
 async def test_whip_and_whep_refuse_what_they_cannot_serve(
