@@ -14,6 +14,7 @@ from streaming.ice import ice_server
 from streaming.keyframes import KeyframeRequester
 from streaming.relay import SessionRelay
 from streaming.sdp import check_media_type, parse_offer
+from tests.support import wait_for
 
 VP8_KEY = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A]) + b"k" * 20  # bit 0 clear: keyframe
 VP8_DELTA = bytes([0x11, 0x02, 0x00]) + b"d" * 20
@@ -82,8 +83,8 @@ async def test_keyframe_requests_are_coalesced_to_one_per_interval() -> None:
     requester.request()
     assert fired == [100.0]  # the first at once, the others wait for the window's end
     now[0] = 100.05
-    await asyncio.sleep(0.1)  # the deferred request's timer (real loop time)
-    assert len(fired) == 2 and requester.requested == 3 and requester.sent == 2
+    await wait_for(lambda: len(fired) == 2, timeout=2)  # the deferred one, on the loop's timer
+    assert requester.requested == 3 and requester.sent == 2
     requester.close()
 
 
