@@ -15,14 +15,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from pydantic import ValidationError as PydanticValidationError
+from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import Receive, Scope, Send
 
 from livecommerce import encoding
 from livecommerce.api.routing import problem_from_validation
-from livecommerce.auth.permissions import ANONYMOUS, Principal
+from livecommerce.auth.permissions import ANONYMOUS, Principal, SessionRights, session_rights
 from livecommerce.db.models import User
-from livecommerce.errors import BadRequest, LivecommerceError, Unauthorized, ValidationFailed
+from livecommerce.errors import (
+    BadRequest,
+    LivecommerceError,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
 from livecommerce.hub import chat, pins
 from livecommerce.hub.outbox import Outbox, send_message
 from livecommerce.hub.protocol import (
@@ -47,6 +55,10 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "hub_endpoint"]
 
 log = logging.getLogger("livecommerce.hub")
+
+#: How long a connection trusts a granted pin right (moderators removed mid-show lose
+#: it within this time on their open connections).
+_RIGHTS_TTL_S = 30.0
 
 #: Refused requests in a row (over the rate) before the connection is closed.
 _MAX_REFUSED = 50
@@ -110,6 +122,7 @@ class Connection:
         self.refused = 0
         self.last_active = time.monotonic()
         self.anonymous_id = secrets.token_hex(6)
+        self._granted: dict[int, tuple[float, SessionRights]] = {}
 
     def authenticate(self, token: str) -> None:
         claims = self.hub.services.tokens.verify(token)
@@ -117,6 +130,7 @@ class Connection:
             user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id
         )
         self.name = None
+        self._granted.clear()
 
     async def handle(self, text: str | bytes) -> None:
         """Answer one client frame; errors become ``error`` frames, never a crash."""
@@ -142,6 +156,10 @@ class Connection:
             self.outbox.push(error_frame(exc, request_id))
         except PydanticValidationError as exc:
             self.outbox.push(error_frame(problem_from_validation(exc, where=""), request_id))
+        except (RedisError, SQLAlchemyError):
+            log.warning("hub: storage unavailable", exc_info=True)
+            error = Unavailable("the live service is briefly unavailable; retry shortly")
+            self.outbox.push(error_frame(error, request_id))
         except Exception:
             log.exception("hub: request failed")
             error = LivecommerceError("an internal error occurred; it has been logged")
@@ -245,13 +263,20 @@ class Connection:
         session_id = self._session_of(body)
         data = PinIn.model_validate(body)
         out = await pins.pin_product(
-            self.hub.services, self.hub.cards, self.principal, session_id, data
+            self.hub.services,
+            self.hub.cards,
+            self.principal,
+            session_id,
+            data,
+            rights=await self._rights(session_id),
         )
         return {"pin": out.model_dump(mode="json")}
 
     async def _on_unpin(self, request: Request) -> dict[str, Any]:
         session_id = self._session_of(dict(request.body))
-        out = await pins.unpin(self.hub.services, self.principal, session_id)
+        out = await pins.unpin(
+            self.hub.services, self.principal, session_id, rights=await self._rights(session_id)
+        )
         return {"pin": out.model_dump(mode="json")}
 
     async def _on_moderate(self, request: Request) -> dict[str, Any]:
@@ -264,6 +289,19 @@ class Connection:
         return {"moderation": out.model_dump(mode="json")}
 
     # -- helpers ----------------------------------------------------------------
+
+    async def _rights(self, session_id: int) -> SessionRights:
+        """The principal's rights on the session; a grant is remembered for
+        ``_RIGHTS_TTL_S`` (a refusal is asked again each time, so a viewer never pins)."""
+        cached = self._granted.get(session_id)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self.hub.services.db.sessions() as db:
+            rights = await session_rights(db, self.principal, session_id)
+        if rights.can_moderate:
+            self._granted[session_id] = (now + _RIGHTS_TTL_S, rights)
+        return rights
 
     def leave(self) -> None:
         if self.subscriber is not None:

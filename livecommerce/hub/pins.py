@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecommerce.auth.permissions import Principal, session_rights
+from livecommerce.auth.permissions import Principal, SessionRights, session_rights
 from livecommerce.db.models import LiveSession, Pin, SessionProduct, SessionStatus
 from livecommerce.errors import Conflict, NotFound, ValidationFailed
 from livecommerce.hub.cards import CardCache, pinned_view
@@ -54,10 +54,17 @@ async def _close_open_pins(db: AsyncSession, session_id: int, now: datetime) -> 
 
 
 async def pin_product(
-    services: Services, cards: CardCache, principal: Principal, session_id: int, data: PinIn
+    services: Services,
+    cards: CardCache,
+    principal: Principal,
+    session_id: int,
+    data: PinIn,
+    *,
+    rights: SessionRights | None = None,
 ) -> PinOut:
     """Pin ``data.product_id`` (replacing any current pin). Needs moderate rights on a
-    live session and a product of its lineup."""
+    live session and a product of its lineup. ``rights``: the caller's cached
+    :func:`session_rights` of ``principal`` (else they are read from SQL)."""
     now = datetime.fromtimestamp(services.clock(), UTC)
     ends_at = data.ends_at
     if data.duration_s is not None:
@@ -65,28 +72,40 @@ async def pin_product(
     if ends_at is not None and ends_at <= now:
         raise ValidationFailed("ends_at: the end time must be in the future")
     async with services.db.sessions() as db:
-        (await session_rights(db, principal, session_id)).require_moderate()
-        session = await db.get(LiveSession, session_id)
-        if session is None:  # pragma: no cover - session_rights already 404s
-            raise NotFound(f"live session {session_id} does not exist")
-        if session.status != SessionStatus.LIVE:
-            raise Conflict(
-                f"only a live show can pin products; this one is {session.status}",
-                code="session_not_live",
-            )
-        in_lineup = await db.scalar(
-            select(SessionProduct.id).where(
+        if rights is None:
+            rights = await session_rights(db, principal, session_id)
+        rights.require_moderate()
+        # One round trip for the session's state and the lineup check.
+        in_lineup = (
+            select(SessionProduct.id)
+            .where(
                 SessionProduct.session_id == session_id,
                 SessionProduct.product_id == data.product_id,
             )
+            .exists()
         )
-        if in_lineup is None:
+        found = (
+            await db.execute(
+                select(LiveSession.status, LiveSession.started_at, in_lineup).where(
+                    LiveSession.id == session_id
+                )
+            )
+        ).first()
+        if found is None:
+            raise NotFound(f"live session {session_id} does not exist")
+        status, started_at, listed = found
+        if status != SessionStatus.LIVE:
+            raise Conflict(
+                f"only a live show can pin products; this one is {status}",
+                code="session_not_live",
+            )
+        if not listed:
             raise ValidationFailed(
                 f"product_id: product {data.product_id} is not in this show's lineup",
                 code="not_in_lineup",
             )
         await _close_open_pins(db, session_id, now)
-        started = session.started_at or now
+        started = started_at or now
         row = Pin(
             session_id=session_id,
             product_id=data.product_id,
@@ -122,11 +141,19 @@ async def pin_product(
     return out
 
 
-async def unpin(services: Services, principal: Principal, session_id: int) -> PinOut:
+async def unpin(
+    services: Services,
+    principal: Principal,
+    session_id: int,
+    *,
+    rights: SessionRights | None = None,
+) -> PinOut:
     """Unpin the current product (409 ``not_pinned`` if there is none)."""
     now = datetime.fromtimestamp(services.clock(), UTC)
     async with services.db.sessions() as db:
-        (await session_rights(db, principal, session_id)).require_moderate()
+        if rights is None:
+            rights = await session_rights(db, principal, session_id)
+        rights.require_moderate()
         row = await db.scalar(
             select(Pin)
             .where(Pin.session_id == session_id, Pin.unpinned_at.is_(None))
