@@ -788,7 +788,7 @@ def main() -> int:
     parser.add_argument(
         "--max-pin-seconds",
         type=float,
-        default=30,
+        default=25,
         help="stop pinning after this long (each system), so a slow one cannot stall the run",
     )
     parser.add_argument("--client-procs", type=int, default=2)
