@@ -120,6 +120,7 @@ async def _go_live(call: Call, session_id: int) -> None:
     "/whip/{session_id:int}/{resource_id}",
     summary="WHIP: stop publishing (the show stays live until its host ends it)",
     status=200,
+    response_media_type="text/plain",
     auth="required",
     errors=[401, 403, 404],
 )
@@ -129,7 +130,7 @@ async def whip_stop(call: Call) -> Response:
         (await session_rights(db, call.principal, session_id)).require_manage()
     resource = _streaming(call).resource(Publisher, session_id, call.path["resource_id"])
     await resource.close()
-    return Response(status_code=200)
+    return Response(status_code=200, media_type="text/plain")  # RFC 9725: 200 OK
 
 
 @api.route(
@@ -168,12 +169,13 @@ async def whep_play(call: Call) -> Response:
     "/whep/{session_id:int}/{resource_id}",
     summary="WHEP: stop watching",
     status=200,
+    response_media_type="text/plain",
     errors=[404],
 )
 async def whep_stop(call: Call) -> Response:
     resource = _streaming(call).resource(Viewer, call.path["session_id"], call.path["resource_id"])
     await resource.close()
-    return Response(status_code=200)
+    return Response(status_code=200, media_type="text/plain")  # RFC 9725: 200 OK
 
 
 @api.route(
