@@ -75,7 +75,7 @@ class Stack:
             except httpx.HTTPError:
                 return False
 
-        await wait_for(up, timeout=40, interval=0.1)
+        await wait_for(up, timeout=90, interval=0.1)  # a loaded CI box starts slowly
 
     def kill_server(self) -> None:
         assert self.server is not None
@@ -190,7 +190,7 @@ async def _check(stack: Stack, product: dict[str, Any], replies: list[Any]) -> N
         async def no_holds() -> bool:
             return await redis.zcard(keys.product_holds(product["id"])) == 0
 
-        await wait_for(no_holds, timeout=15)
+        await wait_for(no_holds, timeout=30)
         rc = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "livecommerce.cli", "reconcile"],
