@@ -60,6 +60,8 @@ class Fanout:
         self._reader_id: int | None = None
         self._reading = False
         self._generation = 0
+        #: Set after a Redis error: check the rooms' positions before reading on.
+        self._stale = False
         self._changed = asyncio.Event()
         self._opening: dict[int, asyncio.Future[Room]] = {}
         #: Called with (session_id, local subscriber count) when it changes.
@@ -134,12 +136,15 @@ class Fanout:
                     log.warning("hub stream reader: %s; retrying", exc)
                     self._reader_id = None
                     await asyncio.sleep(0.2)
+                    self._stale = True
         finally:
             await self._reader.aclose()
 
     async def _read_forever(self) -> None:
         if self._reader_id is None:
             self._reader_id = int(await self._reader.client_id())
+        if self._stale:
+            await self._check_positions()
         while True:
             if not self.rooms:
                 self._changed.clear()
@@ -193,6 +198,16 @@ class Fanout:
         room.pending = []
         for subscriber in list(room.subscribers):
             subscriber.outbox.close_after(CLOSE_RESYNC, "events were lost: join again")
+
+    async def _check_positions(self) -> None:
+        """After losing Redis: if a session's seq went back (Redis restarted and lost its
+        last writes), new events would reuse seqs the viewers already passed; resync them."""
+        for room in list(self.rooms.values()):
+            seq = int(await self.redis.get(keys.session_seq(room.session_id)) or 0)
+            if seq < room.last_seq:
+                log.warning("hub: session %s went back to seq %s", room.session_id, seq)
+                self._resync(room, seq)
+        self._stale = False
 
     def local_counts(self) -> dict[int, int]:
         return {sid: len(room.subscribers) for sid, room in self.rooms.items()}
