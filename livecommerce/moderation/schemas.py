@@ -67,6 +67,9 @@ class ModerateIn(StrictModel):
             raise ValueError(f"action {self.action!r} needs {', '.join(missing)}")
         if self.words is not None and any(len(w) > 64 for w in self.words):
             raise ValueError("words: each word or phrase is at most 64 characters")
+        texts = [self.reason, *(self.words or ())]
+        if any("\x00" in t for t in texts):  # PostgreSQL text cannot hold NUL
+            raise ValueError("reason and words may not contain NUL characters")
         return self
 
 
