@@ -552,7 +552,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline-viewers",
         type=int,
-        default=3,
+        default=2,
         help="viewers for the MediaRelay baseline (it re-encodes per viewer; 0 skips it)",
     )
     parser.add_argument("--window", type=float, default=10.0, help="steady window, seconds")
