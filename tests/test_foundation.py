@@ -69,6 +69,14 @@ async def test_problem_documents(client: httpx.AsyncClient, actors: Actors) -> N
     assert {tuple(e["loc"]) for e in body["errors"]} >= {("body", "price_minor")}
 
 
+async def test_nul_characters_are_refused(client: httpx.AsyncClient, actors: Actors) -> None:
+    host = await actors.user("host")
+    r = await client.post("/api/sessions", json={"title": "a\u0000b"}, headers=host["headers"])
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]
+    r = await client.get("/api/products", params={"q": "x\x00"})
+    assert r.status_code == 422
+
+
 async def test_catalog_crud(client: httpx.AsyncClient, actors: Actors) -> None:
     owner = await actors.brand()
     product = await actors.product(stock=7, variants=2, owner=owner)

@@ -139,7 +139,21 @@ def _dump(result: Any) -> Any:
     return result
 
 
+def _has_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_has_nul(v) for v in data)
+    return False
+
+
 def _validate(model: type[M], data: Any, *, where: str) -> M:
+    # PostgreSQL cannot store NUL in text, and no field of ours has a use for it:
+    # refuse it here, once, instead of failing deep in the driver.
+    if _has_nul(data):
+        raise ValidationFailed(f"{where}: text must not contain NUL (\\u0000) characters")
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
