@@ -3,7 +3,9 @@
 and shows the pin; the viewer buys in two taps; the moderator page's numbers move; the
 moderator deletes the viewer's chat message and it disappears from the viewer page.
 
-Takes the README's screenshots (``docs/screenshots/``) on the way.
+Takes screenshots on the way: into the test's temporary directory, or into the
+README's ``docs/screenshots/`` with ``UPDATE_SCREENSHOTS=1 scripts/test -m browser``
+(so a test run does not rewrite tracked files).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tests.support import Actors, ServerThread, seconds, unique, wait_for
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 ARGS = [
     "--no-sandbox",
     "--use-fake-device-for-media-stream",
@@ -94,9 +96,15 @@ def chromium_path() -> str:
 
 
 async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
-    server: ServerThread, actors: Actors, client: httpx.AsyncClient, chromium_path: str
+    server: ServerThread,
+    actors: Actors,
+    client: httpx.AsyncClient,
+    chromium_path: str,
+    tmp_path: Path,
 ) -> None:
     from playwright.async_api import async_playwright, expect
+
+    shots = DOCS_SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
 
     brand = await actors.brand()
     lineup = (
@@ -207,7 +215,7 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
             r = await client.get(f"/api/orders/{order_id}", headers=viewer["headers"])
             assert r.status_code == 200 and r.json()["status"] == "paid", r.text
             assert r.json()["total_minor"] == flash_minor and r.json()["session_id"] == sid
-            await viewer_page.screenshot(path=str(SHOTS / "watch-confirm.png"))
+            await viewer_page.screenshot(path=str(shots / "watch-confirm.png"))
             await viewer_page.click("text=Keep watching")
 
             # the moderator's numbers go up: one order, the flash price as revenue
@@ -236,10 +244,10 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
             await expect(numbers.locator("[data-num=reactions-per-min] .v")).not_to_have_text(
                 "0", timeout=wait_ms
             )
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            await viewer_page.screenshot(path=str(SHOTS / "watch.png"))
-            await host_page.screenshot(path=str(SHOTS / "host.png"))
-            await mod_page.screenshot(path=str(SHOTS / "moderate.png"))
+            shots.mkdir(parents=True, exist_ok=True)
+            await viewer_page.screenshot(path=str(shots / "watch.png"))
+            await host_page.screenshot(path=str(shots / "host.png"))
+            await mod_page.screenshot(path=str(shots / "moderate.png"))
 
             # the viewer's connection drops; the page rejoins with `since` by itself while
             # the moderator deletes the message: it disappears from the viewer page
