@@ -638,12 +638,16 @@ def figures(
     sent: dict[int, float], receipts: dict[int, list[float]], viewers: int
 ) -> dict[str, Any]:
     latencies: list[float] = []
+    firsts: list[float] = []  # per pin, its first viewer: the pin path without the fan-out
     complete = 0
     for pin_id, t0 in sent.items():
         times = receipts.get(pin_id, [])
         if len(times) >= viewers:
             complete += 1
         latencies.extend((t - t0) * 1000 for t in times)
+        if times:
+            firsts.append((min(times) - t0) * 1000)
+    firsts.sort()
     latencies.sort()
     n = len(latencies)
 
@@ -659,6 +663,7 @@ def figures(
         "p99_ms": pct(0.99),
         "max_ms": round(latencies[-1], 2) if n else float("nan"),
         "mean_ms": round(statistics.fmean(latencies), 2) if n else float("nan"),
+        "first_viewer_p50_ms": round(firsts[len(firsts) // 2], 2) if firsts else float("nan"),
     }
 
 
