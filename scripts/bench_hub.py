@@ -29,6 +29,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -712,71 +713,74 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     database_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     valkey = EmbeddedValkey(tmp / "valkey", appendonly=False)
     redis_url = await valkey.astart()
-    log(f"valkey at {redis_url}; database {database_url}")
-    await asyncio.to_thread(migrate, database_url)
-    output: dict[str, Any] = {}
-    ours = Servers.ours(tmp, database_url, redis_url)
     try:
-        ours.wait_ready()
-        seeded = await seed(f"http://127.0.0.1:{ours.ports[0]}", database_url)
-        log(f"seeded show {seeded['session']} with products {seeded['products']}")
-        run = await run_system(
-            "ours",
-            ours,
-            args.viewers,
-            seeded["session"],
-            args.pins,
-            args.interval,
-            args.client_procs,
-            lambda: host_ours(
-                ours.ports[0],
-                seeded["host_token"],
-                seeded["session"],
-                seeded["products"],
-                args.pins,
-                args.interval,
-                args.max_pin_seconds,
-            ),
-        )
-        output = dict(run["result"])
-        sample = run["extra"] or {"type": "pinned", "pin": {}}
-    finally:
-        ours.stop()
-    if not args.no_baseline:
-        base = Servers.baseline(redis_url)
+        log(f"valkey at {redis_url}; database {database_url}")
+        await asyncio.to_thread(migrate, database_url)
+        output: dict[str, Any] = {}
+        ours = Servers.ours(tmp, database_url, redis_url)
         try:
-            base.wait_ready()
-            payload = {k: v for k, v in sample.items() if k not in ("seq", "session")}
-
-            async def host() -> tuple[dict[int, float], None]:
-                return (
-                    await host_baseline(
-                        base.ports[0],
-                        seeded["session"],
-                        payload,
-                        args.pins,
-                        args.interval,
-                        args.max_pin_seconds,
-                    ),
-                    None,
-                )
-
+            ours.wait_ready()
+            seeded = await seed(f"http://127.0.0.1:{ours.ports[0]}", database_url)
+            log(f"seeded show {seeded['session']} with products {seeded['products']}")
             run = await run_system(
-                "baseline",
-                base,
+                "ours",
+                ours,
                 args.viewers,
                 seeded["session"],
                 args.pins,
                 args.interval,
                 args.client_procs,
-                host,
+                lambda: host_ours(
+                    ours.ports[0],
+                    seeded["host_token"],
+                    seeded["session"],
+                    seeded["products"],
+                    args.pins,
+                    args.interval,
+                    args.max_pin_seconds,
+                ),
             )
-            output["baseline"] = run["result"]
-            if output["p99_ms"] and run["result"]["p99_ms"]:
-                output["p99_speedup"] = round(run["result"]["p99_ms"] / output["p99_ms"], 2)
+            output = dict(run["result"])
+            sample = run["extra"] or {"type": "pinned", "pin": {}}
         finally:
-            base.stop()
-    await valkey.astop()
+            ours.stop()
+        if not args.no_baseline:
+            base = Servers.baseline(redis_url)
+            try:
+                base.wait_ready()
+                payload = {k: v for k, v in sample.items() if k not in ("seq", "session")}
+
+                async def host() -> tuple[dict[int, float], None]:
+                    return (
+                        await host_baseline(
+                            base.ports[0],
+                            seeded["session"],
+                            payload,
+                            args.pins,
+                            args.interval,
+                            args.max_pin_seconds,
+                        ),
+                        None,
+                    )
+
+                run = await run_system(
+                    "baseline",
+                    base,
+                    args.viewers,
+                    seeded["session"],
+                    args.pins,
+                    args.interval,
+                    args.client_procs,
+                    host,
+                )
+                output["baseline"] = run["result"]
+                if output["p99_ms"] and run["result"]["p99_ms"]:
+                    output["p99_speedup"] = round(run["result"]["p99_ms"] / output["p99_ms"], 2)
+            finally:
+                base.stop()
+    finally:
+        await valkey.astop()
+        shutil.rmtree(tmp, ignore_errors=True)
     return output
 
 
