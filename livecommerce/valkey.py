@@ -37,7 +37,8 @@ def valkey_server_binary() -> str:
 
 
 class EmbeddedValkey:
-    """Owns one ``valkey-server`` process.
+    """Owns one ``valkey-server`` process (or shares the one already answering on
+    its socket, which it then leaves running at :meth:`stop`).
 
     ``directory`` holds its socket, AOF files and log. ``port=0`` (default)
     disables TCP; give a port to also listen on 127.0.0.1 (benchmarks that
@@ -74,6 +75,10 @@ class EmbeddedValkey:
         """Start the server and wait until it answers; returns its URL."""
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.socket_path.exists():
+            if self._ping():
+                # Another process of this app (serve beside worker) already runs one
+                # here: share it rather than start a second server on the same files.
+                return self.url
             self.socket_path.unlink()
         args = [
             valkey_server_binary(),
