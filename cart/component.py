@@ -40,7 +40,7 @@ class CartComponent(Component):
         settings = self.settings
         redis, db = services.redis, services.db
         self._services = services
-        self.admission = asyncio.Semaphore(256)
+        self.admission = asyncio.Semaphore(64)
         self.stock = StockStore(redis)
         self.onsale = OnSale(db=db, redis=redis, stock=self.stock)
         self.lookups = Lookups(db)

@@ -207,7 +207,9 @@ class Lookups:
     async def _load_buyers(self, waiting: dict[int, asyncio.Future[list[_Method] | None]]) -> None:
         try:
             found: dict[int, list[_Method]] = {}
-            async with self.db.sessions() as db:
+            # A Core connection, not an ORM session: plain columns need no identity map,
+            # and the ORM's per-query set-up was ~1.6 ms of CPU per batch (py-spy).
+            async with self.db.engine.connect() as db:
                 rows = await db.execute(
                     select(
                         User.id,
