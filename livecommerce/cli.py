@@ -17,6 +17,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from livecommerce.app import create_app
+    from livecommerce.hub.wire import HubWebSocketProtocol
     from livecommerce.observability import configure_logging
 
     configure_logging(settings.log_level)
@@ -31,8 +32,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         # websockets' sans-I/O protocol: the least memory per connection and a send that
-        # does not await unless the socket is backed up (measured: scripts/bench_hub.py).
-        ws=settings.hub_ws_impl,
+        # does not await unless the socket is backed up (measured: scripts/bench_hub.py);
+        # the hub's subclass also lets the fan-out write prebuilt frames to the socket.
+        ws=HubWebSocketProtocol
+        if settings.hub_ws_impl == "websockets-sansio"
+        else settings.hub_ws_impl,
         ws_max_size=settings.hub_max_frame_bytes,
         # Every viewer gets the same frames: compressing them once per connection would
         # cost CPU per viewer and a zlib context per socket, for small JSON.

@@ -17,6 +17,7 @@ from livecommerce.accounts.store import create_user
 from livecommerce.app import create_app
 from livecommerce.components import Component
 from livecommerce.db.engine import Database
+from livecommerce.hub.wire import HubWebSocketProtocol
 from livecommerce.settings import Settings
 
 #: One scaled unit for every wait in the tests: a slow machine raises TEST_TIME_SCALE.
@@ -49,6 +50,9 @@ class ServerThread:
             port=self.port,
             log_config=None,
             lifespan="on",
+            # What `livecommerce serve` runs: the fan-out's direct frame writes included.
+            ws=HubWebSocketProtocol,
+            ws_per_message_deflate=False,
             ws_ping_interval=None,
             timeout_graceful_shutdown=2,
         )

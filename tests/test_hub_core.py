@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
 
 from livecommerce.errors import BadRequest
 from livecommerce.hub.outbox import Outbox
@@ -18,6 +20,7 @@ from livecommerce.hub.protocol import (
     replay_frames,
 )
 from livecommerce.hub.rooms import Event, Room, Subscriber
+from livecommerce.hub.wire import text_frame
 
 
 def _event(seq: int, kind: str = "price") -> Event:
@@ -134,3 +137,10 @@ async def test_a_stalled_socket_overflows_its_outbox_and_is_closed_as_slow() -> 
         "code": CLOSE_SLOW,
         "reason": "too slow: reconnect and join with since",
     }
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536])
+def test_a_prebuilt_frame_is_what_websockets_would_send(size: int) -> None:
+    payload = ("é" * size).encode()[:size]  # any bytes: the length fields are the point
+    expected = WsFrame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
+    assert text_frame(payload) == expected

@@ -46,6 +46,7 @@ from livecommerce.hub.protocol import (
 from livecommerce.hub.rooms import Room, Subscriber
 from livecommerce.hub.schemas import PinIn
 from livecommerce.hub.snapshot import missed_events, session_status, snapshot
+from livecommerce.hub.wire import WIRE_EXTENSION, RawWire
 from livecommerce.moderation.actions import moderate
 from livecommerce.moderation.schemas import ModerateIn
 
@@ -75,7 +76,8 @@ class HubEndpoint:
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
-        conn = Connection(hub, send)
+        wire = scope.get("extensions", {}).get(WIRE_EXTENSION, {}).get("wire")
+        conn = Connection(hub, send, wire)
         token = parse_qs(scope.get("query_string", b"").decode()).get("token")
         try:
             if token:
@@ -107,7 +109,7 @@ hub_endpoint = HubEndpoint()
 class Connection:
     """One client: who it is, what it joined, its limits."""
 
-    def __init__(self, hub: Hub, send: Send) -> None:
+    def __init__(self, hub: Hub, send: Send, wire: RawWire | None = None) -> None:
         self.hub = hub
         settings = hub.services.settings
         self.principal: Principal = ANONYMOUS
@@ -116,6 +118,7 @@ class Connection:
             send,
             limit=settings.hub_send_queue,
             max_chars=settings.hub_send_buffer_bytes,
+            wire=wire,
         )
         self.subscriber: Subscriber | None = None
         self.bucket = TokenBucket(settings.hub_request_rate, 2 * settings.hub_request_rate)

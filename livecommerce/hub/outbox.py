@@ -10,6 +10,11 @@ the outbox gives up on the connection (close code
 :data:`~livecommerce.hub.protocol.CLOSE_SLOW`); the viewer recovers by
 reconnecting with ``join {since}``. So one slow viewer costs the others one
 deque append per event.
+
+With a :class:`~livecommerce.hub.wire.RawWire` (uvicorn's sans-I/O protocol,
+no compression), :meth:`Outbox.push_frame` writes the frame's prebuilt bytes
+straight to the socket while nothing is queued and the socket is not backed
+up; otherwise the frame takes the path above, so the bounds are unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
 
 from livecommerce.hub.protocol import CLOSE_SLOW
+from livecommerce.hub.wire import RawWire
 
 __all__ = ["Outbox", "send_message"]
 
@@ -63,6 +69,7 @@ class _Resume:
 class Outbox:
     __slots__ = (
         "_send",
+        "_wire",
         "limit",
         "max_chars",
         "_chars",
@@ -73,8 +80,12 @@ class Outbox:
         "closed",
     )
 
-    def __init__(self, send: Send, *, limit: int, max_chars: int) -> None:
+    def __init__(
+        self, send: Send, *, limit: int, max_chars: int, wire: RawWire | None = None
+    ) -> None:
         self._send = send
+        #: Direct writes of prebuilt frames, when the server offers them.
+        self._wire = wire
         #: Frames and characters that may wait; past either, the viewer is too slow.
         self.limit = limit
         self.max_chars = max_chars
@@ -93,6 +104,17 @@ class Outbox:
     def push(self, text: str) -> None:
         """Send (or queue) one text frame; never blocks."""
         self.push_message(send_message(text))
+
+    def push_frame(self, message: dict[str, Any], frame: bytes) -> None:
+        """Send (or queue) one text frame given both as its ASGI ``message`` and as the
+        WebSocket ``frame`` bytes of the same text; never blocks."""
+        wire = self._wire
+        if wire is None or self._task is not None or self.closed:
+            # No direct path, or frames wait (in order) behind a suspended send.
+            self.push_message(message)
+            return
+        if not wire.write(frame):  # backed up or closing: the ASGI path handles it
+            self.push_message(message)
 
     def push_message(self, message: dict[str, Any]) -> None:
         """Send (or queue) one ASGI ``websocket.send`` message; never blocks. Overflow

@@ -21,6 +21,7 @@ from typing import Any
 
 from livecommerce.hub.outbox import Outbox, send_message
 from livecommerce.hub.protocol import COALESCED_KINDS, batch_frame
+from livecommerce.hub.wire import text_frame
 
 __all__ = ["Event", "Frame", "Room", "Subscriber"]
 
@@ -34,15 +35,16 @@ class Event:
 
 
 class Frame:
-    """Events going out together, as one text frame; ``message`` is its ASGI message,
-    built once and handed to every viewer."""
+    """Events going out together, as one text frame; ``message`` (its ASGI message) and
+    ``wire`` (its WebSocket frame bytes) are built once and handed to every viewer."""
 
-    __slots__ = ("events", "text", "message")
+    __slots__ = ("events", "text", "message", "wire")
 
     def __init__(self, events: Sequence[Event], text: str) -> None:
         self.events = events
         self.text = text
         self.message = send_message(text)
+        self.wire = text_frame(text.encode())
 
     @classmethod
     def of(cls, events: Sequence[Event]) -> Frame:
@@ -73,7 +75,7 @@ class Subscriber:
         if events[-1].seq <= self.last_seq:
             return
         if events[0].seq > self.last_seq:
-            self.outbox.push_message(frame.message)
+            self.outbox.push_frame(frame.message, frame.wire)
         else:  # partly seen (rare: right after a sync); send only the new ones
             self.outbox.push(Frame.of([e for e in events if e.seq > self.last_seq]).text)
         self.last_seq = events[-1].seq
