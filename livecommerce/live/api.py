@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from livecommerce.api.routing import Api, Call
 from livecommerce.auth.permissions import session_rights
-from livecommerce.db.models import Role, SessionStatus
+from livecommerce.db.models import ModerationAction, Role, SessionStatus
 from livecommerce.live import store
 from livecommerce.live.schemas import (
     LineupIn,
@@ -21,6 +23,18 @@ from livecommerce.signals import LINEUP_CHANGED, SESSION_STATE_CHANGED
 __all__ = ["api"]
 
 api = Api(tags=["live sessions"])
+
+
+def _audit(db: AsyncSession, session_id: int, call: Call, action: str, user_id: int) -> None:
+    """Who may moderate is part of the session's moderation audit log."""
+    db.add(
+        ModerationAction(
+            session_id=session_id,
+            actor_id=call.principal.require_user(),
+            action=action,
+            target_user_id=user_id,
+        )
+    )
 
 
 @api.route(
@@ -180,6 +194,7 @@ async def add_moderator(call: Call) -> list[ModeratorOut]:
     async with call.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
         await store.add_moderator(db, session_id, call.body.user_id)
+        _audit(db, session_id, call, "add_moderator", call.body.user_id)
         await db.commit()
         return await store.list_moderators(db, session_id)
 
@@ -197,4 +212,5 @@ async def remove_moderator(call: Call) -> None:
     async with call.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
         await store.remove_moderator(db, session_id, call.path["user_id"])
+        _audit(db, session_id, call, "remove_moderator", call.path["user_id"])
         await db.commit()
