@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -63,7 +64,10 @@ class ProblemResponse(JSONResponse):
     media_type = "application/problem+json"
 
 
-def _problem(request: Request, exc: Exception) -> Response:
+async def _problem(request: Request, exc: Exception) -> Response:
+    # async on purpose: Starlette runs a sync handler in a worker thread, a thread hop
+    # per error reply (a flash sale's "sold out" is one), and the first such hop
+    # imported anyio's thread machinery mid-sale (~0.25 s stall per process, py-spy).
     if isinstance(exc, LivecommerceError):
         error = exc
     elif isinstance(exc, HTTPException):
@@ -99,7 +103,11 @@ async def open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Re
         stack.push_async_callback(valkey.astop)
         log.info("started private valkey-server at %s", url)
     redis = Redis.from_url(
-        url, decode_responses=False, max_connections=512, health_check_interval=0
+        url,
+        decode_responses=False,
+        max_connections=512,
+        health_check_interval=0,
+        socket_timeout=settings.redis_socket_timeout_s or None,
     )
     stack.push_async_callback(redis.aclose)
     return redis
@@ -137,6 +145,10 @@ def create_app(
             if jobs_enabled:
                 tasks = [asyncio.create_task(job()) for part in parts for job in part.jobs()]
                 stack.push_async_callback(_cancel, tasks)
+            # Everything built so far lives as long as the process: move it out of the
+            # collector's sight, so a full collection during a burst scans only what
+            # requests allocate (measured: 65-90 ms full collections before, mid-sale).
+            gc.freeze()
             yield
 
     app = Starlette(
