@@ -26,8 +26,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from cart.events import StockEvents
 from cart.idempotency import IdempotencyStore
 from cart.lookups import Lookups, ProductInfo
@@ -36,6 +34,7 @@ from cart.payments import Authorization, GatewayDeclined, PaymentGateway
 from cart.schemas import OrderItemOut, OrderOut
 from cart.stock import Reservation, ReserveStatus, StockStore
 from cart.writer import ItemDraft, OrderDraft, OrderWriter, PaymentDraft
+from livecommerce import keys
 from livecommerce.db.models import OrderStatus, utcnow
 from livecommerce.errors import (
     Conflict,
@@ -47,7 +46,8 @@ from livecommerce.errors import (
     Unavailable,
     ValidationFailed,
 )
-from livecommerce.hub.pinstate import PinState, current_pin
+from livecommerce.hub.pinstate import PinState, parse_pin
+from livecommerce.redismux import RedisMux
 
 __all__ = ["Checkout", "Purchase", "PurchaseLine", "hold_id_for", "run_idempotent"]
 
@@ -81,7 +81,7 @@ class Checkout:
     def __init__(
         self,
         *,
-        redis: Redis,
+        mux: RedisMux,
         stock: StockStore,
         onsale: OnSale,
         lookups: Lookups,
@@ -93,7 +93,7 @@ class Checkout:
         clock: Callable[[], float] = time.time,
         sold_out_hint_s: float = 0.05,
     ) -> None:
-        self.redis = redis
+        self.mux = mux
         self.stock = stock
         self.onsale = onsale
         self.lookups = lookups
@@ -145,7 +145,7 @@ class Checkout:
         pin: PinState | None = None
         if p.session_id is not None:
             creator_id = (await self.lookups.session(p.session_id)).host_id
-            pin = await current_pin(self.redis, p.session_id)
+            pin = parse_pin(await self.mux.execute("GET", keys.session_pin(p.session_id)))
         hold_id = hold_id_for(p.user_id, p.idempotency_key)
         now_ms = int(self.clock() * 1000)
         held: dict[int, Reservation] = {}

@@ -41,18 +41,18 @@ class CartComponent(Component):
         redis, db = services.redis, services.db
         self._services = services
         self.admission = asyncio.Semaphore(64)
-        self.stock = StockStore(redis)
+        self.stock = StockStore(redis, services.mux)
         self.onsale = OnSale(db=db, redis=redis, stock=self.stock)
         self.lookups = Lookups(db)
         self.carts = CartStore(redis, ttl_s=settings.cart_ttl_s)
-        self.idempotency = IdempotencyStore(redis)
+        self.idempotency = IdempotencyStore(services.mux)
         self.events = StockEvents(redis, maxlen=settings.hub_stream_maxlen)
         self.writer = OrderWriter(db, window_s=settings.order_batch_window_s)
         gateways: dict[str, PaymentGateway] = {
             "test": TestGateway(webhook_secret=settings.secret_key)
         }
         self.checkout = Checkout(
-            redis=redis,
+            mux=services.mux,
             stock=self.stock,
             onsale=self.onsale,
             lookups=self.lookups,

@@ -16,10 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from livecommerce import encoding, keys
 from livecommerce.errors import BadRequest, Conflict, IdempotencyMismatch
+from livecommerce.redismux import RedisMux
 
 __all__ = ["IdempotencyStore", "Replay", "check_key", "fingerprint"]
 
@@ -56,13 +55,13 @@ class Replay:
 class IdempotencyStore:
     def __init__(
         self,
-        redis: Redis,
+        mux: RedisMux,
         *,
         ttl_s: int = 24 * 3600,
         running_ttl_s: int = 300,
         wait_s: float = 30.0,
     ) -> None:
-        self.redis = redis
+        self.redis = mux
         self.ttl_s = ttl_s
         #: A crashed process's ``running`` record frees the key after this long.
         self.running_ttl_s = running_ttl_s
@@ -73,9 +72,12 @@ class IdempotencyStore:
         A :class:`Replay`: the stored reply of an earlier request with this key."""
         rkey = keys.idempotency(user_id, key)
         running = encoding.dumps({"h": fp, "s": "running"})
-        if await self.redis.set(rkey, running, nx=True, ex=self.running_ttl_s):
+        if await self._claim(rkey, running, self.running_ttl_s):
             return None
         return await self._replay(rkey, fp, running)
+
+    async def _claim(self, rkey: str, record: bytes, ttl_s: int) -> bool:
+        return await self.redis.execute("SET", rkey, record, "NX", "EX", ttl_s) is not None
 
     async def record(
         self, user_id: int, key: str, fp: str, status: int, body: Any
@@ -84,17 +86,17 @@ class IdempotencyStore:
         unless the key is taken. None: stored, send it; a Replay: the key's earlier reply."""
         rkey = keys.idempotency(user_id, key)
         done = encoding.dumps({"h": fp, "s": "done", "status": status, "body": body})
-        if await self.redis.set(rkey, done, nx=True, ex=self.ttl_s):
+        if await self._claim(rkey, done, self.ttl_s):
             return None
         return await self._replay(rkey, fp, done)
 
     async def _replay(self, rkey: str, fp: str, claim: bytes) -> Replay | None:
         deadline = time.monotonic() + self.wait_s
         while True:
-            raw = await self.redis.get(rkey)
+            raw = await self.redis.execute("GET", rkey)
             if raw is None:
                 # The first attempt was abandoned (or its record expired): run it again.
-                if await self.redis.set(rkey, claim, nx=True, ex=self.running_ttl_s):
+                if await self._claim(rkey, claim, self.running_ttl_s):
                     return None
                 continue
             record = encoding.loads(raw)
@@ -114,8 +116,10 @@ class IdempotencyStore:
 
     async def finish(self, user_id: int, key: str, fp: str, status: int, body: Any) -> None:
         record = {"h": fp, "s": "done", "status": status, "body": body}
-        await self.redis.set(keys.idempotency(user_id, key), encoding.dumps(record), ex=self.ttl_s)
+        await self.redis.execute(
+            "SET", keys.idempotency(user_id, key), encoding.dumps(record), "EX", self.ttl_s
+        )
 
     async def abandon(self, user_id: int, key: str) -> None:
         """Forget a request that failed in a way worth retrying (5xx)."""
-        await self.redis.delete(keys.idempotency(user_id, key))
+        await self.redis.execute("DEL", keys.idempotency(user_id, key))

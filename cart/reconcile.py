@@ -151,7 +151,9 @@ async def run(settings: Settings, *, fix: bool = True) -> int:
         redis = await _redis_for(settings, stack)
         db = Database(settings.database_url)
         stack.push_async_callback(db.dispose)
-        report = await reconcile(db, StockStore(redis), fix=fix)
+        stock = StockStore(redis)
+        stack.push_async_callback(stock.mux.aclose)
+        report = await reconcile(db, stock, fix=fix)
     for v in report.variants:
         mark = "ok " if v.ok else "BAD"
         print(

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from livecommerce import keys
 from livecommerce.errors import Conflict
+from livecommerce.redismux import LuaScript, RedisMux
 
 __all__ = [
     "ReserveStatus",
@@ -34,8 +35,8 @@ __all__ = [
 ]
 
 
-def _lua(name: str) -> str:
-    return resources.files("cart").joinpath("lua", f"{name}.lua").read_text()
+def _lua(name: str) -> LuaScript:
+    return LuaScript(resources.files("cart").joinpath("lua", f"{name}.lua").read_text())
 
 
 class ReserveStatus(enum.IntEnum):
@@ -78,18 +79,23 @@ def _product_keys(product_id: int) -> dict[str, str]:
 
 
 class StockStore:
-    """The stock scripts over one Redis client. Build one per process."""
+    """The stock scripts (run through ``mux``, the checkout's hot path) and stock
+    reads (``redis``). Build one per process; ``mux`` defaults to one of its own."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, mux: RedisMux | None = None) -> None:
         self.redis = redis
-        self._reserve = redis.register_script(_lua("reserve"))
-        self._confirm = redis.register_script(_lua("confirm"))
-        self._release = redis.register_script(_lua("release"))
-        self._claim = redis.register_script(_lua("claim"))
-        self._unsell = redis.register_script(_lua("unsell"))
-        self._adjust = redis.register_script(_lua("adjust"))
-        self._load = redis.register_script(_lua("load"))
-        self._fix = redis.register_script(_lua("fix"))
+        self.mux = mux or RedisMux.for_client(redis)
+        self._reserve = _lua("reserve")
+        self._confirm = _lua("confirm")
+        self._release = _lua("release")
+        self._claim = _lua("claim")
+        self._unsell = _lua("unsell")
+        self._adjust = _lua("adjust")
+        self._load = _lua("load")
+        self._fix = _lua("fix")
+
+    async def _run(self, script: LuaScript, keys: list[str], args: list[Any]) -> Any:
+        return await self.mux.evalsha(script, keys, args)
 
     async def reserve(
         self,
@@ -121,8 +127,8 @@ class StockStore:
         ]
         for variant_id, quantity in lines.items():
             argv += [variant_id, quantity]
-        raw = await self._reserve(
-            keys=[k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]], args=argv
+        raw = await self._run(
+            self._reserve, [k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]], argv
         )
         status = ReserveStatus(int(raw[0]))
         if status in (ReserveStatus.RESERVED, ReserveStatus.ALREADY_HELD):
@@ -137,14 +143,14 @@ class StockStore:
         """Extend the hold to ``expires_at_ms`` before writing its order; False if it is gone."""
         k = _product_keys(product_id)
         return bool(
-            await self._claim(keys=[k["holds"], k["holdinfo"]], args=[hold_id, expires_at_ms])
+            await self._run(self._claim, [k["holds"], k["holdinfo"]], [hold_id, expires_at_ms])
         )
 
     async def confirm(self, product_id: int, hold_id: str) -> bool:
         """Call only after the hold's order is committed in SQL. False if no such hold."""
         k = _product_keys(product_id)
         return bool(
-            await self._confirm(keys=[k["counts"], k["holds"], k["holdinfo"]], args=[hold_id])
+            await self._run(self._confirm, [k["counts"], k["holds"], k["holdinfo"]], [hold_id])
         )
 
     async def release(
@@ -156,9 +162,10 @@ class StockStore:
         k = _product_keys(product_id)
         guard = "" if if_expired_by_ms is None else str(if_expired_by_ms)
         return int(
-            await self._release(
-                keys=[k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]],
-                args=[hold_id, guard],
+            await self._run(
+                self._release,
+                [k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]],
+                [hold_id, guard],
             )
         )
 
@@ -168,7 +175,7 @@ class StockStore:
         argv: list[Any] = []
         for variant_id, quantity in lines.items():
             argv += [variant_id, quantity]
-        return bool(await self._unsell(keys=[k["stock"], k["counts"]], args=argv))
+        return bool(await self._run(self._unsell, [k["stock"], k["counts"]], argv))
 
     async def adjust_total(self, product_id: int, variant_id: int, new_total: int) -> bool:
         """Apply a new ``stock_total`` to the Redis counters (before its SQL commit).
@@ -176,7 +183,7 @@ class StockStore:
         Raises :class:`Conflict` if ``new_total`` is below the units sold plus held.
         Returns False if the variant is not on sale in Redis (nothing to adjust)."""
         k = _product_keys(product_id)
-        raw = await self._adjust(keys=[k["stock"], k["counts"]], args=[variant_id, new_total])
+        raw = await self._run(self._adjust, [k["stock"], k["counts"]], [variant_id, new_total])
         if int(raw[0]) == -1:
             raise Conflict(
                 f"stock_total {new_total} is below the {int(raw[1])} units already sold or held",
@@ -191,7 +198,7 @@ class StockStore:
         argv: list[Any] = []
         for variant_id, (total, sold) in variants.items():
             argv += [variant_id, total, sold]
-        loaded = int(await self._load(keys=[k["stock"], k["counts"], k["holdinfo"]], args=argv))
+        loaded = int(await self._run(self._load, [k["stock"], k["counts"], k["holdinfo"]], argv))
         await self.redis.sadd(keys.on_sale(), product_id)
         return loaded
 
@@ -204,8 +211,8 @@ class StockStore:
         """Lower ``available`` to ``total - sold - held`` if above it (never raises it).
         Returns (available before, available after, held)."""
         k = _product_keys(product_id)
-        raw = await self._fix(
-            keys=[k["stock"], k["counts"], k["holdinfo"]], args=[variant_id, total, sold]
+        raw = await self._run(
+            self._fix, [k["stock"], k["counts"], k["holdinfo"]], [variant_id, total, sold]
         )
         return int(raw[0]), int(raw[1]), int(raw[2])
 

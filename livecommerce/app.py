@@ -136,6 +136,7 @@ def create_app(
             db = Database(settings.database_url)
             stack.push_async_callback(db.dispose)
             services = Services(settings=settings, db=db, redis=redis, metrics=metrics)
+            stack.push_async_callback(services.mux.aclose)
             app.state.services = services
             for part in parts:
                 services.register(part)

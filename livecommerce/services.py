@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from livecommerce.auth.tokens import TokenSigner
 from livecommerce.db.engine import Database
 from livecommerce.metrics import Metrics
+from livecommerce.redismux import RedisMux
 from livecommerce.settings import Settings
 from livecommerce.signals import Signals
 
@@ -33,10 +34,13 @@ class Services:
         redis: Redis,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        mux: RedisMux | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.redis = redis
+        #: The same Redis for hot-path commands, auto-pipelined (see livecommerce.redismux).
+        self.mux = mux or RedisMux.for_client(redis)
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.tokens = TokenSigner(settings.secret_key, ttl_s=settings.token_ttl_s)

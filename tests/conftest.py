@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis as sync_redis
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -85,6 +86,15 @@ def server(settings: Settings) -> Iterator[ServerThread]:
     thread = ServerThread(settings).start()
     yield thread
     thread.stop()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    """A redis-py client on the suite's Redis (its private valkey or REDIS_URL)."""
+    assert settings.redis_url is not None
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from cart.stock import units_left
 from livecommerce.db.engine import Database
 from livecommerce.db.models import Order
-from livecommerce.settings import Settings
 from tests.cart_support import buyer
 from tests.support import Actors
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 def _item(product: dict, quantity: int = 1, variant: int = 0, **extra: object) -> dict:

@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -20,14 +19,6 @@ from livecommerce.db.models import CommissionEntry, Order, Payment
 from livecommerce.settings import Settings
 from tests.cart_support import authorizations, bulk_buyers, buy, buyer, sold_in_sql
 from tests.support import Actors, wait_for
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 async def _left(redis: Redis, product_id: int) -> int | None:
@@ -204,6 +195,7 @@ async def test_expired_hold_returns_its_unit(actors: Actors, db: Database, redis
     # the server's reaper (every 0.2 s in tests) returns the units after expiry
     await wait_for(returned, timeout=5)
     assert await stock.holds(product["id"]) == []
+    await stock.mux.aclose()
 
 
 async def test_refund_reverses_commission_and_returns_units(
@@ -300,7 +292,9 @@ async def test_stock_total_change_and_lazy_reload(
     await redis.delete(keys.product_stock(product["id"]), keys.product_counts(product["id"]))
     assert (await buy(client, user, product, quantity=1)).status_code == 201
     assert await _left(redis, product["id"]) == 4
-    report = await reconcile(db, StockStore(redis))
+    stock = StockStore(redis)
+    report = await reconcile(db, stock)
+    await stock.mux.aclose()
     mine = [v for v in report.variants if v.product_id == product["id"]]
     assert mine and all(v.ok for v in mine)
     assert report.oversold == 0

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
 
-__all__ = ["PinState", "clear_pin", "current_pin", "store_pin"]
+__all__ = ["PinState", "clear_pin", "current_pin", "parse_pin", "store_pin"]
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,12 @@ class PinState:
 
 
 async def current_pin(redis: Redis, session_id: int) -> PinState | None:
-    raw = await redis.get(keys.session_pin(session_id))
-    if raw is None:
-        return None
-    return PinState(**encoding.loads(raw))
+    return parse_pin(await redis.get(keys.session_pin(session_id)))
+
+
+def parse_pin(raw: bytes | str | None) -> PinState | None:
+    """The pin stored at ``keys.session_pin`` (None: nothing pinned)."""
+    return None if raw is None else PinState(**encoding.loads(raw))
 
 
 async def store_pin(redis: Redis, pin: PinState) -> None:
