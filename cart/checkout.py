@@ -134,6 +134,7 @@ class Checkout:
         known = self.sold_out(p.lines)
         if known is not None:
             raise known
+        buyer_read = self.lookups.prefetch_buyer(p.user_id)
         products = {pid: await self.lookups.product(pid) for pid in sorted(by_product)}
         for pid, variants in by_product.items():
             for vid in variants:
@@ -171,7 +172,7 @@ class Checkout:
         auth: Authorization | None = None
         gateway: PaymentGateway | None = None
         try:
-            buyer = await self.lookups.buyer(p.user_id, p.payment_method_id)
+            buyer = await self.lookups.buyer(p.user_id, p.payment_method_id, buyer_read)
             gateway = self.gateway(buyer.payment_gateway)
             try:
                 auth = await gateway.authorize(

@@ -21,7 +21,7 @@ from livecommerce.db.engine import Database
 from livecommerce.db.models import LiveSession, PaymentMethod, Product, User
 from livecommerce.errors import Conflict, NotFound
 
-__all__ = ["Buyer", "Lookups", "ProductInfo", "SessionInfo", "VariantInfo"]
+__all__ = ["Buyer", "Lookups", "ProductInfo", "SavedMethod", "SessionInfo", "VariantInfo"]
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ class SessionInfo:
 
 
 @dataclass(frozen=True)
-class _Method:
+class SavedMethod:
     id: int | None
     gateway: str
     token: str
@@ -81,7 +81,7 @@ class Lookups:
         db: Database,
         *,
         ttl_s: float = 1.0,
-        batch_window_s: float = 0.002,
+        batch_window_s: float = 0.005,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
@@ -90,7 +90,7 @@ class Lookups:
         self.clock = clock
         self._products: dict[int, tuple[float, asyncio.Future[ProductInfo | None]]] = {}
         self._sessions: dict[int, tuple[float, asyncio.Future[SessionInfo | None]]] = {}
-        self._buyers: dict[int, asyncio.Future[list[_Method] | None]] = {}
+        self._buyers: dict[int, asyncio.Future[list[SavedMethod] | None]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -163,20 +163,18 @@ class Lookups:
             ).first()
         return SessionInfo(session_id, int(row[0]), str(row[1])) if row else None
 
-    async def buyer(self, user_id: int, payment_method_id: int | None) -> Buyer:
+    async def buyer(
+        self,
+        user_id: int,
+        payment_method_id: int | None,
+        prefetched: asyncio.Future[list[SavedMethod] | None] | None = None,
+    ) -> Buyer:
         """The buyer's saved address and payment method; 409 if either is missing.
 
         Many checkouts at once share one SQL query: requests wait ``batch_window_s``
-        and are answered together (``WHERE user_id IN (...)``)."""
-        future = self._buyers.get(user_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._buyers[user_id] = future
-            if self._flush is None:
-                self._flush = asyncio.get_running_loop().call_later(
-                    self.batch_window_s, self._start_flush
-                )
-        methods = await asyncio.shield(future)
+        and are answered together (``WHERE user_id IN (...)``). ``prefetched``: the
+        future :meth:`prefetch_buyer` returned for this user."""
+        methods = await asyncio.shield(prefetched or self.prefetch_buyer(user_id))
         if methods is None:
             raise NotFound("this account no longer exists")
         address = methods[0].address if methods else None
@@ -197,6 +195,22 @@ class Lookups:
         method = chosen[0]
         return Buyer(user_id, dict(address), method.gateway, method.token)
 
+    def prefetch_buyer(self, user_id: int) -> asyncio.Future[list[SavedMethod] | None]:
+        """Start (or join) the batched read of the buyer's address and payment methods
+        without waiting: checkout starts it first and awaits :meth:`buyer` after the
+        reservation, so the read's batch window overlaps the Redis round trips."""
+        future = self._buyers.get(user_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            # a checkout that stops before awaiting it (sold out) leaves any error unread
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._buyers[user_id] = future
+            if self._flush is None:
+                self._flush = asyncio.get_running_loop().call_later(
+                    self.batch_window_s, self._start_flush
+                )
+        return future
+
     def _start_flush(self) -> None:
         self._flush = None
         waiting, self._buyers = self._buyers, {}
@@ -204,9 +218,11 @@ class Lookups:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _load_buyers(self, waiting: dict[int, asyncio.Future[list[_Method] | None]]) -> None:
+    async def _load_buyers(
+        self, waiting: dict[int, asyncio.Future[list[SavedMethod] | None]]
+    ) -> None:
         try:
-            found: dict[int, list[_Method]] = {}
+            found: dict[int, list[SavedMethod]] = {}
             # A Core connection, not an ORM session: plain columns need no identity map,
             # and the ORM's per-query set-up was ~1.6 ms of CPU per batch (py-spy).
             async with self.db.engine.connect() as db:
@@ -224,7 +240,7 @@ class Lookups:
                 )
                 for uid, address, mid, gateway, token in rows.tuples():
                     found.setdefault(int(uid), []).append(
-                        _Method(mid, gateway or "", token or "", address)
+                        SavedMethod(mid, gateway or "", token or "", address)
                     )
         except Exception as exc:  # noqa: BLE001 - every waiter hears about it
             for future in waiting.values():
