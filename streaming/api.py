@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
 from starlette.responses import Response
 
 from livecommerce.api.routing import Api, Call
@@ -19,13 +18,14 @@ from livecommerce.errors import Conflict, MethodNotAllowed
 from livecommerce.live import store
 from livecommerce.signals import SESSION_STATE_CHANGED
 from streaming.sdp import SDP_MEDIA_TYPE, check_media_type, parse_offer
+from streaming.stats import MediaHealth
 from streaming.whep import Viewer
 from streaming.whip import Publisher
 
 if TYPE_CHECKING:
     from streaming.component import StreamingComponent
 
-__all__ = ["MediaHealthOut", "api"]
+__all__ = ["api"]
 
 api = Api(tags=["streaming"])
 
@@ -33,21 +33,6 @@ _RESOURCE_HEADERS = {
     "Location": "URL of the created resource; DELETE it to stop.",
     "ETag": "Entity tag of the ICE session (RFC 9725).",
 }
-
-
-class MediaHealthOut(BaseModel):
-    session_id: int
-    publishing: bool
-    codec: str | None
-    bitrate_bps: int
-    fps: float
-    packets_received: int
-    packets_lost: int
-    loss_fraction: float
-    keyframes: int
-    viewers: int
-    viewers_on_media: int
-    updated_ms: int
 
 
 def _streaming(call: Call) -> StreamingComponent:
@@ -202,26 +187,11 @@ def _no_trickle() -> MethodNotAllowed:
     "GET",
     "/api/sessions/{session_id:int}/media",
     summary="Stream health: inbound bitrate, fps, packet loss, keyframes, viewers on media",
-    response=MediaHealthOut,
+    response=MediaHealth,
     errors=[404],
 )
-async def media_health(call: Call) -> MediaHealthOut:
+async def media_health(call: Call) -> MediaHealth:
     session_id: int = call.path["session_id"]
     await _session_status(call, session_id)  # 404 for an unknown session
     health = await _streaming(call).health(session_id)
-    if health is None:
-        return MediaHealthOut(
-            session_id=session_id,
-            publishing=False,
-            codec=None,
-            bitrate_bps=0,
-            fps=0.0,
-            packets_received=0,
-            packets_lost=0,
-            loss_fraction=0.0,
-            keyframes=0,
-            viewers=0,
-            viewers_on_media=0,
-            updated_ms=0,
-        )
-    return MediaHealthOut.model_validate(health, from_attributes=True)
+    return health if health is not None else MediaHealth.idle(session_id)

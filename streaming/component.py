@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 
 from aiortc import RTCConfiguration, RTCSessionDescription
@@ -186,12 +185,13 @@ class StreamingComponent(Component):
         if latest is not None and relay is not None:
             # Who is connected is known now; only the rates wait for the next tick.
             viewers = [v for v in self.viewers.values() if v.session_id == session_id]
-            latest = dataclasses.replace(
-                latest,
-                publishing=relay.publishing,
-                codec=relay.video_mime,
-                viewers=len(viewers),
-                viewers_on_media=sum(1 for v in viewers if v.on_media),
+            latest = latest.model_copy(
+                update={
+                    "publishing": relay.publishing,
+                    "codec": relay.video_mime,
+                    "viewers": len(viewers),
+                    "viewers_on_media": sum(1 for v in viewers if v.on_media),
+                }
             )
         return latest
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
 from livecommerce.errors import BadRequest
+
+if TYPE_CHECKING:
+    from streaming.relay import SessionRelay
 
 __all__ = ["PeerResource", "negotiate"]
 
@@ -39,19 +43,23 @@ async def negotiate(pc: RTCPeerConnection, offer: RTCSessionDescription) -> str:
 
 
 class PeerResource:
-    """A WHIP or WHEP resource: ``id`` names it in its ``Location`` URL."""
+    """A WHIP or WHEP resource: ``id`` names it in its ``Location`` URL; ``relay``
+    is its session's relay, ``video_mime`` the video codec once negotiated."""
 
     def __init__(
         self,
         *,
         session_id: int,
         pc: RTCPeerConnection,
+        relay: SessionRelay,
         on_closed: Callable[[PeerResource], Awaitable[None]],
     ) -> None:
         self.id = secrets.token_urlsafe(18)
         self.etag = f'"{secrets.token_hex(8)}"'
         self.session_id = session_id
         self.pc = pc
+        self.relay = relay
+        self.video_mime: str | None = None
         self.answer = ""
         self.closed = False
         self._on_closed = on_closed

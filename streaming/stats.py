@@ -9,9 +9,9 @@ of going stale) and to gauges labelled by session.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 
 from prometheus_client import CollectorRegistry, Gauge
+from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
 from livecommerce import keys
@@ -23,8 +23,11 @@ __all__ = ["HEALTH_TTL_MS", "HealthReporter", "HealthSampler", "MediaHealth"]
 HEALTH_TTL_MS = 5000
 
 
-@dataclass(frozen=True)
-class MediaHealth:
+class MediaHealth(BaseModel):
+    """One session's stream health: kept in Redis, served by the media endpoint."""
+
+    model_config = ConfigDict(frozen=True)
+
     session_id: int
     publishing: bool
     codec: str | None
@@ -39,10 +42,28 @@ class MediaHealth:
     viewers_on_media: int
     updated_ms: int
 
+    @classmethod
+    def idle(cls, session_id: int) -> MediaHealth:
+        """A session where nothing streams."""
+        return cls(
+            session_id=session_id,
+            publishing=False,
+            codec=None,
+            bitrate_bps=0,
+            fps=0.0,
+            packets_received=0,
+            packets_lost=0,
+            loss_fraction=0.0,
+            keyframes=0,
+            viewers=0,
+            viewers_on_media=0,
+            updated_ms=0,
+        )
+
     def to_redis(self) -> dict[str, str]:
         return {
             k: ("1" if v is True else "0" if v is False else "" if v is None else str(v))
-            for k, v in asdict(self).items()
+            for k, v in self.model_dump().items()
             if k != "session_id"
         }
 

@@ -31,9 +31,7 @@ class Viewer(PeerResource):
         relay: SessionRelay,
         on_closed: Callable[[PeerResource], Awaitable[None]],
     ) -> None:
-        super().__init__(session_id=session_id, pc=pc, on_closed=on_closed)
-        self.relay = relay
-        self.video_mime: str | None = None
+        super().__init__(session_id=session_id, pc=pc, relay=relay, on_closed=on_closed)
         self.tracks: list[MediaStreamTrack] = []
 
     @classmethod

@@ -37,9 +37,7 @@ class Publisher(PeerResource):
         relay: SessionRelay,
         on_closed: Callable[[PeerResource], Awaitable[None]],
     ) -> None:
-        super().__init__(session_id=session_id, pc=pc, on_closed=on_closed)
-        self.relay = relay
-        self.video_mime: str | None = None
+        super().__init__(session_id=session_id, pc=pc, relay=relay, on_closed=on_closed)
         self._video_receiver: RTCRtpReceiver | None = None
         self._audio_receiver: RTCRtpReceiver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
