@@ -447,15 +447,14 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 
 async def seed(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    from sqlalchemy import insert, select
 
+    from livecommerce.accounts.bulk import insert_buyers
     from livecommerce.auth.passwords import hash_password
     from livecommerce.auth.tokens import TokenSigner
     from livecommerce.db.engine import Database
     from livecommerce.db.models import (
         Brand,
         LiveSession,
-        PaymentMethod,
         Product,
         SessionProduct,
         User,
@@ -499,34 +498,7 @@ async def seed(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
         await s.flush()
         s.add(SessionProduct(session_id=show.id, product_id=products["ours"][0], position=0))
         emails = [f"b{i}-{tag}@bench.dev" for i in range(args.buyers)]
-        await s.execute(
-            insert(User),
-            [
-                {
-                    "email": e,
-                    "display_name": "Buyer",
-                    "password_hash": password,
-                    "role": "viewer",
-                    "shipping_address": address,
-                }
-                for e in emails
-            ],
-        )
-        ids = list(await s.scalars(select(User.id).where(User.email.in_(emails))))
-        await s.execute(
-            insert(PaymentMethod),
-            [
-                {
-                    "user_id": uid,
-                    "gateway": "test",
-                    "token": "pm_card_visa",
-                    "brand": "visa",
-                    "last4": "4242",
-                    "is_default": True,
-                }
-                for uid in ids
-            ],
-        )
+        ids = await insert_buyers(s, emails, password_hash=password, address=address)
     await db.dispose()
     return {
         "products": products,

@@ -6,12 +6,13 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from livecommerce.accounts.bulk import insert_buyers
 from livecommerce.auth.passwords import hash_password
 from livecommerce.auth.tokens import TokenSigner
 from livecommerce.db.engine import Database
-from livecommerce.db.models import Order, OrderItem, Payment, PaymentMethod, User
+from livecommerce.db.models import Order, OrderItem, Payment
 from livecommerce.settings import Settings
 from tests.support import Actors
 
@@ -45,34 +46,7 @@ async def bulk_buyers(db: Database, settings: Settings, n: int) -> list[dict[str
     tag = uuid.uuid4().hex[:10]
     emails = [f"bulk-{tag}-{i}@test.livecommerce.dev" for i in range(n)]
     async with db.sessions() as session, session.begin():
-        await session.execute(
-            insert(User),
-            [
-                {
-                    "email": e,
-                    "display_name": "bulk",
-                    "password_hash": password,
-                    "role": "viewer",
-                    "shipping_address": ADDRESS,
-                }
-                for e in emails
-            ],
-        )
-        ids = list(await session.scalars(select(User.id).where(User.email.in_(emails))))
-        await session.execute(
-            insert(PaymentMethod),
-            [
-                {
-                    "user_id": uid,
-                    "gateway": "test",
-                    "token": "pm_card_visa",
-                    "brand": "visa",
-                    "last4": "4242",
-                    "is_default": True,
-                }
-                for uid in ids
-            ],
-        )
+        ids = await insert_buyers(session, emails, password_hash=password, address=ADDRESS)
     return [
         {"id": uid, "headers": {"Authorization": f"Bearer {signer.issue(uid, 'viewer')}"}}
         for uid in ids
