@@ -13,10 +13,12 @@ import logging
 
 from aiortc import RTCConfiguration, RTCSessionDescription
 
+from livecommerce import keys
 from livecommerce.components import Component
 from livecommerce.errors import Conflict, NotFound
 from livecommerce.services import Services
 from livecommerce.settings import Settings
+from livecommerce.signals import SESSION_STATE_CHANGED
 from streaming.api import api
 from streaming.ice import rtc_configuration
 from streaming.peer import PeerResource
@@ -46,11 +48,43 @@ class StreamingComponent(Component):
         #: Sessions whose WHIP offer is being answered (a second one gets 409 meanwhile).
         self._claimed: set[int] = set()
         self._reporter: HealthReporter | None = None
+        self._services: Services | None = None
         self._health_task: asyncio.Task[None] | None = None
 
     async def start(self, services: Services) -> None:
+        self._services = services
         self._reporter = HealthReporter(services.redis, services.metrics.registry)
         self._health_task = asyncio.create_task(self._health_loop())
+        services.signals.connect(SESSION_STATE_CHANGED, self._on_session_state)
+
+    async def _on_session_state(self, session_id: int, status: str) -> None:
+        if status == "ended":
+            await self.end_session(session_id)
+
+    async def end_session(self, session_id: int) -> None:
+        """Cut the session's publisher and viewers served by this process: an ended
+        stream must stop, not just be marked ended. The process that ends a session
+        does this at once; every other process within a health tick (see
+        :meth:`_end_sessions_ended_elsewhere`)."""
+        resources: list[PeerResource] = [
+            r
+            for r in (*self.publishers.values(), *self.viewers.values())
+            if r.session_id == session_id
+        ]
+        if resources:
+            log.info("session %s ended: closing %d media peers", session_id, len(resources))
+        await asyncio.gather(*(r.close() for r in resources), return_exceptions=True)
+
+    async def _end_sessions_ended_elsewhere(self) -> None:
+        """The hub mirrors each session's status in Redis (``keys.session_status``)
+        wherever it was changed; relays of sessions marked ended stop here too."""
+        relayed = sorted(self.relays)
+        if not relayed or self._services is None:
+            return
+        statuses = await self._services.redis.mget([keys.session_status(s) for s in relayed])
+        for session_id, status in zip(relayed, statuses, strict=True):
+            if status == b"ended":
+                await self.end_session(session_id)
 
     async def stop(self) -> None:
         if self._health_task is not None:
@@ -216,6 +250,7 @@ class StreamingComponent(Component):
                 self._latest.update((h.session_id, h) for h in snapshots)
                 if self._reporter is not None:
                     await self._reporter.report(snapshots)
+                await self._end_sessions_ended_elsewhere()
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis down for a moment: keep relaying, report next tick

@@ -286,6 +286,36 @@ async def test_h264_host_is_relayed_as_h264_and_hanging_up_frees_the_relay(
     ]
 
 
+async def test_ending_the_show_on_another_server_cuts_the_stream_relayed_here(
+    sclient: httpx.AsyncClient,
+    sactors: Actors,
+    client: httpx.AsyncClient,
+    stream_server: ServerThread,
+) -> None:
+    streaming = stream_server.app.state.services.get(StreamingComponent)
+    show = await sactors.show()
+    sid = show["id"]
+    host = Host(audio=False)
+    watcher = Watcher()
+    try:
+        r = await post_offer(sclient, f"/whip/{sid}", host.pc, token=show["host"]["token"])
+        assert r.status_code == 201, r.text
+        await watcher.play(sclient, sid)
+        await wait_for(lambda: advancing(watcher.markers, 10), timeout=20)
+        # The host ends the show through another server (its own process, in production):
+        # the relay here learns it from the status the hub keeps in Redis.
+        r = await client.post(f"/api/sessions/{sid}/end", headers=show["host"]["headers"])
+        assert r.status_code == 200, r.text
+        await wait_for(lambda: sid not in streaming.relays, timeout=10)
+        await wait_for(
+            lambda: host.pc.connectionState == "closed" and watcher.pc.connectionState == "closed",
+            timeout=10,
+        )
+    finally:
+        await watcher.close()
+        await host.close()
+
+
 async def test_whip_and_whep_refuse_what_they_cannot_serve(
     sclient: httpx.AsyncClient, sactors: Actors
 ) -> None:

@@ -8,7 +8,6 @@ row (who, when, what, to whom). Chat state changes go to Redis
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -116,28 +115,10 @@ async def moderate(
         await db.commit()
         out = record_out(row)
     if ended:
-        # After the commit, like the live API: the hub tells viewers, the cart stops sales.
+        # After the commit, like the live API: the hub tells viewers, the cart stops
+        # sales, the relay cuts the stream.
         await services.signals.send(SESSION_STATE_CHANGED, session_id=session_id, status="ended")
-        await _stop_media(services, session_id)
     return out
-
-
-async def _stop_media(services: Services, session_id: int) -> None:
-    """Cut the session's WHIP publisher and WHEP viewers served by this process: an ended
-    stream must stop, not just be marked ended."""
-    try:
-        from streaming.component import StreamingComponent
-    except ImportError:  # a deployment without the relay
-        return
-    streaming = services.find(StreamingComponent)
-    if streaming is None:
-        return
-    resources = [
-        r
-        for r in (*streaming.publishers.values(), *streaming.viewers.values())
-        if r.session_id == session_id
-    ]
-    await asyncio.gather(*(r.close() for r in resources), return_exceptions=True)
 
 
 async def _require_moderate(services: Services, principal: Principal, session_id: int) -> None:
