@@ -1,7 +1,8 @@
 """Checkout: instant buy and cart checkout, in the order DESIGN section 5 asks for.
 
-    reserve (Redis, per product) -> authorize + capture (gateway) -> claim the holds
-    -> write the order (group-committed SQL) -> confirm the holds -> reply "confirmed"
+    reserve (Redis, per product) -> authorize (gateway) -> claim the holds, recording
+    the payment on them -> capture -> write the order (group-committed SQL)
+    -> confirm the holds -> reply "confirmed"
 
 * The hold id is derived from (user, Idempotency-Key): a retry after a crash finds
   its own hold again, the gateway returns the same authorization for the same key,
@@ -12,8 +13,11 @@
   the buyer gets all lines or none; other buyers may briefly see a unit held that
   is then returned, which is the same as a payment failure.
 * Any failure before the order is committed releases the holds at once (I4) and
-  voids/refunds the payment (I3). After the commit, a failed confirm is harmless:
-  the reaper finds the hold expired, sees its order in SQL, and confirms it.
+  voids/refunds the payment (I3). If the process dies instead, the reaper finds the
+  expired hold with no order in SQL, returns its units and refunds the payment the
+  claim recorded on it: money is never kept without an order. After the commit, a
+  failed confirm is harmless: the reaper finds the hold expired, sees its order in
+  SQL, and confirms it.
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from cart.events import StockEvents
 from cart.idempotency import IdempotencyStore
 from cart.lookups import Lookups, ProductInfo
 from cart.onsale import OnSale
-from cart.payments import Authorization, GatewayDeclined, PaymentGateway
+from cart.payments import Authorization, GatewayDeclined, PaymentGateway, undo_payment
 from cart.schemas import OrderItemOut, OrderOut
-from cart.stock import Reservation, ReserveStatus, StockStore
+from cart.stock import HoldPayment, Reservation, ReserveStatus, StockStore
 from cart.writer import ItemDraft, OrderDraft, OrderWriter, PaymentDraft
 from livecommerce import keys
 from livecommerce.db.models import OrderStatus, utcnow
@@ -52,9 +56,6 @@ from livecommerce.redismux import RedisMux
 __all__ = ["Checkout", "Purchase", "PurchaseLine", "hold_id_for", "run_idempotent"]
 
 log = logging.getLogger("livecommerce.cart")
-
-#: A payment that took less than this does not re-claim its holds (see purchase).
-CLAIM_SKIP_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -178,23 +179,26 @@ class Checkout:
                 auth = await gateway.authorize(
                     buyer.payment_token, total, currency, idempotency_key=hold_id
                 )
+            except GatewayDeclined as exc:
+                raise PaymentFailed(exc.message, code=exc.code) from exc
+            # Claim before capturing: the claim keeps the reaper off the hold while the
+            # order commits (its expiry moves to now + TTL), and records the payment on
+            # it, so that if this process dies before the commit, the reaper that
+            # returns the units also refunds the money (an order-less charge cannot
+            # outlive the hold). One product's hold carries it: one refund per purchase.
+            claim_until = int(self.clock() * 1000) + self.hold_ttl_ms
+            record: HoldPayment | None = HoldPayment(gateway.name, auth.id, total)
+            for pid in sorted(held):
+                if not await self.stock.claim(pid, hold_id, claim_until, record):
+                    raise Conflict(
+                        "your reservation expired before the payment completed; try again",
+                        code="hold_expired",
+                    )
+                record = None
+            try:
                 await gateway.capture(auth.id)
             except GatewayDeclined as exc:
                 raise PaymentFailed(exc.message, code=exc.code) from exc
-            claim_until = int(self.clock() * 1000) + self.hold_ttl_ms
-            # The claim moves the hold's expiry to now + TTL. A hold this request made
-            # expires at now_ms + TTL: if the payment was quick, that is within
-            # CLAIM_SKIP_MS of what the claim would set, so the reaper's margin is the
-            # same and a Redis round trip is saved. A hold found from an earlier attempt
-            # (ALREADY_HELD) may be close to expiry: always claim it.
-            reused = any(r.status == ReserveStatus.ALREADY_HELD for r in held.values())
-            if reused or claim_until - (now_ms + self.hold_ttl_ms) >= CLAIM_SKIP_MS:
-                for pid in held:
-                    if not await self.stock.claim(pid, hold_id, claim_until):
-                        raise Conflict(
-                            "your reservation expired before the payment completed; try again",
-                            code="hold_expired",
-                        )
             draft = OrderDraft(
                 id=str(uuid.uuid4()),
                 user_id=p.user_id,
@@ -299,13 +303,8 @@ class Checkout:
     async def _undo_payment(
         self, gateway: PaymentGateway | None, auth: Authorization | None
     ) -> None:
-        if gateway is None or auth is None:
-            return
-        try:
-            await gateway.refund(auth.id, auth.amount_minor)
-            await gateway.void(auth.id)
-        except Exception:  # noqa: BLE001 - logged for the operator; never masks the cause
-            log.exception("undoing payment %s failed", auth.id)
+        if gateway is not None and auth is not None:
+            await undo_payment(gateway, auth.id, auth.amount_minor)
 
     async def _existing(
         self,

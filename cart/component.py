@@ -12,8 +12,8 @@ from cart.events import StockEvents
 from cart.idempotency import IdempotencyStore
 from cart.lookups import Lookups
 from cart.onsale import OnSale
-from cart.payments import PaymentGateway, TestGateway
-from cart.reaper import reaper_loop
+from cart.payments import gateways_for
+from cart.reaper import reaper_loop, refunder
 from cart.stock import StockStore
 from cart.writer import OrderWriter
 from livecommerce.components import Component, Job
@@ -48,15 +48,13 @@ class CartComponent(Component):
         self.idempotency = IdempotencyStore(services.mux)
         self.events = StockEvents(redis, maxlen=settings.hub_stream_maxlen)
         self.writer = OrderWriter(db, window_s=settings.order_batch_window_s)
-        gateways: dict[str, PaymentGateway] = {
-            "test": TestGateway(webhook_secret=settings.secret_key)
-        }
+        self.gateways = gateways_for(settings.secret_key)
         self.checkout = Checkout(
             mux=services.mux,
             stock=self.stock,
             onsale=self.onsale,
             lookups=self.lookups,
-            gateways=gateways,
+            gateways=self.gateways,
             writer=self.writer,
             events=self.events,
             hold_ttl_s=settings.hold_ttl_s,
@@ -91,5 +89,6 @@ class CartComponent(Component):
             self.stock,
             self.events,
             interval_s=self.settings.reaper_interval_s,
+            refund=refunder(self.gateways),
             clock=self._services.clock,
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +37,11 @@ __all__ = [
     "GatewayDeclined",
     "PaymentGateway",
     "TestGateway",
+    "gateways_for",
+    "undo_payment",
 ]
+
+log = logging.getLogger("livecommerce.cart")
 
 
 class GatewayDeclined(Exception):
@@ -162,3 +167,20 @@ class TestGateway:
         except encoding.JSONDecodeError:
             raise ValidationFailed("webhook payload is not JSON") from None
         return event
+
+
+def gateways_for(secret_key: str) -> dict[str, PaymentGateway]:
+    """The gateways this deployment can charge through, by name."""
+    return {"test": TestGateway(webhook_secret=secret_key)}
+
+
+async def undo_payment(gateway: PaymentGateway, authorization_id: str, amount_minor: int) -> bool:
+    """Give the money back whatever stage the payment reached: refund what was captured,
+    void the authorization. False (and logged for the operator) if the gateway failed."""
+    try:
+        await gateway.refund(authorization_id, amount_minor)
+        await gateway.void(authorization_id)
+    except Exception:  # noqa: BLE001 - logged; the caller's own outcome stands
+        log.exception("undoing payment %s failed", authorization_id)
+        return False
+    return True

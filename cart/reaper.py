@@ -3,7 +3,9 @@
 For every product on sale it takes the holds whose expiry has passed, asks SQL which
 of them an order was made from, confirms those (their order is committed: the units
 are sold) and releases the others with the guard "only if still expired" — a
-checkout that claimed the hold meanwhile (to write its order) keeps it.
+checkout that claimed the hold meanwhile (to write its order) keeps it. A released
+hold whose checkout had recorded a payment on it (the checkout died between payment
+and order) gets that payment undone: refunded and voided.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from cart.events import StockEvents
-from cart.stock import StockStore
+from cart.payments import PaymentGateway, undo_payment
+from cart.stock import HoldPayment, StockStore
 from livecommerce.db.engine import Database
 from livecommerce.db.models import Order
 
-__all__ = ["ReapReport", "reap_once", "reaper_loop"]
+__all__ = ["ReapReport", "Refunder", "reap_once", "reaper_loop", "refunder"]
 
 log = logging.getLogger("livecommerce.cart")
 
@@ -31,6 +34,8 @@ class ReapReport:
     confirmed: int = 0
     released: int = 0
     skipped: int = 0
+    #: Payments of released holds given back (their checkout died before its order).
+    refunded: int = 0
     products: set[int] = field(default_factory=set)
 
 
@@ -44,11 +49,33 @@ async def holds_with_orders(db: Database, hold_ids: list[str]) -> set[str]:
     return found
 
 
+Refunder = Callable[[HoldPayment], Awaitable[bool]]
+
+
+def refunder(gateways: Mapping[str, PaymentGateway]) -> Refunder:
+    """Undo a hold's recorded payment through the gateway that took it."""
+
+    async def refund(payment: HoldPayment) -> bool:
+        gateway = gateways.get(payment.gateway)
+        if gateway is None:
+            log.error("no gateway %r to refund %s", payment.gateway, payment.authorization_id)
+            return False
+        return await undo_payment(gateway, payment.authorization_id, payment.amount_minor)
+
+    return refund
+
+
 async def reap_once(
-    db: Database, stock: StockStore, *, now_ms: int, include_unexpired: bool = False
+    db: Database,
+    stock: StockStore,
+    *,
+    now_ms: int,
+    refund: Refunder | None = None,
+    include_unexpired: bool = False,
 ) -> ReapReport:
-    """Settle expired holds of every product on sale. ``include_unexpired`` also
-    confirms live holds whose order is already in SQL (reconcile does this)."""
+    """Settle expired holds of every product on sale. ``refund`` undoes the payment
+    recorded on a hold that is released. ``include_unexpired`` also confirms live holds
+    whose order is already in SQL (reconcile does this)."""
     report = ReapReport()
     for product_id in await stock.on_sale():
         candidates = await stock.holds(
@@ -67,10 +94,18 @@ async def reap_once(
                 report.confirmed += await stock.confirm(product_id, hold_id)
                 report.products.add(product_id)
             elif hold_id in expired:
+                payment = await stock.payment_of(product_id, hold_id)
                 result = await stock.release(product_id, hold_id, if_expired_by_ms=now_ms)
                 if result == 1:
                     report.released += 1
                     report.products.add(product_id)
+                    if payment is not None and refund is not None:
+                        log.warning(
+                            "hold %s expired with a payment and no order: refunding %s",
+                            hold_id,
+                            payment.authorization_id,
+                        )
+                        report.refunded += await refund(payment)
                 elif result == -1:
                     report.skipped += 1
     return report
@@ -82,12 +117,13 @@ async def reaper_loop(
     events: StockEvents | None,
     *,
     interval_s: float,
+    refund: Refunder | None = None,
     clock: Callable[[], float] = time.time,
 ) -> None:
     """Run :func:`reap_once` every ``interval_s`` forever (a component job)."""
     while True:
         try:
-            report = await reap_once(db, stock, now_ms=int(clock() * 1000))
+            report = await reap_once(db, stock, now_ms=int(clock() * 1000), refund=refund)
             if report.confirmed or report.released:
                 log.info(
                     "reaper: %d holds confirmed, %d released", report.confirmed, report.released

@@ -25,7 +25,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from cart.onsale import DEAD_STATUSES, sql_stock
-from cart.reaper import reap_once
+from cart.payments import gateways_for
+from cart.reaper import Refunder, reap_once, refunder
 from cart.stock import StockStore
 from livecommerce import encoding
 from livecommerce.db.engine import Database
@@ -52,6 +53,8 @@ class ReconcileReport:
     oversold: int = 0
     confirmed: int = 0
     released: int = 0
+    #: Payments refunded with released holds (checkouts that died before their order).
+    refunded: int = 0
     reloaded: int = 0
     lowered: int = 0
     holds_left: int = 0
@@ -68,6 +71,7 @@ class ReconcileReport:
             "oversold": self.oversold,
             "holds_confirmed": self.confirmed,
             "holds_released": self.released,
+            "payments_refunded": self.refunded,
             "holds_left": self.holds_left,
             "reloaded": self.reloaded,
             "lowered": self.lowered,
@@ -92,13 +96,19 @@ async def oversold_units(db: Database) -> int:
 
 
 async def reconcile(
-    db: Database, stock: StockStore, *, now_ms: int | None = None, fix: bool = True
+    db: Database,
+    stock: StockStore,
+    *,
+    now_ms: int | None = None,
+    fix: bool = True,
+    refund: Refunder | None = None,
 ) -> ReconcileReport:
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     report = ReconcileReport()
     if fix:
-        reaped = await reap_once(db, stock, now_ms=now_ms, include_unexpired=True)
+        reaped = await reap_once(db, stock, now_ms=now_ms, refund=refund, include_unexpired=True)
         report.confirmed, report.released = reaped.confirmed, reaped.released
+        report.refunded = reaped.refunded
     for product_id in await stock.on_sale():
         async with db.sessions() as session:
             sql = await sql_stock(session, product_id)
@@ -153,7 +163,9 @@ async def run(settings: Settings, *, fix: bool = True) -> int:
         stack.push_async_callback(db.dispose)
         stock = StockStore(redis)
         stack.push_async_callback(stock.mux.aclose)
-        report = await reconcile(db, stock, fix=fix)
+        report = await reconcile(
+            db, stock, fix=fix, refund=refunder(gateways_for(settings.secret_key))
+        )
     for v in report.variants:
         mark = "ok " if v.ok else "BAD"
         print(

@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 
-from livecommerce import keys
+from livecommerce import encoding, keys
 from livecommerce.errors import Conflict
 from livecommerce.redismux import LuaScript, RedisMux
 
 __all__ = [
+    "HoldPayment",
     "ReserveStatus",
     "Reservation",
     "StockStore",
@@ -58,6 +59,15 @@ class Reservation:
     #: OUT_OF_STOCK / UNKNOWN_VARIANT: the variant; USER_CAP: units already held or bought.
     detail: int = 0
     available: int = 0
+
+
+@dataclass(frozen=True)
+class HoldPayment:
+    """The payment authorized for a hold: gateway, authorization id, amount."""
+
+    gateway: str
+    authorization_id: str
+    amount_minor: int
 
 
 @dataclass(frozen=True)
@@ -139,12 +149,31 @@ class StockStore:
             return Reservation(status, detail=int(raw[1]))
         return Reservation(status)
 
-    async def claim(self, product_id: int, hold_id: str, expires_at_ms: int) -> bool:
-        """Extend the hold to ``expires_at_ms`` before writing its order; False if it is gone."""
+    async def claim(
+        self,
+        product_id: int,
+        hold_id: str,
+        expires_at_ms: int,
+        payment: HoldPayment | None = None,
+    ) -> bool:
+        """Extend the hold to ``expires_at_ms`` before writing its order, recording the
+        ``payment`` authorized for it (see :meth:`payment_of`); False if it is gone."""
         k = _product_keys(product_id)
+        record = "" if payment is None else encoding.dumps(asdict(payment)).decode()
         return bool(
-            await self._run(self._claim, [k["holds"], k["holdinfo"]], [hold_id, expires_at_ms])
+            await self._run(
+                self._claim, [k["holds"], k["holdinfo"]], [hold_id, expires_at_ms, record]
+            )
         )
+
+    async def payment_of(self, product_id: int, hold_id: str) -> HoldPayment | None:
+        """The payment a checkout recorded on this hold when it claimed it (None: none,
+        or no such hold). The reaper undoes it when it returns a hold no order used."""
+        raw = await self.redis.hget(keys.product_holdinfo(product_id), hold_id)
+        if raw is None:
+            return None
+        found = encoding.loads(raw).get("a")
+        return None if not found else HoldPayment(**found)
 
     async def confirm(self, product_id: int, hold_id: str) -> bool:
         """Call only after the hold's order is committed in SQL. False if no such hold."""
@@ -235,8 +264,6 @@ class StockStore:
 
     async def held_by_variant(self, product_id: int) -> dict[int, int]:
         """Units held per variant, summed from the hold records themselves."""
-        from livecommerce import encoding
-
         held: dict[int, int] = {}
         for raw in (await self.redis.hgetall(keys.product_holdinfo(product_id))).values():
             for variant_id, quantity in encoding.loads(raw)["l"]:

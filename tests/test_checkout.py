@@ -12,8 +12,10 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
+from cart.payments import gateways_for
+from cart.reaper import reap_once, refunder
 from cart.reconcile import reconcile
-from cart.stock import StockStore, units_left
+from cart.stock import HoldPayment, ReserveStatus, StockStore, units_left
 from livecommerce.db.engine import Database
 from livecommerce.db.models import CommissionEntry, Order, Payment
 from livecommerce.settings import Settings
@@ -195,6 +197,40 @@ async def test_expired_hold_returns_its_unit(actors: Actors, db: Database, redis
     # the server's reaper (every 0.2 s in tests) returns the units after expiry
     await wait_for(returned, timeout=5)
     assert await stock.holds(product["id"]) == []
+    await stock.mux.aclose()
+
+
+async def test_a_checkout_that_dies_between_payment_and_order_is_refunded_by_the_reaper(
+    actors: Actors, db: Database, redis: Redis, settings: Settings
+) -> None:
+    product = await actors.product(stock=3)
+    await actors.show(product_ids=[product["id"]], live=True)
+    pid, variant = product["id"], product["variants"][0]["id"]
+    stock = StockStore(redis)
+    now_ms = int(time.time() * 1000)
+    # What checkout does up to the capture, then the process "dies": no order in SQL.
+    r = await stock.reserve(pid, "died-after-paying", {variant: 2}, user_id=1, expires_at_ms=now_ms)
+    assert r.status == ReserveStatus.RESERVED
+    paid = HoldPayment("test", "tauth_of_a_dead_checkout", 3998)
+    assert await stock.claim(pid, "died-after-paying", now_ms + 60_000, paid)
+    assert await stock.payment_of(pid, "died-after-paying") == paid
+    refunded: list[HoldPayment] = []
+
+    async def refund(payment: HoldPayment) -> bool:
+        refunded.append(payment)
+        return True
+
+    # Claimed: the reaper leaves it alone until the claim's expiry...
+    report = await reap_once(db, stock, now_ms=now_ms + 1_000, refund=refund)
+    assert report.released == 0 and refunded == []
+    assert await _left(redis, pid) == 1
+    # ...then returns the units AND the money, as no order used the hold.
+    report = await reap_once(db, stock, now_ms=now_ms + 61_000, refund=refund)
+    assert (report.released, report.refunded, refunded) == (1, 1, [paid])
+    assert await _left(redis, pid) == 3
+    assert await stock.payment_of(pid, "died-after-paying") is None
+    # The component's refunder reaches the gateway that took the payment.
+    assert await refunder(gateways_for(settings.secret_key))(paid) is True
     await stock.mux.aclose()
 
 
