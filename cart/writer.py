@@ -14,14 +14,16 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Connection, Table, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from livecommerce.db.engine import Database
 from livecommerce.db.models import CommissionEntry, Order, OrderItem, Payment, utcnow
+from livecommerce.db.transactions import TransactionRunner
 
 __all__ = ["ItemDraft", "OrderDraft", "OrderWriter", "PaymentDraft", "WriteOutcome"]
 
@@ -78,13 +80,14 @@ def commission_minor(item: ItemDraft) -> int:
     return item.unit_price_minor * item.quantity * item.commission_bps // 10_000
 
 
-async def insert_drafts(session: AsyncConnection, drafts: list[OrderDraft]) -> None:
-    """Insert the rows of ``drafts`` (caller owns the transaction).
+def insert_drafts(session: Connection, drafts: list[OrderDraft]) -> None:
+    """Insert the rows of ``drafts`` (caller owns the transaction; run it through a
+    :class:`~livecommerce.db.transactions.TransactionRunner`).
 
     Core inserts on a plain connection: an ORM session's per-transaction set-up was
     most of a small batch's cost (cProfile), and these rows need no identity map."""
     now = utcnow()
-    await session.execute(
+    session.execute(
         insert(_table(Order)),
         [
             {
@@ -104,7 +107,7 @@ async def insert_drafts(session: AsyncConnection, drafts: list[OrderDraft]) -> N
             for d in drafts
         ],
     )
-    await session.execute(
+    session.execute(
         insert(_table(OrderItem)),
         [
             {
@@ -119,7 +122,7 @@ async def insert_drafts(session: AsyncConnection, drafts: list[OrderDraft]) -> N
             for i in d.items
         ],
     )
-    await session.execute(
+    session.execute(
         insert(_table(Payment)),
         [
             {
@@ -152,7 +155,7 @@ async def insert_drafts(session: AsyncConnection, drafts: list[OrderDraft]) -> N
         for i in d.items
     ]
     if ledger:
-        await session.execute(insert(_table(CommissionEntry)), ledger)
+        session.execute(insert(_table(CommissionEntry)), ledger)
 
 
 async def existing_order(session: AsyncConnection, draft: OrderDraft) -> str | None:
@@ -176,6 +179,7 @@ class OrderWriter:
 
     def __init__(self, db: Database, *, window_s: float = 0.005, max_batch: int = 500) -> None:
         self.db = db
+        self._transactions = TransactionRunner(db)
         self.window_s = window_s
         self.max_batch = max_batch
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
@@ -201,6 +205,7 @@ class OrderWriter:
             batch.append(self._queue.get_nowait())
         if batch:
             await self._write_batch(batch)
+        await self._transactions.close()
 
     async def write(self, draft: OrderDraft) -> WriteOutcome:
         """Returns once the draft's transaction is committed (or raises its error)."""
@@ -227,8 +232,7 @@ class OrderWriter:
         drafts = [d for d, _ in batch]
         self.batches += 1
         try:
-            async with self.db.write_lock(), self.db.engine.begin() as conn:
-                await insert_drafts(conn, drafts)
+            await self._transactions.run(partial(insert_drafts, drafts=drafts))
             outcomes: list[WriteOutcome | BaseException] = [WriteOutcome(d.id) for d in drafts]
         except IntegrityError:
             outcomes = await self._write_each_safe(drafts)
@@ -258,8 +262,7 @@ class OrderWriter:
         out: list[WriteOutcome] = []
         for draft in drafts:
             try:
-                async with self.db.write_lock(), self.db.engine.begin() as conn:
-                    await insert_drafts(conn, [draft])
+                await self._transactions.run(partial(insert_drafts, drafts=[draft]))
                 out.append(WriteOutcome(draft.id))
             except IntegrityError:
                 async with self.db.engine.connect() as conn:

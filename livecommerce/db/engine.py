@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import fcntl
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["Database", "normalize_url"]
+__all__ = ["Database", "normalize_url", "sqlite_pragmas"]
 
 
 def normalize_url(url: str) -> str:
@@ -34,19 +29,16 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalize_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
-        self._write_lock_path: str | None = None
-        self._local_writers = asyncio.Lock()
         if self.is_sqlite:
             path = self.url.split(":///", 1)[1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                self._write_lock_path = path + ".writelock"
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
@@ -54,32 +46,6 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
-
-    @contextlib.asynccontextmanager
-    async def write_lock(self) -> AsyncIterator[None]:
-        """Hold while a busy writer (the order writer) runs a write transaction.
-
-        SQLite has one writer at a time; when two processes' writers collide, the loser
-        waits in SQLite's busy handler, which sleeps in growing steps up to 100 ms
-        (measured: 20-order batches taking 15-100 ms with two ``serve`` processes).
-        An ``flock`` queue instead wakes the next writer the moment the lock is free.
-        The kernel drops the lock of a process that dies. PostgreSQL: no-op."""
-        if self._write_lock_path is None:
-            yield
-            return
-        async with self._local_writers:
-            fd = os.open(self._write_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    # another process writes: wait for it in a thread, not on the loop
-                    await asyncio.get_running_loop().run_in_executor(
-                        None, fcntl.flock, fd, fcntl.LOCK_EX
-                    )
-                yield
-            finally:
-                os.close(fd)  # closing the descriptor releases the lock
 
     async def ping(self) -> None:
         from sqlalchemy import text
@@ -91,7 +57,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; NORMAL sync is durable in WAL
     # mode against process crashes (kill -9), which is what I2 asks of us.
     cursor = dbapi_connection.cursor()
