@@ -146,7 +146,8 @@ def product_holds(product_id: int) -> str:
 
 
 def product_holdinfo(product_id: int) -> str:
-    """Hash hold id -> JSON ``{"u": user, "p": pin, "f": flash units, "l": [[v, q], ...]}``."""
+    """Hash hold id -> JSON ``{"u": user, "p": pin, "f": flash units, "l": [[v, q], ...]}``
+    and, once claimed, ``"a"``: the payment authorized for it (see ``StockStore.claim``)."""
     return f"{product_tag(product_id)}:holdinfo"
 
 
