@@ -11,9 +11,11 @@ What it does, all on this machine:
    precomputed password hash; tokens signed with the servers' SECRET_KEY);
 3. the sale: every buyer taps "Buy" once -- ``POST /api/buy`` with an Idempotency-Key over
    real HTTP, one TCP connection per buyer (phones do not share sockets), from
-   ``--clients`` load-generator processes. **Arrival pattern**: buyer *i* of *N* taps at
-   ``i / N * arrival_s`` (uniform over ``--arrival-s``, default 2 s: "5,000 viewers tap
-   Buy in the same two seconds"); ``--arrival-s 0`` fires all at once;
+   ``--clients`` load-generator processes (a raw asyncio HTTP/1.1 client with requests
+   built beforehand: it shares the 2 cores with the servers it measures).
+   **Arrival pattern**: buyer *i* of *N* taps at ``i / N * arrival_s`` (uniform over
+   ``--arrival-s``, default 2 s: "5,000 viewers tap Buy in the same two seconds");
+   ``--arrival-s 0`` fires all at once;
 4. the baseline, same run, same database, same buyers, same HTTP stack (uvicorn +
    Starlette, same number of processes): a straightforward checkout that, per request,
    reads the buyer, "authorizes" the card, then ``BEGIN IMMEDIATE`` (``SELECT ... FOR
@@ -27,7 +29,8 @@ Figures: ``checkouts_per_s`` = confirmed orders / (last confirmed reply - first 
 seconds the server processes used during the sale, and ``cpu_cost_ratio`` = baseline's /
 ours (independent of other load on a shared machine; ``load_avg_1m`` shows that load).
 Both sides first get ``--warmup`` unmeasured purchases of another product (servers that
-just started pay one-off costs). The last line printed is one JSON object.
+just started pay one-off costs). ``--timeline`` logs latency per 100 ms of arrival time
+(where in the sale a queue built up). The last line printed is one JSON object.
 Run: ``.venv/bin/python scripts/bench_checkout.py [--stock 100000] [--servers 1]``
 (default: 2 server processes per side, one per core).
 """
