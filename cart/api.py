@@ -14,8 +14,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from cart import orders
-from cart.checkout import Purchase, PurchaseLine, run_idempotent
-from cart.idempotency import check_key, fingerprint
+from cart.checkout import Purchase, PurchaseLine
+from cart.idempotency import check_key, fingerprint, run_idempotent
 from cart.schemas import (
     BuyIn,
     CartItemIn,

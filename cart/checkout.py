@@ -26,12 +26,11 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cart.events import StockEvents
-from cart.idempotency import IdempotencyStore
 from cart.lookups import Lookups, ProductInfo
 from cart.onsale import OnSale
 from cart.payments import Authorization, GatewayDeclined, PaymentGateway, undo_payment
@@ -43,7 +42,6 @@ from livecommerce.db.models import OrderStatus, utcnow
 from livecommerce.errors import (
     Conflict,
     LimitExceeded,
-    LivecommerceError,
     NotFound,
     OutOfStock,
     PaymentFailed,
@@ -53,7 +51,7 @@ from livecommerce.errors import (
 from livecommerce.hub.pinstate import PinState, parse_pin
 from livecommerce.redismux import RedisMux
 
-__all__ = ["Checkout", "Purchase", "PurchaseLine", "hold_id_for", "run_idempotent"]
+__all__ = ["Checkout", "Purchase", "PurchaseLine", "hold_id_for"]
 
 log = logging.getLogger("livecommerce.cart")
 
@@ -376,53 +374,3 @@ def _order_out(draft: OrderDraft) -> OrderOut:
         ],
         created_at=utcnow(),
     )
-
-
-async def _quietly(step: Awaitable[None]) -> None:
-    try:
-        await step
-    except Exception:  # noqa: BLE001 - best effort; the original error is what matters
-        log.warning("idempotency clean-up failed", exc_info=True)
-
-
-async def run_idempotent(
-    store: IdempotencyStore,
-    *,
-    user_id: int,
-    key: str,
-    fp: str,
-    instance: str,
-    run: Callable[[], Awaitable[OrderOut]],
-    known: LivecommerceError | None = None,
-) -> tuple[int, Any, bool]:
-    """Run ``run`` at most once per (user, key). Returns (status, body, replayed).
-
-    A 4xx error is recorded and re-raised (the same key replays it); a 5xx or a crash
-    forgets the key so a retry runs again (SQL uniqueness still prevents a second order).
-    ``known``: a 4xx answer decided without running (sold out), recorded in one step.
-    """
-    if known is not None:
-        replay = await store.record(
-            user_id, key, fp, known.status, known.problem(instance=instance)
-        )
-        if replay is None:
-            raise known
-        return replay.status, replay.body, True
-    replay = await store.begin(user_id, key, fp)
-    if replay is not None:
-        return replay.status, replay.body, True
-    try:
-        order = await run()
-    except LivecommerceError as exc:
-        if exc.status >= 500:
-            await _quietly(store.abandon(user_id, key))
-        else:
-            await store.finish(user_id, key, fp, exc.status, exc.problem(instance=instance))
-        raise
-    except BaseException:
-        # e.g. Redis restarting: if forgetting fails too, the record's short TTL frees it
-        await _quietly(store.abandon(user_id, key))
-        raise
-    body = order.model_dump(mode="json")
-    await store.finish(user_id, key, fp, 201, body)
-    return 201, body, False

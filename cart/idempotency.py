@@ -1,4 +1,4 @@
-"""Idempotency records for checkout (``Idempotency-Key``), kept in Redis.
+"""Idempotency for checkout (``Idempotency-Key``): records in Redis and :func:`run_idempotent`.
 
 The first request with a key claims it (SET NX, state ``running``) and, when done,
 stores its reply (status and body) for ``ttl_s``. A retry with the same body gets
@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livecommerce import encoding, keys
-from livecommerce.errors import BadRequest, Conflict, IdempotencyMismatch
+from livecommerce.errors import BadRequest, Conflict, IdempotencyMismatch, LivecommerceError
 from livecommerce.redismux import RedisMux
 
-__all__ = ["IdempotencyStore", "Replay", "check_key", "fingerprint"]
+if TYPE_CHECKING:
+    from cart.schemas import OrderOut
+
+log = logging.getLogger("livecommerce.cart")
+
+__all__ = ["IdempotencyStore", "Replay", "check_key", "fingerprint", "run_idempotent"]
 
 _MAX_KEY = 200
 
@@ -123,3 +130,53 @@ class IdempotencyStore:
     async def abandon(self, user_id: int, key: str) -> None:
         """Forget a request that failed in a way worth retrying (5xx)."""
         await self.redis.execute("DEL", keys.idempotency(user_id, key))
+
+
+async def _quietly(step: Awaitable[None]) -> None:
+    try:
+        await step
+    except Exception:  # noqa: BLE001 - best effort; the original error is what matters
+        log.warning("idempotency clean-up failed", exc_info=True)
+
+
+async def run_idempotent(
+    store: IdempotencyStore,
+    *,
+    user_id: int,
+    key: str,
+    fp: str,
+    instance: str,
+    run: Callable[[], Awaitable[OrderOut]],
+    known: LivecommerceError | None = None,
+) -> tuple[int, Any, bool]:
+    """Run ``run`` at most once per (user, key). Returns (status, body, replayed).
+
+    A 4xx error is recorded and re-raised (the same key replays it); a 5xx or a crash
+    forgets the key so a retry runs again (SQL uniqueness still prevents a second order).
+    ``known``: a 4xx answer decided without running (sold out), recorded in one step.
+    """
+    if known is not None:
+        replay = await store.record(
+            user_id, key, fp, known.status, known.problem(instance=instance)
+        )
+        if replay is None:
+            raise known
+        return replay.status, replay.body, True
+    replay = await store.begin(user_id, key, fp)
+    if replay is not None:
+        return replay.status, replay.body, True
+    try:
+        order = await run()
+    except LivecommerceError as exc:
+        if exc.status >= 500:
+            await _quietly(store.abandon(user_id, key))
+        else:
+            await store.finish(user_id, key, fp, exc.status, exc.problem(instance=instance))
+        raise
+    except BaseException:
+        # e.g. Redis restarting: if forgetting fails too, the record's short TTL frees it
+        await _quietly(store.abandon(user_id, key))
+        raise
+    body = order.model_dump(mode="json")
+    await store.finish(user_id, key, fp, 201, body)
+    return 201, body, False
