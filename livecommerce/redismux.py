@@ -172,8 +172,14 @@ class RedisMux:
             setup.append(self._send(("AUTH", *auth)))
         if self.db:
             setup.append(self._send(("SELECT", self.db)))
-        for step in setup:
-            await step
+        try:
+            for step in setup:
+                await step
+        except ResponseError as exc:
+            # e.g. a wrong password: drop the connection rather than keep a useless one
+            self._lost(protocol, exc)
+            transport.close()
+            raise RedisConnectionError(f"Redis refused the connection set-up: {exc}") from exc
 
     def _lost(self, protocol: _Protocol, exc: Exception | None) -> None:
         if protocol is not self._protocol:

@@ -106,3 +106,15 @@ async def test_a_closed_mux_refuses_commands(redis: Redis) -> None:
     await m.aclose()
     with pytest.raises(RedisConnectionError):
         await m.execute("PING")
+
+
+async def test_a_refused_set_up_fails_the_command_and_is_retried_next_time(redis: Redis) -> None:
+    m = RedisMux.for_client(redis)
+    m.db = 100_000  # no such database: SELECT fails
+    try:
+        with pytest.raises(RedisConnectionError, match="set-up"):
+            await m.execute("PING")
+        m.db = 0
+        assert await m.execute("PING") == b"PONG"  # a fresh connection, set up right
+    finally:
+        await m.aclose()
