@@ -41,7 +41,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -56,9 +55,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from checkout_load import client_process, fire, percentile, timeline  # noqa: E402
+
 from livecommerce import encoding  # noqa: E402
 
 SECRET = "bench-secret-key-" + "x" * 20
+BASELINE_SERVER = Path(__file__).resolve().parent / "checkout_baseline.py"
 
 
 def log(msg: str) -> None:
@@ -70,263 +72,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-# --------------------------------------------------------------------------- baseline app
-
-
-def baseline_app(database_url: str) -> Any:
-    """The straightforward checkout: row lock, decrement, insert, commit, per request."""
-    from sqlalchemy import event, insert, select, update
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    from livecommerce.auth.tokens import TokenSigner
-    from livecommerce.db.engine import normalize_url
-    from livecommerce.db.models import (
-        Order,
-        OrderItem,
-        Payment,
-        PaymentMethod,
-        Product,
-        User,
-        Variant,
-        utcnow,
-    )
-
-    url = normalize_url(database_url)
-    sqlite = url.startswith("sqlite")
-    kwargs: dict[str, Any] = {}
-    if sqlite:
-        kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
-    else:
-        kwargs.update(pool_size=20, max_overflow=20)
-    engine = create_async_engine(url, **kwargs)
-    if sqlite:
-        # SQLAlchemy's documented recipe: take the write lock at BEGIN (row locking's
-        # SQLite equivalent), so check-then-decrement cannot interleave.
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    signer = TokenSigner(SECRET, ttl_s=3600)
-
-    async def buy(request: Request) -> Response:
-        try:
-            claims = signer.verify(request.headers["authorization"].split(" ", 1)[1])
-        except Exception:  # noqa: BLE001
-            return Response(b'{"code":"unauthorized"}', 401, media_type="application/json")
-        key = request.headers.get("idempotency-key")
-        body = encoding.loads(await request.body())
-        product_id, variant_id, qty = body["product_id"], body["variant_id"], body["quantity"]
-        async with engine.connect() as conn:
-            buyer = (
-                await conn.execute(
-                    select(User.shipping_address, PaymentMethod.token)
-                    .join(PaymentMethod, PaymentMethod.user_id == User.id)
-                    .where(User.id == claims.user_id)
-                )
-            ).first()
-            price = (
-                await conn.execute(
-                    select(Product.price_minor, Product.currency).where(Product.id == product_id)
-                )
-            ).first()
-        if buyer is None or price is None:
-            return Response(b'{"code":"not_found"}', 404, media_type="application/json")
-        authorization = f"base_{secrets.token_hex(12)}"  # the card "authorizes"
-        order_id = str(uuid.uuid4())
-        async with engine.begin() as conn:
-            query = select(Variant.stock_total).where(Variant.id == variant_id)
-            if not sqlite:
-                query = query.with_for_update()
-            stock = (await conn.execute(query)).scalar_one()
-            if stock < qty:
-                await conn.rollback()
-                return Response(b'{"code":"out_of_stock"}', 409, media_type="application/json")
-            await conn.execute(
-                update(Variant)
-                .where(Variant.id == variant_id)
-                .values(stock_total=Variant.stock_total - qty)
-            )
-            now = utcnow()
-            await conn.execute(
-                insert(Order).values(
-                    id=order_id,
-                    user_id=claims.user_id,
-                    status="paid",
-                    total_minor=price[0] * qty,
-                    currency=price[1],
-                    idempotency_key=key,
-                    hold_id=order_id,
-                    shipping_address=buyer[0],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            await conn.execute(
-                insert(OrderItem).values(
-                    order_id=order_id,
-                    product_id=product_id,
-                    variant_id=variant_id,
-                    quantity=qty,
-                    unit_price_minor=price[0],
-                    commission_bps=0,
-                )
-            )
-            await conn.execute(
-                insert(Payment).values(
-                    order_id=order_id,
-                    gateway="test",
-                    authorization_id=authorization,
-                    status="captured",
-                    amount_minor=price[0] * qty,
-                    currency=price[1],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        return Response(encoding.dumps({"id": order_id}), 201, media_type="application/json")
-
-    async def ready(request: Request) -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
-
-    return Starlette(routes=[Route("/api/buy", buy, methods=["POST"]), Route("/readyz", ready)])
-
-
-def run_baseline_server(database_url: str, port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        baseline_app(database_url),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        backlog=4096,
-        access_log=False,
-    )
-
-
-# --------------------------------------------------------------------------- load generator
-
-
-def client_process(
-    urls: list[str],
-    jobs: list[tuple[int, str, dict[str, Any]]],
-    start_at: float,
-    arrival_s: float,
-    total: int,
-    out: Any,
-) -> None:
-    """Fire ``jobs`` (index, token, body) at their arrival times; send results to ``out``."""
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    results = asyncio.run(_fire(urls, jobs, start_at, arrival_s, total))
-    out.send(results)
-    out.close()
-
-
-class _Exchange(asyncio.Protocol):
-    """One buyer's request on its own TCP connection: write the prebuilt bytes, read
-    the reply's status line, headers and ``Content-Length`` body, then close.
-
-    A raw protocol rather than an HTTP client library: the load generator shares the
-    2 cores with the servers it measures, and aiohttp spent more CPU per request
-    (~1.2 ms, py-spy) than our server did, which showed up as the servers' latency."""
-
-    def __init__(self, request: bytes, done: asyncio.Future[int]) -> None:
-        self.request = request
-        self.done = done
-        self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(self.request)  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        head_end = self.buffer.find(b"\r\n\r\n")
-        if head_end < 0:
-            return
-        head = bytes(self.buffer[:head_end]).lower()
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            if line.startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        if len(self.buffer) >= head_end + 4 + length:
-            self._finish(int(self.buffer[9:12]))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._finish(0)  # closed before a whole reply: counted as failed
-
-    def _finish(self, status: int) -> None:
-        if not self.done.done():
-            self.done.set_result(status)
-        if self.transport is not None:
-            self.transport.close()
-
-
-def _request_bytes(url: str, token: str, body: dict[str, Any]) -> tuple[str, int, bytes]:
-    hostport, _, path = url.removeprefix("http://").partition("/")
-    host, _, port = hostport.partition(":")
-    payload = encoding.dumps(body)
-    head = (
-        f"POST /{path} HTTP/1.1\r\nHost: {hostport}\r\nAuthorization: Bearer {token}\r\n"
-        f"Idempotency-Key: {uuid.uuid4().hex}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    )
-    return host, int(port), head.encode() + payload
-
-
-async def _fire(
-    urls: list[str],
-    jobs: list[tuple[int, str, dict[str, Any]]],
-    start_at: float,
-    arrival_s: float,
-    total: int,
-) -> list[tuple[int, float, float, float]]:
-    """Each job taps at ``start_at + arrival_s * index / total`` (wall clock); returns
-    (status, latency ms, sent at, replied at) per job. Requests are built beforehand so
-    that the taps cost the load generator as little as possible."""
-    loop = asyncio.get_running_loop()
-    prepared = [
-        (index, *_request_bytes(urls[index % len(urls)], token, body))
-        for index, token, body in jobs
-    ]
-    results: list[tuple[int, float, float, float]] = []
-
-    async def one(index: int, host: str, port: int, request: bytes) -> None:
-        delay = start_at + arrival_s * index / total - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)  # the buyer's arrival time
-        sent = time.time()
-        t0 = time.perf_counter()
-        done: asyncio.Future[int] = loop.create_future()
-        try:
-            await loop.create_connection(lambda: _Exchange(request, done), host, port)
-            status = await asyncio.wait_for(done, 120)
-        except (TimeoutError, OSError):
-            status = 0  # counted as a failed reply
-        results.append((status, (time.perf_counter() - t0) * 1000, sent, time.time()))
-
-    await asyncio.gather(*(one(*job) for job in prepared))
-    return results
 
 
 def run_sale(
@@ -373,7 +118,7 @@ def warm_up(
     async def go() -> list[tuple[int, float, float, float]]:
         out: list[tuple[int, float, float, float]] = []
         for start in range(0, n, 100):
-            out += await _fire(urls, jobs[start : start + 100], time.time(), 0.0, n)
+            out += await fire(urls, jobs[start : start + 100], time.time(), 0.0, n)
         return out
 
     done = asyncio.run(go())
@@ -381,35 +126,10 @@ def warm_up(
     log(f"warm-up: {ok}/{n} purchases of the warm-up product")
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def timeline(results: list[tuple[int, float, float, float]], step_s: float = 0.1) -> None:
-    """Log latency by arrival time (``--timeline``): where in the sale a queue built up."""
-    if not results:
-        return
-    first = min(r[2] for r in results)
-    buckets: dict[int, list[tuple[int, float, float, float]]] = {}
-    for r in results:
-        buckets.setdefault(int((r[2] - first) / step_s), []).append(r)
-    for b in sorted(buckets):
-        rows = buckets[b]
-        lat = [r[1] for r in rows]
-        ok = sum(1 for r in rows if r[0] == 201)
-        log(
-            f"  t+{b * step_s:4.1f}s  n={len(rows):4d} confirmed={ok:4d}  "
-            f"p50={percentile(lat, 0.5):7.1f} p99={percentile(lat, 0.99):7.1f} "
-            f"max={max(lat):7.1f} ms"
-        )
-
-
 def summarize(results: list[tuple[int, float, float, float]], args: argparse.Namespace) -> dict:
     if args.timeline:
-        timeline(results)
+        for line in timeline(results):
+            log(line)
     statuses: dict[str, int] = {}
     for status, *_ in results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -590,11 +310,7 @@ def main() -> int:
     parser.add_argument(
         "--timeline", action="store_true", help="log latency per 100 ms of arrival time"
     )
-    parser.add_argument("--baseline-server", nargs=2, metavar=("DATABASE_URL", "PORT"))
     args = parser.parse_args()
-    if args.baseline_server:
-        run_baseline_server(args.baseline_server[0], int(args.baseline_server[1]))
-        return 0
 
     from livecommerce.db.migrate import migrate
     from livecommerce.valkey import EmbeddedValkey
@@ -663,7 +379,11 @@ def main() -> int:
         result.update(servers=args.servers, clients=args.clients)
         if not args.no_baseline:
             servers, urls = start_servers(
-                [python, str(Path(__file__).resolve()), "--baseline-server", database_url],
+                [
+                    python,
+                    str(Path(__file__).resolve().parent / "checkout_baseline.py"),
+                    database_url,
+                ],
                 args.servers,
                 env,
                 workdir,

@@ -1,0 +1,170 @@
+#!/usr/bin/env python
+"""The baseline of scripts/bench_checkout.py: a straightforward SQL row-locking checkout.
+
+Per request: read the buyer, "authorize" the card, then ``BEGIN IMMEDIATE`` (SQLite) or
+``SELECT ... FOR UPDATE`` (PostgreSQL) on the variant, check and decrement its stock,
+insert the order, its item and payment, commit. Same HTTP stack as ours (uvicorn +
+Starlette). Run by the bench: ``checkout_baseline.py DATABASE_URL PORT`` with
+``SECRET_KEY`` in the environment (the bench's tokens are signed with it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from livecommerce import encoding  # noqa: E402
+
+
+def baseline_app(database_url: str) -> Any:
+    """The straightforward checkout: row lock, decrement, insert, commit, per request."""
+    from sqlalchemy import event, insert, select, update
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from livecommerce.auth.tokens import TokenSigner
+    from livecommerce.db.engine import normalize_url
+    from livecommerce.db.models import (
+        Order,
+        OrderItem,
+        Payment,
+        PaymentMethod,
+        Product,
+        User,
+        Variant,
+        utcnow,
+    )
+
+    url = normalize_url(database_url)
+    sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {}
+    if sqlite:
+        kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
+    else:
+        kwargs.update(pool_size=20, max_overflow=20)
+    engine = create_async_engine(url, **kwargs)
+    if sqlite:
+        # SQLAlchemy's documented recipe: take the write lock at BEGIN (row locking's
+        # SQLite equivalent), so check-then-decrement cannot interleave.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    signer = TokenSigner(os.environ["SECRET_KEY"], ttl_s=3600)
+
+    async def buy(request: Request) -> Response:
+        try:
+            claims = signer.verify(request.headers["authorization"].split(" ", 1)[1])
+        except Exception:  # noqa: BLE001
+            return Response(b'{"code":"unauthorized"}', 401, media_type="application/json")
+        key = request.headers.get("idempotency-key")
+        body = encoding.loads(await request.body())
+        product_id, variant_id, qty = body["product_id"], body["variant_id"], body["quantity"]
+        async with engine.connect() as conn:
+            buyer = (
+                await conn.execute(
+                    select(User.shipping_address, PaymentMethod.token)
+                    .join(PaymentMethod, PaymentMethod.user_id == User.id)
+                    .where(User.id == claims.user_id)
+                )
+            ).first()
+            price = (
+                await conn.execute(
+                    select(Product.price_minor, Product.currency).where(Product.id == product_id)
+                )
+            ).first()
+        if buyer is None or price is None:
+            return Response(b'{"code":"not_found"}', 404, media_type="application/json")
+        authorization = f"base_{secrets.token_hex(12)}"  # the card "authorizes"
+        order_id = str(uuid.uuid4())
+        async with engine.begin() as conn:
+            query = select(Variant.stock_total).where(Variant.id == variant_id)
+            if not sqlite:
+                query = query.with_for_update()
+            stock = (await conn.execute(query)).scalar_one()
+            if stock < qty:
+                await conn.rollback()
+                return Response(b'{"code":"out_of_stock"}', 409, media_type="application/json")
+            await conn.execute(
+                update(Variant)
+                .where(Variant.id == variant_id)
+                .values(stock_total=Variant.stock_total - qty)
+            )
+            now = utcnow()
+            await conn.execute(
+                insert(Order).values(
+                    id=order_id,
+                    user_id=claims.user_id,
+                    status="paid",
+                    total_minor=price[0] * qty,
+                    currency=price[1],
+                    idempotency_key=key,
+                    hold_id=order_id,
+                    shipping_address=buyer[0],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await conn.execute(
+                insert(OrderItem).values(
+                    order_id=order_id,
+                    product_id=product_id,
+                    variant_id=variant_id,
+                    quantity=qty,
+                    unit_price_minor=price[0],
+                    commission_bps=0,
+                )
+            )
+            await conn.execute(
+                insert(Payment).values(
+                    order_id=order_id,
+                    gateway="test",
+                    authorization_id=authorization,
+                    status="captured",
+                    amount_minor=price[0] * qty,
+                    currency=price[1],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return Response(encoding.dumps({"id": order_id}), 201, media_type="application/json")
+
+    async def ready(request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    return Starlette(routes=[Route("/api/buy", buy, methods=["POST"]), Route("/readyz", ready)])
+
+
+def run_baseline_server(database_url: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        baseline_app(database_url),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        backlog=4096,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    run_baseline_server(sys.argv[1], int(sys.argv[2]))
