@@ -174,7 +174,9 @@ class Lookups:
         Many checkouts at once share one SQL query: requests wait ``batch_window_s``
         and are answered together (``WHERE user_id IN (...)``). ``prefetched``: the
         future :meth:`prefetch_buyer` returned for this user."""
-        methods = await asyncio.shield(prefetched or self.prefetch_buyer(user_id))
+        if prefetched is None:
+            prefetched = self.prefetch_buyer(user_id)
+        methods = await asyncio.shield(prefetched)
         if methods is None:
             raise NotFound("this account no longer exists")
         address = methods[0].address if methods else None

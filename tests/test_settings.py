@@ -15,6 +15,7 @@ def test_development_defaults(tmp_path: Path) -> None:
     s = Settings.from_env({"LIVECOMMERCE_DATA_DIR": str(tmp_path)})
     assert s.database_url == f"sqlite+aiosqlite:///{tmp_path}/livecommerce.db"
     assert s.redis_url is None
+    assert s.redis_socket_timeout_s == 0  # no per-command timer task (docs/operations.md)
     # The generated key is kept, so tokens survive a restart.
     assert len(s.secret_key) >= 32
     assert Settings.from_env({"LIVECOMMERCE_DATA_DIR": str(tmp_path)}).secret_key == s.secret_key
@@ -33,6 +34,8 @@ def test_development_defaults(tmp_path: Path) -> None:
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"EMBEDDED_WORKER": "maybe"}, "EMBEDDED_WORKER"),
         ({"HOLD_TTL_S": "0"}, "HOLD_TTL_S"),
+        ({"REDIS_SOCKET_TIMEOUT_S": "-1"}, "REDIS_SOCKET_TIMEOUT_S"),
+        ({"REDIS_SOCKET_TIMEOUT_S": "soon"}, "REDIS_SOCKET_TIMEOUT_S"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], names: str) -> None:
