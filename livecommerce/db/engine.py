@@ -30,9 +30,8 @@ class Database:
         self.url = normalize_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            path = self.url.split(":///", 1)[1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if self.sqlite_path is not None:
+                Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
@@ -46,6 +45,14 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The SQLite database file (None: not SQLite, or in memory)."""
+        if not self.is_sqlite:
+            return None
+        path = self.url.split(":///", 1)[1]
+        return path if path and path != ":memory:" else None
 
     async def ping(self) -> None:
         from sqlalchemy import text

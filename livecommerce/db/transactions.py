@@ -35,11 +35,7 @@ class TransactionRunner:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._path: str | None = None
-        if db.is_sqlite:
-            path = db.url.split(":///", 1)[1]
-            if path and path != ":memory:":
-                self._path = path
+        self._path = db.sqlite_path
         self._thread: ThreadPoolExecutor | None = None
         self._engine = None
         self._lock_fd: int | None = None
