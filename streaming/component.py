@@ -66,11 +66,7 @@ class StreamingComponent(Component):
         stream must stop, not just be marked ended. The process that ends a session
         does this at once; every other process within a health tick (see
         :meth:`_end_sessions_ended_elsewhere`)."""
-        resources: list[PeerResource] = [
-            r
-            for r in (*self.publishers.values(), *self.viewers.values())
-            if r.session_id == session_id
-        ]
+        resources = self._resources_of(session_id)
         if resources:
             log.info("session %s ended: closing %d media peers", session_id, len(resources))
         await asyncio.gather(*(r.close() for r in resources), return_exceptions=True)
@@ -192,14 +188,19 @@ class StreamingComponent(Component):
         self.viewers.pop(resource.id, None)
         self._forget_if_idle(resource.session_id)
 
+    def _resources_of(self, session_id: int) -> list[PeerResource]:
+        """The session's publisher and viewers served by this process."""
+        return [
+            r
+            for r in (*self.publishers.values(), *self.viewers.values())
+            if r.session_id == session_id
+        ]
+
     def _forget_if_idle(self, session_id: int) -> None:
         relay = self.relays.get(session_id)
         if relay is None or session_id in self._claimed:
             return
-        busy = any(r.session_id == session_id for r in self.publishers.values()) or any(
-            r.session_id == session_id for r in self.viewers.values()
-        )
-        if not busy:
+        if not self._resources_of(session_id):
             relay.close()
             del self.relays[session_id]
             self._samplers.pop(session_id, None)
