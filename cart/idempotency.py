@@ -68,7 +68,7 @@ class IdempotencyStore:
         running_ttl_s: int = 300,
         wait_s: float = 30.0,
     ) -> None:
-        self.redis = mux
+        self.mux = mux
         self.ttl_s = ttl_s
         #: A crashed process's ``running`` record frees the key after this long.
         self.running_ttl_s = running_ttl_s
@@ -84,7 +84,7 @@ class IdempotencyStore:
         return await self._replay(rkey, fp, running)
 
     async def _claim(self, rkey: str, record: bytes, ttl_s: int) -> bool:
-        return await self.redis.execute("SET", rkey, record, "NX", "EX", ttl_s) is not None
+        return await self.mux.execute("SET", rkey, record, "NX", "EX", ttl_s) is not None
 
     async def record(
         self, user_id: int, key: str, fp: str, status: int, body: Any
@@ -100,7 +100,7 @@ class IdempotencyStore:
     async def _replay(self, rkey: str, fp: str, claim: bytes) -> Replay | None:
         deadline = time.monotonic() + self.wait_s
         while True:
-            raw = await self.redis.execute("GET", rkey)
+            raw = await self.mux.execute("GET", rkey)
             if raw is None:
                 # The first attempt was abandoned (or its record expired): run it again.
                 if await self._claim(rkey, claim, self.running_ttl_s):
@@ -123,13 +123,13 @@ class IdempotencyStore:
 
     async def finish(self, user_id: int, key: str, fp: str, status: int, body: Any) -> None:
         record = {"h": fp, "s": "done", "status": status, "body": body}
-        await self.redis.execute(
+        await self.mux.execute(
             "SET", keys.idempotency(user_id, key), encoding.dumps(record), "EX", self.ttl_s
         )
 
     async def abandon(self, user_id: int, key: str) -> None:
         """Forget a request that failed in a way worth retrying (5xx)."""
-        await self.redis.execute("DEL", keys.idempotency(user_id, key))
+        await self.mux.execute("DEL", keys.idempotency(user_id, key))
 
 
 async def _quietly(step: Awaitable[None]) -> None:

@@ -104,9 +104,6 @@ class StockStore:
         self._load = _lua("load")
         self._fix = _lua("fix")
 
-    async def _run(self, script: LuaScript, keys: list[str], args: list[Any]) -> Any:
-        return await self.mux.evalsha(script, keys, args)
-
     async def reserve(
         self,
         product_id: int,
@@ -137,7 +134,7 @@ class StockStore:
         ]
         for variant_id, quantity in lines.items():
             argv += [variant_id, quantity]
-        raw = await self._run(
+        raw = await self.mux.evalsha(
             self._reserve, [k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]], argv
         )
         status = ReserveStatus(int(raw[0]))
@@ -161,7 +158,7 @@ class StockStore:
         k = _product_keys(product_id)
         record = "" if payment is None else encoding.dumps(asdict(payment)).decode()
         return bool(
-            await self._run(
+            await self.mux.evalsha(
                 self._claim, [k["holds"], k["holdinfo"]], [hold_id, expires_at_ms, record]
             )
         )
@@ -179,7 +176,9 @@ class StockStore:
         """Call only after the hold's order is committed in SQL. False if no such hold."""
         k = _product_keys(product_id)
         return bool(
-            await self._run(self._confirm, [k["counts"], k["holds"], k["holdinfo"]], [hold_id])
+            await self.mux.evalsha(
+                self._confirm, [k["counts"], k["holds"], k["holdinfo"]], [hold_id]
+            )
         )
 
     async def release(
@@ -191,7 +190,7 @@ class StockStore:
         k = _product_keys(product_id)
         guard = "" if if_expired_by_ms is None else str(if_expired_by_ms)
         return int(
-            await self._run(
+            await self.mux.evalsha(
                 self._release,
                 [k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]],
                 [hold_id, guard],
@@ -204,7 +203,7 @@ class StockStore:
         argv: list[Any] = []
         for variant_id, quantity in lines.items():
             argv += [variant_id, quantity]
-        return bool(await self._run(self._unsell, [k["stock"], k["counts"]], argv))
+        return bool(await self.mux.evalsha(self._unsell, [k["stock"], k["counts"]], argv))
 
     async def adjust_total(self, product_id: int, variant_id: int, new_total: int) -> bool:
         """Apply a new ``stock_total`` to the Redis counters (before its SQL commit).
@@ -212,7 +211,9 @@ class StockStore:
         Raises :class:`Conflict` if ``new_total`` is below the units sold plus held.
         Returns False if the variant is not on sale in Redis (nothing to adjust)."""
         k = _product_keys(product_id)
-        raw = await self._run(self._adjust, [k["stock"], k["counts"]], [variant_id, new_total])
+        raw = await self.mux.evalsha(
+            self._adjust, [k["stock"], k["counts"]], [variant_id, new_total]
+        )
         if int(raw[0]) == -1:
             raise Conflict(
                 f"stock_total {new_total} is below the {int(raw[1])} units already sold or held",
@@ -227,7 +228,9 @@ class StockStore:
         argv: list[Any] = []
         for variant_id, (total, sold) in variants.items():
             argv += [variant_id, total, sold]
-        loaded = int(await self._run(self._load, [k["stock"], k["counts"], k["holdinfo"]], argv))
+        loaded = int(
+            await self.mux.evalsha(self._load, [k["stock"], k["counts"], k["holdinfo"]], argv)
+        )
         await self.redis.sadd(keys.on_sale(), product_id)
         return loaded
 
@@ -240,7 +243,7 @@ class StockStore:
         """Lower ``available`` to ``total - sold - held`` if above it (never raises it).
         Returns (available before, available after, held)."""
         k = _product_keys(product_id)
-        raw = await self._run(
+        raw = await self.mux.evalsha(
             self._fix, [k["stock"], k["counts"], k["holdinfo"]], [variant_id, total, sold]
         )
         return int(raw[0]), int(raw[1]), int(raw[2])
