@@ -17,9 +17,9 @@ from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
-from cart.stock import units_left
 from livecommerce import keys
 from livecommerce.hub.publish import publish
+from livecommerce.stocklevels import units_left
 
 __all__ = ["StockEvents"]
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
 from livecommerce.errors import Conflict
-from livecommerce.redismux import LuaScript, RedisMux
+from livecommerce.lua import script_file
+from livecommerce.redismux import RedisMux
 
 __all__ = [
     "HoldPayment",
@@ -32,12 +32,16 @@ __all__ = [
     "Reservation",
     "StockStore",
     "VariantCounts",
-    "units_left",
 ]
 
-
-def _lua(name: str) -> LuaScript:
-    return LuaScript(resources.files("cart").joinpath("lua", f"{name}.lua").read_text())
+_RESERVE = script_file("cart", "reserve")
+_CONFIRM = script_file("cart", "confirm")
+_RELEASE = script_file("cart", "release")
+_CLAIM = script_file("cart", "claim")
+_UNSELL = script_file("cart", "unsell")
+_ADJUST = script_file("cart", "adjust")
+_LOAD = script_file("cart", "load")
+_FIX = script_file("cart", "fix")
 
 
 class ReserveStatus(enum.IntEnum):
@@ -95,14 +99,6 @@ class StockStore:
     def __init__(self, redis: Redis, mux: RedisMux | None = None) -> None:
         self.redis = redis
         self.mux = mux or RedisMux.for_client(redis)
-        self._reserve = _lua("reserve")
-        self._confirm = _lua("confirm")
-        self._release = _lua("release")
-        self._claim = _lua("claim")
-        self._unsell = _lua("unsell")
-        self._adjust = _lua("adjust")
-        self._load = _lua("load")
-        self._fix = _lua("fix")
 
     async def reserve(
         self,
@@ -134,8 +130,8 @@ class StockStore:
         ]
         for variant_id, quantity in lines.items():
             argv += [variant_id, quantity]
-        raw = await self.mux.evalsha(
-            self._reserve, [k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]], argv
+        raw = await _RESERVE.run(
+            self.mux, [k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]], argv
         )
         status = ReserveStatus(int(raw[0]))
         if status in (ReserveStatus.RESERVED, ReserveStatus.ALREADY_HELD):
@@ -158,8 +154,8 @@ class StockStore:
         k = _product_keys(product_id)
         record = "" if payment is None else encoding.dumps(asdict(payment)).decode()
         return bool(
-            await self.mux.evalsha(
-                self._claim, [k["holds"], k["holdinfo"]], [hold_id, expires_at_ms, record]
+            await _CLAIM.run(
+                self.mux, [k["holds"], k["holdinfo"]], [hold_id, expires_at_ms, record]
             )
         )
 
@@ -176,9 +172,7 @@ class StockStore:
         """Call only after the hold's order is committed in SQL. False if no such hold."""
         k = _product_keys(product_id)
         return bool(
-            await self.mux.evalsha(
-                self._confirm, [k["counts"], k["holds"], k["holdinfo"]], [hold_id]
-            )
+            await _CONFIRM.run(self.mux, [k["counts"], k["holds"], k["holdinfo"]], [hold_id])
         )
 
     async def release(
@@ -190,8 +184,8 @@ class StockStore:
         k = _product_keys(product_id)
         guard = "" if if_expired_by_ms is None else str(if_expired_by_ms)
         return int(
-            await self.mux.evalsha(
-                self._release,
+            await _RELEASE.run(
+                self.mux,
                 [k["stock"], k["counts"], k["holds"], k["holdinfo"], k["buyers"]],
                 [hold_id, guard],
             )
@@ -203,7 +197,7 @@ class StockStore:
         argv: list[Any] = []
         for variant_id, quantity in lines.items():
             argv += [variant_id, quantity]
-        return bool(await self.mux.evalsha(self._unsell, [k["stock"], k["counts"]], argv))
+        return bool(await _UNSELL.run(self.mux, [k["stock"], k["counts"]], argv))
 
     async def adjust_total(self, product_id: int, variant_id: int, new_total: int) -> bool:
         """Apply a new ``stock_total`` to the Redis counters (before its SQL commit).
@@ -211,9 +205,7 @@ class StockStore:
         Raises :class:`Conflict` if ``new_total`` is below the units sold plus held.
         Returns False if the variant is not on sale in Redis (nothing to adjust)."""
         k = _product_keys(product_id)
-        raw = await self.mux.evalsha(
-            self._adjust, [k["stock"], k["counts"]], [variant_id, new_total]
-        )
+        raw = await _ADJUST.run(self.mux, [k["stock"], k["counts"]], [variant_id, new_total])
         if int(raw[0]) == -1:
             raise Conflict(
                 f"stock_total {new_total} is below the {int(raw[1])} units already sold or held",
@@ -228,14 +220,9 @@ class StockStore:
         argv: list[Any] = []
         for variant_id, (total, sold) in variants.items():
             argv += [variant_id, total, sold]
-        loaded = int(
-            await self.mux.evalsha(self._load, [k["stock"], k["counts"], k["holdinfo"]], argv)
-        )
+        loaded = int(await _LOAD.run(self.mux, [k["stock"], k["counts"], k["holdinfo"]], argv))
         await self.redis.sadd(keys.on_sale(), product_id)
         return loaded
-
-    async def units_left(self, product_id: int) -> dict[int, int] | None:
-        return await units_left(self.redis, product_id)
 
     async def lower_to_sql(
         self, product_id: int, variant_id: int, total: int, sold: int
@@ -243,8 +230,8 @@ class StockStore:
         """Lower ``available`` to ``total - sold - held`` if above it (never raises it).
         Returns (available before, available after, held)."""
         k = _product_keys(product_id)
-        raw = await self.mux.evalsha(
-            self._fix, [k["stock"], k["counts"], k["holdinfo"]], [variant_id, total, sold]
+        raw = await _FIX.run(
+            self.mux, [k["stock"], k["counts"], k["holdinfo"]], [variant_id, total, sold]
         )
         return int(raw[0]), int(raw[1]), int(raw[2])
 
@@ -281,13 +268,3 @@ class StockStore:
 
     async def on_sale(self) -> list[int]:
         return sorted(int(p) for p in await self.redis.smembers(keys.on_sale()))
-
-
-async def units_left(redis: Redis, product_id: int) -> dict[int, int] | None:
-    """Variant id -> units available now; None if the product is not on sale in Redis.
-
-    The hub calls this for snapshots; it is one HGETALL."""
-    raw = await redis.hgetall(keys.product_stock(product_id))
-    if not raw:
-        return None
-    return {int(v): max(0, int(a)) for v, a in raw.items()}

@@ -9,7 +9,8 @@ the same event-loop iteration goes out in ONE write, and the replies, which Redi
 sends back in order, are parsed by hiredis and handed to the waiting futures in
 that order.
 
-Only for short commands whose reply comes at once (GET/SET/EVALSHA ...): a blocking
+Only for short commands whose reply comes at once (GET/SET/EVALSHA ...; Lua
+scripts run through :mod:`livecommerce.lua`): a blocking
 command (``XREAD BLOCK``, ``BLPOP``) or a subscription would hold up every command
 behind it, so those stay on the redis-py client. Errors are redis-py's
 (``ResponseError``, ``NoScriptError``, ``ConnectionError``), so callers handle
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 from typing import Any
 
 import hiredis
@@ -29,15 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
-__all__ = ["LuaScript", "RedisMux"]
-
-
-class LuaScript:
-    """A Lua script's text and SHA1, for :meth:`RedisMux.evalsha`."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.sha = hashlib.sha1(text.encode()).hexdigest()
+__all__ = ["RedisMux"]
 
 
 class _Protocol(asyncio.Protocol):
@@ -117,16 +109,6 @@ class RedisMux:
         if self._transport is None:
             await self._connect()
         return await self._send(args)
-
-    async def evalsha(self, script: LuaScript, keys: list[str], args: list[Any]) -> Any:
-        """Run a script by its SHA1, loading it first if the server does not know it
-        (a new or restarted server)."""
-        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        try:
-            return await self.execute(*command)
-        except NoScriptError:
-            await self.execute("SCRIPT", "LOAD", script.text)
-            return await self.execute(*command)
 
     def _send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()

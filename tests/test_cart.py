@@ -8,9 +8,9 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from cart.stock import units_left
 from livecommerce.db.engine import Database
 from livecommerce.db.models import Order
+from livecommerce.stocklevels import units_left
 from tests.cart_support import buyer
 from tests.support import Actors
 

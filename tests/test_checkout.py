@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 from cart.payments import gateways_for
 from cart.reaper import reap_once, refunder
 from cart.reconcile import reconcile
-from cart.stock import HoldPayment, ReserveStatus, StockStore, units_left
+from cart.stock import HoldPayment, ReserveStatus, StockStore
 from livecommerce.db.engine import Database
 from livecommerce.db.models import CommissionEntry, Order, Payment
 from livecommerce.settings import Settings
+from livecommerce.stocklevels import units_left
 from tests.cart_support import authorizations, bulk_buyers, buy, buyer, sold_in_sql
 from tests.support import Actors, wait_for
 

@@ -1,4 +1,4 @@
-"""RedisMux against the real Valkey/Redis: order, errors, scripts, lost connections."""
+"""RedisMux against the real Valkey/Redis: order, errors, lost connections."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from livecommerce.redismux import LuaScript, RedisMux
+from livecommerce.redismux import RedisMux
 from livecommerce.settings import Settings
 
 
@@ -48,16 +48,6 @@ async def test_an_error_fails_only_its_own_command(mux: RedisMux) -> None:
     )
     assert isinstance(bad, ResponseError) and "WRONGTYPE" in str(bad)
     assert good == b"v"
-
-
-async def test_scripts_load_themselves_on_a_server_that_lacks_them(
-    mux: RedisMux, redis: Redis
-) -> None:
-    script = LuaScript(f"-- {uuid.uuid4().hex}\nreturn {{KEYS[1], tonumber(ARGV[1]) + 1}}")
-    assert (await redis.script_exists(script.sha)) == [False]
-    k = key("s")
-    assert await mux.evalsha(script, [k], [1]) == [k.encode(), 2]
-    assert (await redis.script_exists(script.sha)) == [True]
 
 
 async def test_a_cancelled_caller_does_not_shift_the_replies(mux: RedisMux) -> None:

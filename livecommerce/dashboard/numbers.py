@@ -26,6 +26,7 @@ from livecommerce.dashboard.schemas import (
     ViewerNumbers,
 )
 from livecommerce.hub.pinstate import current_pin
+from livecommerce.stocklevels import total, units_left_of
 
 __all__ = [
     "RATE_WINDOW_MS",
@@ -34,7 +35,6 @@ __all__ = [
     "live_counters",
     "sample_rates",
     "stream_numbers",
-    "units_left_of",
 ]
 
 RATE_WINDOW_MS = 60_000
@@ -111,7 +111,7 @@ async def compute_dashboard(
             name=name,
             units_sold=sales.by_product.get(pid, (0, 0))[0],
             gmv_minor=sales.by_product.get(pid, (0, 0))[1],
-            units_left=left[pid],
+            units_left=total(left[pid]),
         )
         for pid, name in sales.products
     ]
@@ -146,21 +146,6 @@ def conversion(sales: SessionSales, unique_viewers: int) -> float:
     """Buyers / unique viewers; a buyer who never joined the room still counts as a viewer."""
     viewers = max(unique_viewers, sales.buyers)
     return round(sales.buyers / viewers, 4) if viewers else 0.0
-
-
-async def units_left_of(redis: Redis, product_ids: list[int]) -> dict[int, int | None]:
-    """Units available now per product, from the cart's stock hashes in one round trip
-    (None: not on sale in Redis), read like ``cart.stock.units_left``."""
-    if not product_ids:
-        return {}
-    async with redis.pipeline(transaction=False) as pipe:
-        for pid in product_ids:
-            pipe.hvals(keys.product_stock(pid))
-        replies = await pipe.execute()
-    return {
-        pid: sum(max(0, int(v)) for v in vals) if vals else None
-        for pid, vals in zip(product_ids, replies, strict=True)
-    }
 
 
 async def _pinned(

@@ -2,12 +2,12 @@
 
 Cards come from SQL and are cached per process for a few seconds (thousands of
 viewers joining at once must not mean thousands of queries); units left come
-from the cart's Redis counters when the product is on sale.
+from the cart's Redis counters when the product is on sale
+(:mod:`livecommerce.stocklevels`).
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import asdict
 from typing import Any
@@ -20,8 +20,9 @@ from livecommerce.db.engine import Database
 from livecommerce.db.models import Product
 from livecommerce.errors import NotFound
 from livecommerce.hub.pinstate import PinState
+from livecommerce.stocklevels import units_left
 
-__all__ = ["CardCache", "pinned_view", "units_left"]
+__all__ = ["CardCache", "pinned_view"]
 
 
 class CardCache:
@@ -71,20 +72,6 @@ class CardCache:
 
     def forget(self, product_id: int) -> None:
         self._cards.pop(product_id, None)
-
-
-async def units_left(redis: Redis, product_id: int) -> dict[int, int] | None:
-    """Variant id → units available, from the cart; None when unknown (not on sale,
-    or the cart is not installed)."""
-    try:
-        stock = importlib.import_module("cart.stock")
-    except ImportError:
-        return None
-    reader = getattr(stock, "units_left", None)
-    if reader is None:
-        return None
-    result: dict[int, int] | None = await reader(redis, product_id)
-    return result
 
 
 async def pinned_view(redis: Redis, cards: CardCache, pin: PinState) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Each process reports its local viewer count per session about once a second
 (``keys.session_presence``: process → ``count:ms``); in the same script, the
 one process that takes the second's lock (``keys.session_viewers_tick``) sums
-the fresh reports and publishes a ``viewers`` event if the total changed, so
-viewers get at most one count per second however many processes serve them.
+the fresh reports and, if the total changed, publishes a ``viewers`` event
+(through :func:`~livecommerce.hub.publish.publish`, like every event), so viewers
+get at most one count per second however many processes serve them.
 Counters for dashboards (``keys.session_counters``) are kept on the way.
 """
 
@@ -18,12 +19,17 @@ from redis.asyncio import Redis
 
 from livecommerce import keys
 from livecommerce.hub.publish import publish
+from livecommerce.lua import script
 
 __all__ = ["Presence"]
 
-# KEYS: presence hash, tick lock, seq, events, counters.
-# ARGV: process id, local count, now ms, stale after ms, tick ms, maxlen, session id.
-_REPORT = """
+# KEYS: presence hash, tick lock, counters.
+# ARGV: process id, local count, now ms, stale after ms, tick ms.
+# Returns -1 (another process has this tick), or the total if unchanged, or
+# -2 - total if it changed (the caller publishes it).
+_REPORT = script(
+    "hub.presence_report",
+    """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[1], 60000)
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[5]) then
@@ -40,21 +46,18 @@ for i = 1, #entries, 2 do
     redis.call('HDEL', KEYS[1], entries[i])
   end
 end
-local last = tonumber(redis.call('HGET', KEYS[5], 'viewers_now') or '-1')
+local last = tonumber(redis.call('HGET', KEYS[3], 'viewers_now') or '-1')
 if total == last then
   return total
 end
-redis.call('HSET', KEYS[5], 'viewers_now', total)
-local peak = tonumber(redis.call('HGET', KEYS[5], 'viewers_peak') or '0')
+redis.call('HSET', KEYS[3], 'viewers_now', total)
+local peak = tonumber(redis.call('HGET', KEYS[3], 'viewers_peak') or '0')
 if total > peak then
-  redis.call('HSET', KEYS[5], 'viewers_peak', total)
+  redis.call('HSET', KEYS[3], 'viewers_peak', total)
 end
-local seq = redis.call('INCR', KEYS[3])
-local event = '{"seq":' .. seq .. ',"session":' .. ARGV[7]
-  .. ',"type":"viewers","count":' .. total .. '}'
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], seq .. '-0', 'e', event)
-return total
-"""
+return -2 - total
+""",
+)
 
 
 class Presence:
@@ -70,7 +73,6 @@ class Presence:
         self._reported: dict[int, int] = {}
         self._reactions: defaultdict[int, Counter[str]] = defaultdict(Counter)
         self._uniques: defaultdict[int, set[str]] = defaultdict(set)
-        self._report = redis.register_script(_REPORT)
 
     def set_local(self, session_id: int, count: int) -> None:
         self.local[session_id] = count
@@ -92,24 +94,24 @@ class Presence:
         sessions = set(self.local) | {s for s, c in self._reported.items() if c}
         for session_id in sessions:
             count = self.local.get(session_id, 0)
-            await self._report(
-                keys=[
-                    keys.session_presence(session_id),
-                    keys.session_viewers_tick(session_id),
-                    keys.session_seq(session_id),
-                    keys.session_events(session_id),
-                    keys.session_counters(session_id),
-                ],
-                args=[
-                    self.process_id,
-                    count,
-                    now_ms,
-                    3 * self.tick_ms,
-                    self.tick_ms - 50,
-                    self.maxlen,
-                    session_id,
-                ],
+            outcome = int(
+                await _REPORT.run(
+                    self.redis,
+                    [
+                        keys.session_presence(session_id),
+                        keys.session_viewers_tick(session_id),
+                        keys.session_counters(session_id),
+                    ],
+                    [self.process_id, count, now_ms, 3 * self.tick_ms, self.tick_ms - 50],
+                )
             )
+            if outcome <= -2:  # this process holds the tick's lock: no other publishes now
+                await publish(
+                    self.redis,
+                    session_id,
+                    {"type": "viewers", "count": -2 - outcome},
+                    maxlen=self.maxlen,
+                )
             self._reported[session_id] = count
             if count == 0:
                 self.local.pop(session_id, None)

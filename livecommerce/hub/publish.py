@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
+from livecommerce.lua import script
 
 __all__ = ["publish"]
 
@@ -23,7 +24,9 @@ __all__ = ["publish"]
 # viewers receive: each hub serializes nothing, it forwards. The recent list
 # (chat history for snapshots) and the counter change in the same script, so a
 # snapshot never sees a seq without the message that produced it.
-_PUBLISH = """
+_PUBLISH = script(
+    "hub.publish",
+    """
 local seq = redis.call('INCR', KEYS[1])
 local body = ARGV[1]
 local event = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
@@ -37,7 +40,8 @@ if ARGV[4] ~= '' then
   redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
 end
 return seq
-"""
+""",
+)
 
 
 async def publish(
@@ -56,16 +60,14 @@ async def publish(
     of the session's counters hash (``keys.session_counters``).
     """
     body = encoding.dumps({"session": session_id, **event})
-    seq = await redis.eval(
-        _PUBLISH,
-        4,
-        keys.session_seq(session_id),
-        keys.session_events(session_id),
-        keys.session_chat(session_id),
-        keys.session_counters(session_id),
-        body,
-        maxlen,
-        keep_recent,
-        count or "",
+    seq = await _PUBLISH.run(
+        redis,
+        [
+            keys.session_seq(session_id),
+            keys.session_events(session_id),
+            keys.session_chat(session_id),
+            keys.session_counters(session_id),
+        ],
+        [body, maxlen, keep_recent, count or ""],
     )
     return int(seq)

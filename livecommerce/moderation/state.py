@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from livecommerce import encoding, keys
 from livecommerce.errors import Forbidden, TooManyRequests
 from livecommerce.hub.publish import publish
+from livecommerce.lua import script
 
 __all__ = [
     "ChatRules",
@@ -88,7 +89,9 @@ async def chat_refusal(redis: Redis, session_id: int, user_id: int, *, now_ms: i
 
 
 # KEYS: recent chat list. ARGV: the message id as it appears in the JSON.
-_FORGET = """
+_FORGET = script(
+    "moderation.forget_chat",
+    """
 local needle = '"message_id":"' .. ARGV[1] .. '"'
 for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if string.find(item, needle, 1, true) then
@@ -97,7 +100,8 @@ for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   end
 end
 return false
-"""
+""",
+)
 
 
 async def delete_chat_message(
@@ -116,7 +120,7 @@ async def forget_chat_message(
 ) -> dict[str, Any] | None:
     """Drop the message from the recent chat list; returns the event it was (to learn its
     author), or None if it is no longer there (old, or already deleted)."""
-    item = await redis.eval(_FORGET, 1, keys.session_chat(session_id), message_id)
+    item = await _FORGET.run(redis, [keys.session_chat(session_id)], [message_id])
     if not item:
         return None
     event: dict[str, Any] = encoding.loads(item)
