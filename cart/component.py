@@ -1,5 +1,5 @@
 """The cart as an app component: wires stores, checkout, the order writer, stock
-events and the reaper, and listens to the catalog's and live sessions' signals."""
+events and the reaper, and subscribes to the catalog's, pins' and live sessions' events."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from cart.reaper import reaper_loop, refunder
 from cart.stock import StockStore
 from cart.writer import OrderWriter
 from livecommerce.components import Component, Job
+from livecommerce.events import (
+    LineupChanged,
+    ProductPinned,
+    SessionStateChanged,
+    StockTotalChanging,
+)
 from livecommerce.services import Services
 from livecommerce.settings import Settings
-from livecommerce.signals import (
-    LINEUP_CHANGED,
-    PRODUCT_PINNED,
-    SESSION_STATE_CHANGED,
-    STOCK_TOTAL_CHANGED,
-)
 
 __all__ = ["CartComponent"]
 
@@ -61,19 +61,17 @@ class CartComponent(Component):
             per_user_cap=settings.cart_max_units_per_user,
             clock=services.clock,
         )
-        services.signals.connect(PRODUCT_PINNED, self.onsale.on_pinned)
-        services.signals.connect(SESSION_STATE_CHANGED, self.onsale.on_session_state)
-        services.signals.connect(LINEUP_CHANGED, self.onsale.on_lineup)
-        services.signals.connect(STOCK_TOTAL_CHANGED, self._on_stock_total)
+        services.events.subscribe(ProductPinned, self.onsale.on_pinned)
+        services.events.subscribe(SessionStateChanged, self.onsale.on_session_state)
+        services.events.subscribe(LineupChanged, self.onsale.on_lineup)
+        services.events.subscribe(StockTotalChanging, self._on_stock_total)
         await self.writer.start()
         await self.events.start()
 
-    async def _on_stock_total(self, **kwargs: object) -> None:
-        await self.onsale.on_stock_total(**kwargs)  # type: ignore[arg-type]
-        product_id = kwargs.get("product_id")
-        if isinstance(product_id, int):
-            self.lookups.forget(product_id)
-            self.events.touch(product_id)
+    async def _on_stock_total(self, event: StockTotalChanging) -> None:
+        await self.onsale.on_stock_total(event)
+        self.lookups.forget(event.product_id)
+        self.events.touch(event.product_id)
 
     async def stop(self) -> None:
         await self.events.stop()

@@ -28,6 +28,12 @@ from livecommerce.db.models import (
     SessionStatus,
     Variant,
 )
+from livecommerce.events import (
+    LineupChanged,
+    ProductPinned,
+    SessionStateChanged,
+    StockTotalChanging,
+)
 
 __all__ = [
     "DEAD_STATUSES",
@@ -100,13 +106,13 @@ class OnSale:
             )
         return status == SessionStatus.LIVE
 
-    # --- signal receivers (connected by the cart component) ---
+    # --- event subscribers (subscribed by the cart component) ---
 
-    async def on_pinned(self, *, session_id: int, pin: object, **_: object) -> None:
-        product_id = int(getattr(pin, "product_id"))  # noqa: B009 - PinState, typed loosely
-        await self.put_on_sale([product_id], session_id)
+    async def on_pinned(self, event: ProductPinned) -> None:
+        await self.put_on_sale([event.pin.product_id], event.session_id)
 
-    async def on_session_state(self, *, session_id: int, status: str, **_: object) -> None:
+    async def on_session_state(self, event: SessionStateChanged) -> None:
+        session_id, status = event.session_id, event.status
         products = await self.lineup(session_id)
         if status == SessionStatus.LIVE:
             await self.put_on_sale(products, session_id)
@@ -114,13 +120,11 @@ class OnSale:
             for product_id in products:
                 await self.redis.srem(keys.product_sessions(product_id), session_id)
 
-    async def on_lineup(self, *, session_id: int, product_ids: list[int], **_: object) -> None:
-        if await self.is_live(session_id):
-            await self.put_on_sale(product_ids, session_id)
+    async def on_lineup(self, event: LineupChanged) -> None:
+        if await self.is_live(event.session_id):
+            await self.put_on_sale(list(event.product_ids), event.session_id)
 
-    async def on_stock_total(
-        self, *, product_id: int, variant_id: int, new_total: int, **_: object
-    ) -> None:
+    async def on_stock_total(self, event: StockTotalChanging) -> None:
         # Raises Conflict below sold + held: the catalog has not committed yet, so the
         # error rolls the change back. A variant not yet in Redis loads lazily later.
-        await self.stock.adjust_total(product_id, variant_id, new_total)
+        await self.stock.adjust_total(event.product_id, event.variant_id, event.new_total)

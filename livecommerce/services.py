@@ -15,10 +15,11 @@ from redis.asyncio import Redis
 
 from livecommerce.auth.tokens import TokenSigner
 from livecommerce.db.engine import Database
+from livecommerce.events import EventBus
+from livecommerce.live.lifecycle import SessionLifecycle
 from livecommerce.metrics import Metrics
 from livecommerce.redismux import RedisMux
 from livecommerce.settings import Settings
-from livecommerce.signals import Signals
 
 __all__ = ["Services"]
 
@@ -44,7 +45,8 @@ class Services:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.tokens = TokenSigner(settings.secret_key, ttl_s=settings.token_ttl_s)
-        self.signals = Signals()
+        self.events = EventBus()
+        self.lifecycle = SessionLifecycle(self.events)
         self._components: dict[type[Any], Any] = {}
 
     def register(self, component: Any) -> None:

@@ -16,7 +16,6 @@ from livecommerce.auth.permissions import session_rights
 from livecommerce.db.models import SessionStatus
 from livecommerce.errors import Conflict, MethodNotAllowed
 from livecommerce.live import store
-from livecommerce.signals import SESSION_STATE_CHANGED
 from streaming.sdp import SDP_MEDIA_TYPE, check_media_type, parse_offer
 from streaming.stats import MediaHealth
 from streaming.whep import Viewer
@@ -90,14 +89,7 @@ async def whip_publish(call: Call) -> Response:
 async def _go_live(call: Call, session_id: int) -> None:
     """Publishing makes a scheduled show live (ending publishing does not end it)."""
     async with call.services.db.sessions() as db:
-        session = await store.get_session(db, session_id)
-        if session.status != SessionStatus.SCHEDULED:
-            if session.status == SessionStatus.ENDED:
-                raise Conflict("this session has ended; schedule a new one", code="session_ended")
-            return
-        store.transition(session, SessionStatus.LIVE)
-        await db.commit()
-    await call.services.signals.send(SESSION_STATE_CHANGED, session_id=session_id, status="live")
+        await call.services.lifecycle.go_live(db, session_id)
 
 
 @api.route(

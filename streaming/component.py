@@ -16,9 +16,9 @@ from aiortc import RTCConfiguration, RTCSessionDescription
 from livecommerce import keys
 from livecommerce.components import Component
 from livecommerce.errors import Conflict, NotFound
+from livecommerce.events import SessionStateChanged
 from livecommerce.services import Services
 from livecommerce.settings import Settings
-from livecommerce.signals import SESSION_STATE_CHANGED
 from streaming.api import api
 from streaming.ice import rtc_configuration
 from streaming.peer import PeerResource
@@ -55,11 +55,11 @@ class StreamingComponent(Component):
         self._services = services
         self._reporter = HealthReporter(services.redis, services.metrics.registry)
         self._health_task = asyncio.create_task(self._health_loop())
-        services.signals.connect(SESSION_STATE_CHANGED, self._on_session_state)
+        services.events.subscribe(SessionStateChanged, self._on_session_state)
 
-    async def _on_session_state(self, session_id: int, status: str) -> None:
-        if status == "ended":
-            await self.end_session(session_id)
+    async def _on_session_state(self, event: SessionStateChanged) -> None:
+        if event.status == "ended":
+            await self.end_session(event.session_id)
 
     async def end_session(self, session_id: int) -> None:
         """Cut the session's publisher and viewers served by this process: an ended

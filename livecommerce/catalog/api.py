@@ -19,7 +19,7 @@ from livecommerce.catalog.schemas import (
     VariantPatch,
 )
 from livecommerce.db.models import Role
-from livecommerce.signals import STOCK_TOTAL_CHANGED
+from livecommerce.events import StockTotalChanging
 
 __all__ = ["api"]
 
@@ -183,12 +183,13 @@ async def update_variant(call: Call) -> VariantOut:
         if variant.stock_total != old_total:
             # Sent before the commit: a receiver (the cart) refuses a total below what
             # is already sold or held, and its error rolls the change back.
-            await call.services.signals.send(
-                STOCK_TOTAL_CHANGED,
-                product_id=variant.product_id,
-                variant_id=variant.id,
-                old_total=old_total,
-                new_total=variant.stock_total,
+            await call.services.events.publish(
+                StockTotalChanging(
+                    product_id=variant.product_id,
+                    variant_id=variant.id,
+                    old_total=old_total,
+                    new_total=variant.stock_total,
+                )
             )
         await db.commit()
         return store.variant_out(variant, variant.product)

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from livecommerce import keys
 from livecommerce.components import Component
 from livecommerce.db.models import SessionStatus
+from livecommerce.events import SessionStateChanged
 from livecommerce.hub import api as hub_api
 from livecommerce.hub.cards import CardCache
 from livecommerce.hub.endpoint import Connection, hub_endpoint
@@ -21,7 +22,6 @@ from livecommerce.hub.presence import Presence
 from livecommerce.hub.protocol import CLOSE_IDLE, CLOSE_SHUTDOWN
 from livecommerce.hub.publish import publish
 from livecommerce.services import Services
-from livecommerce.signals import SESSION_STATE_CHANGED
 
 __all__ = ["Hub"]
 
@@ -50,7 +50,7 @@ class Hub(Component):
             batch_window_s=settings.hub_batch_window_s,
             on_room_change=self.presence.set_local,
         )
-        services.signals.connect(SESSION_STATE_CHANGED, self._on_session_state)
+        services.events.subscribe(SessionStateChanged, self._on_session_state)
         self._tasks = [
             asyncio.create_task(self.fanout.run(), name="hub-reader"),
             asyncio.create_task(self._tick(), name="hub-ticker"),
@@ -65,7 +65,8 @@ class Hub(Component):
         with contextlib.suppress(Exception):
             await self.presence.withdraw()
 
-    async def _on_session_state(self, session_id: int, status: str) -> None:
+    async def _on_session_state(self, event: SessionStateChanged) -> None:
+        session_id, status = event.session_id, event.status
         redis = self.services.redis
         await redis.set(keys.session_status(session_id), status)
         if status == SessionStatus.ENDED:

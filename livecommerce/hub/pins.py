@@ -1,7 +1,7 @@
 """Pinning a product mid-show: the SQL history, the Redis pin, the cart, the viewers.
 
 The order is the contract with the cart (see ``livecommerce.hub.pinstate``):
-SQL history row → Redis pin → ``PRODUCT_PINNED`` signal (the cart puts stock
+SQL history row → Redis pin → ``ProductPinned`` event (the cart puts stock
 on sale) → the ``pinned`` event. Used by the WebSocket ``pin`` request and
 the HTTP pin endpoints alike.
 """
@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livecommerce.auth.permissions import Principal, SessionRights, session_rights
 from livecommerce.db.models import LiveSession, Pin, SessionProduct, SessionStatus
 from livecommerce.errors import Conflict, NotFound, ValidationFailed
+from livecommerce.events import ProductPinned
 from livecommerce.hub.cards import CardCache, pinned_view
 from livecommerce.hub.pinstate import PinState, clear_pin, store_pin
 from livecommerce.hub.publish import publish
 from livecommerce.hub.schemas import PinIn, PinOut
 from livecommerce.services import Services
-from livecommerce.signals import PRODUCT_PINNED
 
 __all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "publish_price", "unpin"]
 
@@ -129,7 +129,7 @@ async def pin_product(
         ends_at_ms=None if ends_at is None else _ms(ends_at),
     )
     await store_pin(services.redis, state)
-    await services.signals.send(PRODUCT_PINNED, session_id=session_id, pin=state)
+    await services.events.publish(ProductPinned(session_id=session_id, pin=state))
     view = await pinned_view(services.redis, cards, state)
     await publish(
         services.redis,

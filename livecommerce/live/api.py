@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livecommerce.api.routing import Api, Call
 from livecommerce.auth.permissions import session_rights
 from livecommerce.db.models import ModerationAction, Role, SessionStatus
+from livecommerce.events import LineupChanged
 from livecommerce.live import store
 from livecommerce.live.schemas import (
     LineupIn,
@@ -18,7 +19,6 @@ from livecommerce.live.schemas import (
     SessionPatch,
     SessionQuery,
 )
-from livecommerce.signals import LINEUP_CHANGED, SESSION_STATE_CHANGED
 
 __all__ = ["api"]
 
@@ -113,11 +113,8 @@ async def _transition(call: Call, to: SessionStatus, *, moderators_may: bool) ->
         else:
             rights.require_manage()
         session = await store.get_session(db, session_id)
-        store.transition(session, to)
-        await db.commit()
-        out = await store.session_out(db, session)
-    await call.services.signals.send(SESSION_STATE_CHANGED, session_id=session_id, status=to.value)
-    return out
+        await call.services.lifecycle.move(db, session, to)
+        return await store.session_out(db, session)
 
 
 @api.route(
@@ -160,10 +157,10 @@ async def set_lineup(call: Call) -> SessionOut:
         (await session_rights(db, call.principal, session_id)).require_manage()
         session = await store.get_session(db, session_id)
         await store.set_lineup(db, session, body.product_ids)
-        await call.services.signals.send(
-            LINEUP_CHANGED, session_id=session_id, product_ids=list(body.product_ids)
-        )
         await db.commit()
+        await call.services.events.publish(
+            LineupChanged(session_id=session_id, product_ids=tuple(body.product_ids))
+        )
         return await store.session_out(db, session)
 
 

@@ -26,6 +26,7 @@ from livecommerce.live.schemas import ModeratorOut, SessionIn, SessionOut, Sessi
 __all__ = [
     "TRANSITIONS",
     "add_moderator",
+    "check_transition",
     "create_session",
     "get_session",
     "lineup",
@@ -77,12 +78,19 @@ async def update_session(db: AsyncSession, session: LiveSession, patch: SessionP
     await db.flush()
 
 
-def transition(session: LiveSession, to: SessionStatus, *, now: datetime | None = None) -> None:
-    """Move ``session`` to status ``to``; 409 if the lifecycle does not allow it."""
+def check_transition(session: LiveSession, to: SessionStatus) -> None:
+    """409 if the lifecycle does not allow ``session`` to become ``to``."""
     if to not in TRANSITIONS[SessionStatus(session.status)]:
         raise Conflict(
             f"a {session.status} session cannot become {to.value}", code="bad_transition"
         )
+
+
+def transition(session: LiveSession, to: SessionStatus, *, now: datetime | None = None) -> None:
+    """Move ``session`` to status ``to``; 409 if the lifecycle does not allow it. Only
+    :class:`~livecommerce.live.lifecycle.SessionLifecycle` calls this: it commits and
+    announces the change."""
+    check_transition(session, to)
     moment = now or utcnow()
     session.status = to.value
     if to == SessionStatus.LIVE:

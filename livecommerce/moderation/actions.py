@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from livecommerce.auth.permissions import Principal, session_rights
-from livecommerce.db.models import ModerationAction, SessionStatus, User
+from livecommerce.db.models import LiveSession, ModerationAction, SessionStatus, User
 from livecommerce.errors import Forbidden, ValidationFailed
 from livecommerce.live import store
 from livecommerce.moderation import state
@@ -24,7 +24,6 @@ from livecommerce.moderation.schemas import (
     MutedOut,
 )
 from livecommerce.services import Services
-from livecommerce.signals import SESSION_STATE_CHANGED
 
 __all__ = ["audit_log", "moderate", "moderation_state", "record_out"]
 
@@ -52,7 +51,7 @@ async def moderate(
     now_ms = int(services.clock() * 1000)
     details: dict[str, Any] = {}
     target_user = action.user_id
-    ended = False
+    ending: LiveSession | None = None
     async with services.db.sessions() as db:
         rights = await session_rights(db, principal, session_id)
         rights.require_moderate()
@@ -98,9 +97,8 @@ async def moderate(
                     await state.set_blocked_words(redis, session_id, action.words)
                 )
             case "end_stream":
-                session = await store.get_session(db, session_id)
-                store.transition(session, SessionStatus.ENDED)  # 409 if already ended
-                ended = True
+                ending = await store.get_session(db, session_id)
+                store.check_transition(ending, SessionStatus.ENDED)  # 409 before any change
         if action.reason:
             details["reason"] = action.reason
         row = ModerationAction(
@@ -112,13 +110,13 @@ async def moderate(
             details=details,
         )
         db.add(row)
-        await db.commit()
-        out = record_out(row)
-    if ended:
-        # After the commit, like the live API: the hub tells viewers, the cart stops
-        # sales, the relay cuts the stream.
-        await services.signals.send(SESSION_STATE_CHANGED, session_id=session_id, status="ended")
-    return out
+        if ending is None:
+            await db.commit()
+        else:
+            # The audit record commits with the status; then the hub tells viewers, the
+            # cart stops sales, the relay cuts the stream.
+            await services.lifecycle.move(db, ending, SessionStatus.ENDED)
+        return record_out(row)
 
 
 async def _require_moderate(services: Services, principal: Principal, session_id: int) -> None:
