@@ -4,8 +4,8 @@
 Starts ``livecommerce serve`` in its own process (private valkey-server and
 SQLite under a temporary directory), publishes one synthetic host over WHIP
 and plays it to N viewers over WHEP, all from this process. Then it does the
-same against a second server with ``STREAM_RELAY_MODE=mediarelay`` — aiortc's
-stock ``MediaRelay`` (decode once, re-encode per viewer) — as the baseline.
+same against a second server, ``scripts/relay_baseline.py`` — the same app with
+aiortc's stock ``MediaRelay`` (decode once, re-encode per viewer) — as the baseline.
 
 The host and the viewers (scripts/relay_peers.py) are built to keep the load
 generator cheap on a 2-core machine: looped pre-encoded packets, frames counted
@@ -49,6 +49,7 @@ from relay_peers import FPS, HEIGHT, WIDTH, CountingViewer, LoopTrack, encode_lo
 from streaming.client import post_offer  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BASELINE_SERVER = Path(__file__).resolve().parent / "relay_baseline.py"
 
 
 def log(msg: str) -> None:
@@ -72,7 +73,8 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def server(workdir: Path, mode: str) -> Iterator[tuple[str, int]]:
-    """``livecommerce serve`` in its own process; yields (base url, pid)."""
+    """``livecommerce serve`` (``mode`` "encoded") or the baseline server
+    (``mode`` "mediarelay") in its own process; yields (base url, pid)."""
     port = free_port()
     data_dir = workdir / mode
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,14 +87,12 @@ def server(workdir: Path, mode: str) -> Iterator[tuple[str, int]]:
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "EMBEDDED_WORKER": "false",
-        "STREAM_RELAY_MODE": mode,
     }
     env.pop("REDIS_URL", None)
     exe = Path(sys.executable).with_name("livecommerce")
-    cmd = (
-        [str(exe), "serve"] if exe.exists() else [sys.executable, "-m", "livecommerce.cli", "serve"]
-    )
-    subprocess.run([*cmd[:-1], "migrate"], env=env, cwd=str(data_dir), check=True)
+    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "livecommerce.cli"]
+    subprocess.run([*cli, "migrate"], env=env, cwd=str(data_dir), check=True)
+    cmd = [*cli, "serve"] if mode == "encoded" else [sys.executable, str(BASELINE_SERVER)]
     proc = subprocess.Popen(cmd, env=env, cwd=str(data_dir))
     url = f"http://127.0.0.1:{port}"
     try:

@@ -76,7 +76,7 @@ async def whip_publish(call: Call) -> Response:
     check_media_type(call.request.headers.get("content-type"))
     offer = parse_offer(call.body, role="publish")
     streaming = _streaming(call)
-    streaming.claim_publishing(session_id)
+    await streaming.claim_publishing(session_id)
     publisher = await streaming.publish(session_id, offer)
     try:
         await _go_live(call, session_id)

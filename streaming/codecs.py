@@ -3,8 +3,8 @@
 The relay never decodes, so it can only forward a codec that aiortc can
 depacketize (receiver side) and packetize (the sender's ``pack``): VP8 and
 H.264 for video, Opus for audio. Viewers must negotiate exactly the
-publisher's video codec; the helpers here build the codec preferences that
-make an SDP answer say so.
+publisher's video codec when it sends; the helpers here build the codec
+preferences of the SDP answers.
 """
 
 from __future__ import annotations
@@ -31,10 +31,17 @@ _H264_IDR = 5
 _H264_SPS = 7
 
 
-def video_preferences(mime: str | None = None) -> list[RTCRtpCodecCapability]:
-    """Codec preferences for a video transceiver: only ``mime`` (every profile
-    aiortc has of it) plus RTX, or all relayable codecs when ``mime`` is None."""
-    wanted = [mime.lower()] if mime else [m.lower() for m in VIDEO_MIMES]
+def video_preferences(first: str | None = None) -> list[RTCRtpCodecCapability]:
+    """Codec preferences for a video transceiver: every relayable codec (every
+    profile aiortc has of each) plus RTX, ``first`` (the host's codec) first.
+
+    A viewer answered with several codecs keeps watching when the host's codec
+    turns out, or changes, to another of them: its sender switches (see
+    :class:`~streaming.aiortc_hooks.SenderCodec`)."""
+    wanted = [m.lower() for m in VIDEO_MIMES]
+    if first is not None and first.lower() in wanted:
+        wanted.remove(first.lower())
+        wanted.insert(0, first.lower())
     caps = RTCRtpSender.getCapabilities("video").codecs
     chosen = [c for w in wanted for c in caps if c.mimeType.lower() == w]
     return chosen + [c for c in caps if c.mimeType.lower() == "video/rtx"]

@@ -3,6 +3,12 @@
 One process owns the relay of a session (DESIGN §6): WHIP and WHEP requests
 for it must reach this process. Registries are plain dicts on the event loop;
 a session's relay exists while it has a publisher or a viewer.
+
+The component is built with the resource types it serves
+(``publisher_type``/``viewer_type``, subclasses of
+:class:`~streaming.whip.Publisher` and :class:`~streaming.whep.Viewer`):
+the one hook the benchmark uses to serve its decoding baseline
+(``scripts/relay_baseline.py``) from the same HTTP endpoints.
 """
 
 from __future__ import annotations
@@ -36,9 +42,17 @@ HEALTH_INTERVAL_S = 1.0
 
 
 class StreamingComponent(Component):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        publisher_type: type[Publisher] = Publisher,
+        viewer_type: type[Viewer] = Viewer,
+    ) -> None:
         self.api = api
         self.settings = settings
+        self.publisher_type = publisher_type
+        self.viewer_type = viewer_type
         self.configuration: RTCConfiguration = rtc_configuration(settings.ice_servers)
         self.relays: dict[int, SessionRelay] = {}
         self.publishers: dict[str, Publisher] = {}
@@ -102,7 +116,6 @@ class StreamingComponent(Component):
                 session_id,
                 viewer_queue=self.settings.stream_viewer_queue,
                 keyframe_interval=self.settings.stream_keyframe_interval_s,
-                decoding=self.settings.stream_relay_mode == "mediarelay",
             )
             self.relays[session_id] = relay
             self._samplers[session_id] = HealthSampler(relay)
@@ -111,15 +124,38 @@ class StreamingComponent(Component):
     def publisher_of(self, session_id: int) -> Publisher | None:
         return next((p for p in self.publishers.values() if p.session_id == session_id), None)
 
-    def claim_publishing(self, session_id: int) -> None:
-        """Reserve the session's one publisher slot (409 if taken); the caller
-        must call :meth:`publish` or :meth:`unclaim` next."""
-        if session_id in self._claimed or self.publisher_of(session_id) is not None:
+    async def claim_publishing(self, session_id: int) -> None:
+        """Reserve the session's one publisher slot; the caller must call
+        :meth:`publish` or :meth:`unclaim` next.
+
+        The caller may publish the show (its host or an admin). A publisher that
+        has sent no media for ``STREAM_PUBLISHER_IDLE_S`` is closed and replaced:
+        its encoder died without a DELETE (its peer connection may stay up for
+        30 s of ICE consent) and the host, who lost its ``Location``, must be able
+        to go live again at once. One that still sends keeps the slot (409): a
+        second tab or device of the host must not cut a working stream."""
+        current = self.publisher_of(session_id)
+        if session_id in self._claimed or (
+            current is not None and current.idle_s < self.settings.stream_publisher_idle_s
+        ):
             raise Conflict(
-                f"session {session_id} already has a publisher; DELETE its WHIP resource first",
+                f"session {session_id} already has a publisher sending media; "
+                "DELETE its WHIP resource first",
                 code="already_publishing",
             )
         self._claimed.add(session_id)
+        if current is not None:
+            log.info(
+                "session %s: replacing publisher %s, silent for %.1f s",
+                session_id,
+                current.id,
+                current.idle_s,
+            )
+            try:
+                await current.close()
+            except BaseException:
+                self.unclaim(session_id)
+                raise
 
     def unclaim(self, session_id: int) -> None:
         self._claimed.discard(session_id)
@@ -128,7 +164,7 @@ class StreamingComponent(Component):
         """Answer a host's WHIP offer (after :meth:`claim_publishing`)."""
         try:
             relay = self.relay(session_id)
-            publisher = await Publisher.open(
+            publisher = await self.publisher_type.open(
                 offer,
                 session_id=session_id,
                 relay=relay,
@@ -141,25 +177,23 @@ class StreamingComponent(Component):
         finally:
             self._claimed.discard(session_id)
         self.publishers[publisher.id] = publisher
-        # Viewers that negotiated another video codec before this host came cannot
-        # decode it: drop them so their players reconnect with the right codec.
-        stale = [
-            v
-            for v in self.viewers.values()
-            if v.session_id == session_id
-            and v.video_mime is not None
-            and publisher.video_mime is not None
-            and v.video_mime.lower() != publisher.video_mime.lower()
-        ]
-        for viewer in stale:
-            await viewer.close()
+        if publisher.video_mime is not None:
+            # Viewers that connected before this host (or to a host with another
+            # codec) switch their senders to its codec; only one that did not
+            # offer it at all cannot decode it and is dropped to reconnect.
+            stale = [
+                v
+                for v in self.viewers.values()
+                if v.session_id == session_id and not v.use_video_codec(publisher.video_mime)
+            ]
+            await asyncio.gather(*(v.close() for v in stale), return_exceptions=True)
         log.info("session %s: publishing %s (%s)", session_id, publisher.id, publisher.video_mime)
         return publisher
 
     async def watch(self, session_id: int, offer: RTCSessionDescription) -> Viewer:
         """Answer a viewer's WHEP offer."""
         try:
-            viewer = await Viewer.open(
+            viewer = await self.viewer_type.open(
                 offer,
                 session_id=session_id,
                 relay=self.relay(session_id),

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
+from streaming.aiortc_hooks import ice_sockets
+
 __all__ = [
     "RECEIVE_BUFFER_BYTES",
     "enlarge_receive_buffers",
@@ -56,14 +58,8 @@ def enlarge_receive_buffers(pc: RTCPeerConnection, size: int = RECEIVE_BUFFER_BY
     how many sockets took it. Call after ``setLocalDescription`` (sockets exist
     once candidates are gathered). Reaches into aioice, so it is best effort."""
     done = 0
-    for transceiver in pc.getTransceivers():
-        connection = getattr(transceiver.receiver.transport.transport, "_connection", None)
-        for protocol in getattr(connection, "_protocols", ()):
-            transport = getattr(protocol, "transport", None)
-            sock = transport.get_extra_info("socket") if transport is not None else None
-            if sock is None:
-                continue
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-                done += 1
+    for sock in ice_sockets(pc):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            done += 1
     return done

@@ -18,6 +18,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
 from livecommerce.errors import BadRequest
+from streaming.aiortc_hooks import observe_connect
 
 if TYPE_CHECKING:
     from streaming.relay import SessionRelay
@@ -33,6 +34,7 @@ async def negotiate(pc: RTCPeerConnection, offer: RTCSessionDescription) -> str:
     """Apply ``offer`` and return the SDP answer (with all host candidates: no
     trickle needed). An offer aiortc rejects becomes a 400; the caller must
     close ``pc`` if this raises."""
+    observe_connect(pc)
     try:
         await pc.setRemoteDescription(offer)
     except _NEGOTIATION_ERRORS as exc:

@@ -23,7 +23,6 @@ from collections.abc import Callable
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from streaming.baseline import DecodingRelay
 from streaming.codecs import CLOCK_RATES, is_keyframe
 from streaming.keyframes import KeyframeRequester
 
@@ -53,6 +52,11 @@ class RelayTrack(MediaStreamTrack):
     def on_media(self) -> bool:
         """Whether this viewer is actually getting decodable media."""
         return self._started and not self._need_keyframe
+
+    def restart(self) -> None:
+        """A new publisher's stream begins: video waits for its first keyframe."""
+        if self.kind == "video":
+            self._need_keyframe = True
 
     def offer(self, packet: av.Packet, keyframe: bool) -> None:
         """Queue one frame for this viewer (called by :class:`Fanout`, never blocks)."""
@@ -132,8 +136,11 @@ class Fanout:
         track.stop()
 
     def new_publisher(self) -> None:
-        """The next frame starts a new publisher's timeline."""
+        """The next frame starts a new publisher's timeline (and, for video, its
+        first keyframe starts every viewer's picture again)."""
         self._rebase = True
+        for track in self.tracks:
+            track.restart()
 
     def push(self, data: bytes, pts: int, keyframe: bool) -> None:
         if self._rebase:
@@ -160,11 +167,8 @@ class SessionRelay:
         *,
         viewer_queue: int = 90,
         keyframe_interval: float = 1.0,
-        decoding: bool = False,
     ) -> None:
         self.session_id = session_id
-        #: Set only in the benchmark's baseline mode (aiortc's decode + re-encode path).
-        self.decoding = DecodingRelay() if decoding else None
         self.keyframes = KeyframeRequester(self._send_pli, min_interval=keyframe_interval)
         self.video = Fanout("video", maxsize=viewer_queue, on_need_keyframe=self.keyframes.request)
         self.audio = Fanout("audio", maxsize=viewer_queue, on_need_keyframe=self.keyframes.request)
@@ -188,10 +192,15 @@ class SessionRelay:
         self._pli = send_pli
         self.video.new_publisher()
         self.audio.new_publisher()
+        if self.video.tracks:
+            self.keyframes.request()
 
-    def detach_publisher(self) -> None:
-        self._pli = None
-        self.video_mime = None
+    def detach_publisher(self, send_pli: Callable[[], None]) -> None:
+        """The publisher that attached with ``send_pli`` is gone (no-op if another
+        has replaced it meanwhile)."""
+        if self._pli == send_pli:
+            self._pli = None
+            self.video_mime = None
 
     def on_frame(self, kind: str, mime: str, data: bytes, pts: int) -> None:
         """One complete encoded frame from the publisher (called on the event loop)."""
@@ -215,8 +224,6 @@ class SessionRelay:
 
     def close(self) -> None:
         self.keyframes.close()
-        if self.decoding is not None:
-            self.decoding.close()
         for fan in (self.video, self.audio):
             for track in list(fan.tracks):
                 fan.unsubscribe(track)

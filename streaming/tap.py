@@ -20,6 +20,8 @@ from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from streaming.aiortc_hooks import rtx_ssrcs, tap_decoder_queue
+
 __all__ = ["EncodedFrameTap", "FrameCallback", "publisher_ssrcs", "tap_receiver"]
 
 log = logging.getLogger("livecommerce.streaming")
@@ -27,9 +29,6 @@ log = logging.getLogger("livecommerce.streaming")
 #: ``callback(codec, frame)``: ``frame.data`` is the depacketized frame,
 #: ``frame.timestamp`` its RTP timestamp counted from the stream's first frame.
 FrameCallback = Callable[[RTCRtpCodecParameters, JitterFrame], None]
-
-_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
-_RTX_ATTR = "_RTCRtpReceiver__rtx_ssrc"
 
 
 class EncodedFrameTap(queue.Queue[Any]):
@@ -55,13 +54,11 @@ def tap_receiver(receiver: RTCRtpReceiver, callback: FrameCallback) -> None:
 
     Call it before the receiver starts, i.e. before ``setLocalDescription``
     (the receiver's decoder thread is given the queue when it starts)."""
-    if not hasattr(receiver, _QUEUE_ATTR):
-        raise RuntimeError("this aiortc version has no RTCRtpReceiver decoder queue to tap")
-    setattr(receiver, _QUEUE_ATTR, EncodedFrameTap(callback))
+    tap_decoder_queue(receiver, EncodedFrameTap(callback))
 
 
 def publisher_ssrcs(receiver: RTCRtpReceiver) -> list[int]:
     """The media SSRCs the receiver heard recently (RTX streams left out):
     the ones a PLI must name."""
-    rtx = set(getattr(receiver, _RTX_ATTR, {}))
+    rtx = rtx_ssrcs(receiver)
     return [s.source for s in receiver.getSynchronizationSources() if s.source not in rtx]

@@ -2,9 +2,12 @@
 
 Each viewer gets one :class:`~streaming.relay.RelayTrack` per kind; its
 senders call the codec's ``pack`` on the packets (no encoder runs). The
-answer offers only the publisher's video codec, so what the host sends is
-what the viewer decodes. A viewer's PLI/FIR reaches its sender; it is turned
-into a (rate-limited) keyframe request to the host.
+answer offers every relayable video codec the viewer offered, the host's
+first: what the host sends is what the viewer decodes, and a viewer that
+connected before the host (or across a host's codec change) keeps its
+connection, its sender switching codec (:meth:`Viewer.use_video_codec`).
+A viewer's PLI/FIR reaches its sender; it is turned into a (rate-limited)
+keyframe request to the host.
 """
 
 from __future__ import annotations
@@ -14,15 +17,20 @@ from collections.abc import Awaitable, Callable
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from streaming.aiortc_hooks import SenderCodec, on_keyframe_request
 from streaming.codecs import audio_preferences, video_preferences
 from streaming.peer import PeerResource, negotiate
 from streaming.relay import RelayTrack, SessionRelay
-from streaming.sdp import answer_video_mime, offer_kinds
+from streaming.sdp import offer_kinds
 
 __all__ = ["Viewer"]
 
 
 class Viewer(PeerResource):
+    """Build with :meth:`open`. Subclasses may override :meth:`_attach`,
+    :meth:`release` and :attr:`on_media` to feed the senders another way (the
+    benchmark's decoding baseline in ``scripts/relay_baseline.py``)."""
+
     def __init__(
         self,
         *,
@@ -33,6 +41,7 @@ class Viewer(PeerResource):
     ) -> None:
         super().__init__(session_id=session_id, pc=pc, relay=relay, on_closed=on_closed)
         self.tracks: list[MediaStreamTrack] = []
+        self._video_codec: SenderCodec | None = None
 
     @classmethod
     async def open(
@@ -44,50 +53,47 @@ class Viewer(PeerResource):
         configuration: RTCConfiguration,
         on_closed: Callable[[PeerResource], Awaitable[None]],
     ) -> Viewer:
-        """Answer a viewer's offer. Before anyone publishes, any relayable video
-        codec may be negotiated; the viewer is dropped if the host's differs."""
+        """Answer a viewer's offer (400 if it cannot be answered)."""
         pc = RTCPeerConnection(configuration)
         self = cls(session_id=session_id, pc=pc, relay=relay, on_closed=on_closed)
         try:
+            video: RTCRtpTransceiver | None = None
             for kind in offer_kinds(offer):
                 transceiver = pc.addTransceiver(kind, direction="sendonly")
                 if kind == "video":
                     transceiver.setCodecPreferences(video_preferences(relay.video_mime))
+                    video = transceiver
                 else:
                     transceiver.setCodecPreferences(audio_preferences())
                 self._attach(transceiver)
             self.answer = await negotiate(pc, offer)
+            if video is not None:
+                self._video_codec = SenderCodec(video)
+                self.video_mime = self._video_codec.mime
         except BaseException:
             self.release()
             await pc.close()
             raise
-        self.video_mime = answer_video_mime(self.answer)
         return self
+
+    def use_video_codec(self, mime: str) -> bool:
+        """Send ``mime`` video from now on (the host's codec); False if this
+        viewer did not negotiate it (it cannot decode that host)."""
+        if self._video_codec is None or not self._video_codec.use(mime):
+            return False
+        self.video_mime = self._video_codec.mime
+        return True
 
     def _attach(self, transceiver: RTCRtpTransceiver) -> None:
         kind = transceiver.kind
-        track: MediaStreamTrack | None
-        if self.relay.decoding is not None:
-            track = self.relay.decoding.subscribe(kind)
-        else:
-            fanout = self.relay.video if kind == "video" else self.relay.audio
-            track = fanout.subscribe()
-            if kind == "video":
-                # aiortc's sender would only flag its (unused) encoder on PLI/FIR;
-                # the keyframe has to come from the host.
-                transceiver.sender._send_keyframe = self.relay.keyframes.request  # type: ignore[method-assign]
-        if track is not None:
-            transceiver.sender.replaceTrack(track)
-            self.tracks.append(track)
-
-    def _detach(self, track: MediaStreamTrack) -> None:
-        if isinstance(track, RelayTrack):
-            fanout = self.relay.video if track.kind == "video" else self.relay.audio
-            fanout.unsubscribe(track)
-        else:
-            track.stop()
-        if track in self.tracks:
-            self.tracks.remove(track)
+        fanout = self.relay.video if kind == "video" else self.relay.audio
+        track = fanout.subscribe()
+        if kind == "video":
+            # aiortc's sender would only flag its (unused) encoder on PLI/FIR;
+            # the keyframe has to come from the host.
+            on_keyframe_request(transceiver.sender, self.relay.keyframes.request)
+        transceiver.sender.replaceTrack(track)
+        self.tracks.append(track)
 
     @property
     def on_media(self) -> bool:
@@ -95,8 +101,13 @@ class Viewer(PeerResource):
         for track in self.tracks:
             if isinstance(track, RelayTrack) and track.kind == "video":
                 return track.on_media
-        return self.relay.decoding is not None and any(t.kind == "video" for t in self.tracks)
+        return False
 
     def release(self) -> None:
-        for track in list(self.tracks):
-            self._detach(track)
+        for track in self.tracks:
+            if isinstance(track, RelayTrack):
+                fanout = self.relay.video if track.kind == "video" else self.relay.audio
+                fanout.unsubscribe(track)
+            else:
+                track.stop()
+        self.tracks.clear()

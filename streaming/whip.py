@@ -4,18 +4,29 @@ The publisher's receivers are tapped before they start (see
 :mod:`streaming.tap`), so its video and audio arrive at the session's
 :class:`~streaming.relay.SessionRelay` as encoded frames and are never
 decoded. Keyframe requests from the relay become RTCP PLIs to the host.
+
+:attr:`Publisher.idle_s` is how long the host has sent no media: the
+component lets the show's host replace a publisher idle for
+``STREAM_PUBLISHER_IDLE_S`` (an encoder that died without a DELETE).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from streaming.baseline import DecodingRelay
+from streaming.aiortc_hooks import send_pli
 from streaming.codecs import audio_preferences, video_preferences
 from streaming.ice import enlarge_receive_buffers
 from streaming.peer import PeerResource, negotiate
@@ -25,9 +36,14 @@ from streaming.tap import FrameCallback, publisher_ssrcs, tap_receiver
 
 __all__ = ["Publisher"]
 
+log = logging.getLogger("livecommerce.streaming")
+
 
 class Publisher(PeerResource):
-    """Build with :meth:`open`; the relay is attached once the answer is made."""
+    """Build with :meth:`open`; the relay is attached once the answer is made.
+
+    Subclasses may override :meth:`_receive` to consume the host's media some
+    other way (the benchmark's decoding baseline in ``scripts/relay_baseline.py``)."""
 
     def __init__(
         self,
@@ -41,6 +57,8 @@ class Publisher(PeerResource):
         self._video_receiver: RTCRtpReceiver | None = None
         self._audio_receiver: RTCRtpReceiver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Loop time of the last frame from the host (of its creation until one arrives).
+        self._last_media = asyncio.get_running_loop().time()
 
     @classmethod
     async def open(
@@ -64,38 +82,51 @@ class Publisher(PeerResource):
                 else:
                     transceiver.setCodecPreferences(audio_preferences())
                     self._audio_receiver = transceiver.receiver
-                if relay.decoding is None:
-                    tap_receiver(transceiver.receiver, self._forward(kind))
+                self._receive(transceiver)
             self.answer = await negotiate(pc, offer)
         except BaseException:
             await pc.close()
             raise
         enlarge_receive_buffers(pc)
         self.video_mime = answer_video_mime(self.answer)
-        if relay.decoding is not None:
-            for transceiver in pc.getTransceivers():
-                if transceiver.mid is not None:
-                    relay.decoding.attach(transceiver.kind, transceiver.receiver.track)
         relay.attach_publisher(video_mime=self.video_mime, send_pli=self._send_pli)
         return self
 
+    def _receive(self, transceiver: RTCRtpTransceiver) -> None:
+        """Route the host's media of this transceiver to the relay (called before
+        the answer is made): its encoded frames, never decoded."""
+        tap_receiver(transceiver.receiver, self._forward(transceiver.kind))
+
     def _forward(self, kind: str) -> FrameCallback:
         on_frame = self.relay.on_frame
+        loop = asyncio.get_running_loop()
 
         def forward(codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
             if not self.closed:
+                self._last_media = loop.time()
                 on_frame(kind, codec.mimeType, frame.data, frame.timestamp)
 
         return forward
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds since the host's last frame (since this resource was made, before one)."""
+        return asyncio.get_running_loop().time() - self._last_media
 
     def _send_pli(self) -> None:
         receiver = self._video_receiver
         if receiver is None or self.closed:
             return
         for ssrc in publisher_ssrcs(receiver):
-            task = asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+            task = asyncio.ensure_future(send_pli(receiver, ssrc))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._pli_done)
+
+    def _pli_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The transport closed under it: the host is going away, nothing to report.
+            log.debug("PLI to the host not sent: %r", task.exception())
 
     async def inbound_stats(self) -> tuple[int, int]:
         """``(packets_received, packets_lost)`` of the host's video and audio so far."""
@@ -111,7 +142,6 @@ class Publisher(PeerResource):
         return received, lost
 
     def release(self) -> None:
-        self.relay.detach_publisher()
-        if self.relay.decoding is not None:
-            self.relay.decoding.close()
-            self.relay.decoding = DecodingRelay()
+        for task in self._tasks:
+            task.cancel()
+        self.relay.detach_publisher(self._send_pli)

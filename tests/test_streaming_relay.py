@@ -91,11 +91,12 @@ async def test_keyframe_requests_are_coalesced_to_one_per_interval() -> None:
 def test_timestamps_continue_when_the_host_reconnects() -> None:
     relay = SessionRelay(1)
     track = relay.audio.subscribe()
-    relay.attach_publisher(video_mime=None, send_pli=lambda: None)
+    first, second = (lambda: None), (lambda: None)
+    relay.attach_publisher(video_mime=None, send_pli=first)
     relay.on_frame("audio", "audio/opus", b"a", 0)
     relay.on_frame("audio", "audio/opus", b"b", 960)
-    relay.detach_publisher()
-    relay.attach_publisher(video_mime=None, send_pli=lambda: None)  # its clock restarts at 0
+    relay.detach_publisher(first)
+    relay.attach_publisher(video_mime=None, send_pli=second)  # its clock restarts at 0
     relay.on_frame("audio", "audio/opus", b"c", 0)
     queued = [track._queue.get_nowait() for _ in range(3)]
     assert [p.pts for p in queued if p is not None] == [0, 960, 1920]
