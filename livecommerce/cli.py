@@ -20,7 +20,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from livecommerce.hub.wire import HubWebSocketProtocol
     from livecommerce.observability import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, library_level=settings.library_log_level)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     app = create_app(settings)
@@ -55,7 +55,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from livecommerce.app import create_app
     from livecommerce.observability import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, library_level=settings.library_log_level)
     app = create_app(settings, run_jobs=True)
 
     async def run() -> None:

@@ -39,12 +39,20 @@ class JsonFormatter(logging.Formatter):
         return encoding.dumps(doc).decode()
 
 
-def configure_logging(level: str) -> None:
+#: Libraries whose INFO lines are chatter about their own internals (aioice logs every
+#: candidate pair check: over half of a streaming server's log), held at
+#: ``LIBRARY_LOG_LEVEL`` instead of ``LOG_LEVEL``.
+CHATTY_LIBRARIES = ("aioice", "aiortc")
+
+
+def configure_logging(level: str, *, library_level: str = "WARNING") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(library_level)
     # uvicorn's access log repeats what we log per request, without the request id.
     logging.getLogger("uvicorn.access").disabled = True
 

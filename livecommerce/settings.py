@@ -39,6 +39,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    #: Level of aioice's and aiortc's own loggers (their INFO is per-candidate chatter).
+    library_log_level: str = "WARNING"
     #: Lifetime of a bearer token, seconds.
     token_ttl_s: int = 7 * 24 * 3600
     #: Upper bound on items per page for list endpoints.
@@ -79,9 +81,8 @@ class Settings:
     embedded_worker: bool = True
     #: Streaming: ICE servers, as ``stun:host:port`` / ``turn:user:pass@host:port``.
     ice_servers: tuple[str, ...] = ()
-    #: Streaming: "encoded" forwards the host's encoded frames; "mediarelay" is aiortc's
-    #: decode + per-viewer re-encode path, kept only as the benchmark's baseline.
-    stream_relay_mode: str = "encoded"
+    #: Streaming: a publisher silent this long is replaced when the show's host publishes again.
+    stream_publisher_idle_s: float = 2.0
     #: Streaming: at most one keyframe request (PLI) to the host per this many seconds.
     stream_keyframe_interval_s: float = 1.0
     #: Streaming: frames queued per viewer before its backlog is dropped (resumes at a keyframe).
@@ -124,6 +125,11 @@ class Settings:
             raise SettingsError(
                 f"LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, got {log_level!r}"
             )
+        library_log_level = env.get("LIBRARY_LOG_LEVEL", cls.library_log_level).upper()
+        if library_log_level not in _LOG_LEVELS:
+            raise SettingsError(
+                f"LIBRARY_LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, got {library_log_level!r}"
+            )
         ice = tuple(s.strip() for s in env.get("ICE_SERVERS", "").split(",") if s.strip())
         return cls(
             environment=environment,
@@ -137,6 +143,7 @@ class Settings:
             host=env.get("HOST", "127.0.0.1"),
             port=_int(env, "PORT", 8000, low=0, high=65535),
             log_level=log_level,
+            library_log_level=library_log_level,
             token_ttl_s=_int(env, "TOKEN_TTL_S", cls.token_ttl_s, low=60),
             hold_ttl_s=_int(env, "HOLD_TTL_S", cls.hold_ttl_s, low=1),
             reaper_interval_s=_float(env, "REAPER_INTERVAL_S", cls.reaper_interval_s, low=0.05),
@@ -158,8 +165,8 @@ class Settings:
                 env, "HUB_WS_IMPL", cls.hub_ws_impl, ("websockets-sansio", "websockets", "wsproto")
             ),
             ice_servers=ice,
-            stream_relay_mode=_choice(
-                env, "STREAM_RELAY_MODE", cls.stream_relay_mode, ("encoded", "mediarelay")
+            stream_publisher_idle_s=_float(
+                env, "STREAM_PUBLISHER_IDLE_S", cls.stream_publisher_idle_s, low=0.1
             ),
             stream_keyframe_interval_s=_float(
                 env, "STREAM_KEYFRAME_INTERVAL_S", cls.stream_keyframe_interval_s, low=0.05
