@@ -87,6 +87,24 @@ class Settings:
     stream_keyframe_interval_s: float = 1.0
     #: Streaming: frames queued per viewer before its backlog is dropped (resumes at a keyframe).
     stream_viewer_queue: int = 90
+    #: HTTP: largest request body an endpoint reads unless it declares its own
+    #: (``Endpoint.max_body``); bigger bodies get 413 before they are read.
+    http_max_body_bytes: int = 64 * 1024
+    #: HTTP: seconds a connection has to send a complete request head (slowloris).
+    http_header_timeout_s: float = 10.0
+    #: HTTP: origins whose pages may call the API (CORS), e.g. a brand's shop; ``*`` = any.
+    cors_origins: tuple[str, ...] = ()
+    #: HTTP: origins that may embed the pages in a frame (CSP ``frame-ancestors``);
+    #: none by default, so no site can frame the buy page (clickjacking).
+    frame_ancestors: tuple[str, ...] = ()
+    #: Sign-in throttle: attempts within ``auth_window_s`` before 429. A successful
+    #: sign-in gives its attempt back, so these count failures (and sign-ins in flight).
+    auth_window_s: int = 300
+    auth_account_attempts: int = 5
+    auth_address_attempts: int = 20
+    #: Sign-up throttle: sign-ups per client address within ``auth_signup_window_s``.
+    auth_signup_attempts: int = 30
+    auth_signup_window_s: int = 60
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -172,6 +190,23 @@ class Settings:
                 env, "STREAM_KEYFRAME_INTERVAL_S", cls.stream_keyframe_interval_s, low=0.05
             ),
             stream_viewer_queue=_int(env, "STREAM_VIEWER_QUEUE", cls.stream_viewer_queue, low=2),
+            http_max_body_bytes=_int(
+                env, "HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes, low=1024
+            ),
+            http_header_timeout_s=_float(
+                env, "HTTP_HEADER_TIMEOUT_S", cls.http_header_timeout_s, low=0.1
+            ),
+            cors_origins=_list(env, "CORS_ORIGINS"),
+            frame_ancestors=_list(env, "FRAME_ANCESTORS"),
+            auth_window_s=_int(env, "AUTH_WINDOW_S", cls.auth_window_s, low=1),
+            auth_account_attempts=_int(
+                env, "AUTH_ACCOUNT_ATTEMPTS", cls.auth_account_attempts, low=1
+            ),
+            auth_address_attempts=_int(
+                env, "AUTH_ADDRESS_ATTEMPTS", cls.auth_address_attempts, low=1
+            ),
+            auth_signup_attempts=_int(env, "AUTH_SIGNUP_ATTEMPTS", cls.auth_signup_attempts, low=1),
+            auth_signup_window_s=_int(env, "AUTH_SIGNUP_WINDOW_S", cls.auth_signup_window_s, low=1),
         )
 
 
@@ -210,9 +245,16 @@ def _int(
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if high is None and value < low:
+        raise SettingsError(f"{name} must be at least {low}, got {value}")
     if value < low or (high is not None and value > high):
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list; blanks dropped."""
+    return tuple(s.strip() for s in env.get(name, "").split(",") if s.strip())
 
 
 def _float(env: Mapping[str, str], name: str, default: float, *, low: float) -> float:

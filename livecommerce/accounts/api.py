@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from livecommerce import keys
 from livecommerce.accounts import store
 from livecommerce.accounts.schemas import (
     Address,
@@ -16,10 +17,21 @@ from livecommerce.accounts.schemas import (
 from livecommerce.api.routing import Api, Call
 from livecommerce.db.models import PaymentMethod, User
 from livecommerce.errors import NotFound
+from livecommerce.http.throttle import Window, admit
 
 __all__ = ["api"]
 
 api = Api(tags=["accounts"])
+
+
+def _address(call: Call) -> str:
+    # uvicorn puts the proxy's X-Forwarded-For here when the proxy is trusted.
+    client = call.request.client
+    return client.host if client is not None else "unknown"
+
+
+def _now_ms(call: Call) -> int:
+    return int(call.services.clock() * 1000)
 
 
 def _token(call: Call, user: User) -> TokenOut:
@@ -38,10 +50,22 @@ def _token(call: Call, user: User) -> TokenOut:
     body=SignupIn,
     response=TokenOut,
     status=201,
-    errors=[409],
+    errors=[409, 429],
 )
 async def signup(call: Call) -> TokenOut:
     body: SignupIn = call.body
+    settings = call.services.settings
+    await admit(
+        call.services.mux,
+        [
+            Window(
+                keys.throttle_signup_address(_address(call)),
+                settings.auth_signup_attempts,
+                settings.auth_signup_window_s,
+            )
+        ],
+        now_ms=_now_ms(call),
+    )
     async with call.services.db.sessions() as db:
         user = await store.create_user(
             db,
@@ -60,12 +84,33 @@ async def signup(call: Call) -> TokenOut:
     summary="Exchange email and password for a bearer token",
     body=LoginIn,
     response=TokenOut,
-    errors=[401],
+    errors=[401, 429],
 )
 async def login(call: Call) -> TokenOut:
     body: LoginIn = call.body
+    settings = call.services.settings
+    # Known or unknown, an e-mail address has its window, and authenticate() checks a
+    # password against a hash either way: the answers cost the same (no enumeration).
+    admission = await admit(
+        call.services.mux,
+        [
+            Window(
+                keys.throttle_login_account(body.email),
+                settings.auth_account_attempts,
+                settings.auth_window_s,
+            ),
+            Window(
+                keys.throttle_login_address(_address(call)),
+                settings.auth_address_attempts,
+                settings.auth_window_s,
+            ),
+        ],
+        now_ms=_now_ms(call),
+    )
     async with call.services.db.sessions() as db:
         user = await store.authenticate(db, body.email, body.password)
+    # Only failures count against the account: the owner signing in gives it back.
+    await admission.release()
     return _token(call, user)
 
 

@@ -138,7 +138,8 @@ async def list_products(
     if brand_id is not None:
         query = query.where(Product.brand_id == brand_id)
     if q:
-        query = query.where(Product.name.ilike(f"%{q}%"))
+        # q is text to find, not a pattern: its % and _ match themselves.
+        query = query.where(Product.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
     rows = await db.scalars(query.limit(limit).offset(offset))
     return rows.all()
 
@@ -175,3 +176,7 @@ async def update_variant(db: AsyncSession, variant: Variant, patch: VariantPatch
         setattr(variant, name, value)
     await db.flush()
     return variant
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
