@@ -23,6 +23,7 @@ from livecommerce.catalog import api as catalog_api
 from livecommerce.components import Component
 from livecommerce.db.engine import Database
 from livecommerce.errors import LivecommerceError
+from livecommerce.http.security import ProblemCORSMiddleware, SecurityHeaders, cors_options
 from livecommerce.live import api as live_api
 from livecommerce.metrics import Metrics
 from livecommerce.observability import RequestObserver
@@ -167,6 +168,10 @@ def create_app(
         version=VERSION,
         description="Live-stream shopping backend. Errors are RFC 9457 problem documents.",
     )
+    # Outermost last: the observer sees (and ids) everything, CORS answers preflights
+    # before routing, every response gets the security headers.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ProblemCORSMiddleware, **cors_options(settings))
     app.add_middleware(RequestObserver, metrics=metrics)
     return app
 

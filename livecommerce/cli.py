@@ -17,36 +17,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from livecommerce.app import create_app
-    from livecommerce.hub.wire import HubWebSocketProtocol
+    from livecommerce.http.server import uvicorn_config
     from livecommerce.observability import configure_logging
 
     configure_logging(settings.log_level, library_level=settings.library_log_level)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        # websockets' sans-I/O protocol: the least memory per connection and a send that
-        # does not await unless the socket is backed up (measured: scripts/bench_hub.py);
-        # the hub's subclass also lets the fan-out write prebuilt frames to the socket.
-        ws=HubWebSocketProtocol
-        if settings.hub_ws_impl == "websockets-sansio"
-        else settings.hub_ws_impl,
-        ws_max_size=settings.hub_max_frame_bytes,
-        # Every viewer gets the same frames: compressing them once per connection would
-        # cost CPU per viewer and a zlib context per socket, for small JSON.
-        ws_per_message_deflate=False,
-        # Protocol-level ping/pong finds dead peers; every client library answers them.
-        ws_ping_interval=settings.hub_ping_interval_s or None,
-        ws_ping_timeout=settings.hub_ping_interval_s or None,
-        timeout_graceful_shutdown=5,
-        backlog=4096,
-    )
+    config = uvicorn_config(app, settings, host=host, port=port)
     uvicorn.Server(config).run()
     return 0
 

@@ -19,6 +19,8 @@ boundary with ``raise ... from exc``.
     │   ├── LimitExceeded                 409 limit_exceeded
     │   └── IdempotencyMismatch           422 idempotency_mismatch
     ├── PaymentFailed                     402 payment_failed
+    ├── RequestTimeout                    408 request_timeout
+    ├── PayloadTooLarge                   413 too_large
     ├── UnsupportedMediaType              415 unsupported_media_type
     ├── TooManyRequests                   429 rate_limited
     └── Unavailable                       503 unavailable
@@ -38,7 +40,9 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "OutOfStock",
+    "PayloadTooLarge",
     "PaymentFailed",
+    "RequestTimeout",
     "TooManyRequests",
     "Unauthorized",
     "Unavailable",
@@ -51,6 +55,8 @@ class LivecommerceError(Exception):
     status: int = 500
     code: str = "internal"
     title: str = "Internal Server Error"
+    #: HTTP headers sent with the problem document (e.g. ``Retry-After``).
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -117,6 +123,14 @@ class IdempotencyMismatch(Conflict):
 
 class PaymentFailed(LivecommerceError):
     status, code, title = 402, "payment_failed", "Payment Required"
+
+
+class RequestTimeout(LivecommerceError):
+    status, code, title = 408, "request_timeout", "Request Timeout"
+
+
+class PayloadTooLarge(LivecommerceError):
+    status, code, title = 413, "too_large", "Content Too Large"
 
 
 class UnsupportedMediaType(LivecommerceError):

@@ -8,6 +8,8 @@ is in ``docs/redis-keys.md``; keep the two in step.
 
 from __future__ import annotations
 
+import hashlib
+
 __all__ = [
     "cart",
     "idempotency",
@@ -38,6 +40,9 @@ __all__ = [
     "session_tag",
     "session_uniques",
     "session_viewers_tick",
+    "throttle_login_account",
+    "throttle_login_address",
+    "throttle_signup_address",
 ]
 
 
@@ -192,3 +197,23 @@ def session_media(session_id: int) -> str:
     """Hash: the session's stream health (streaming.stats), rewritten every ~1 s; expires
     a few seconds after the relay stops reporting."""
     return f"{session_tag(session_id)}:media"
+
+
+# --- sign-in throttles (one key per window; the script touches one key per call) ---
+
+
+def throttle_login_account(email: str) -> str:
+    """Sorted set attempt id -> unix ms: sign-in attempts on one e-mail address (known
+    or not), kept for the window. The address is hashed: no e-mail in key names."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"lc:throttle:login:account:{digest}"
+
+
+def throttle_login_address(address: str) -> str:
+    """Sorted set attempt id -> unix ms: sign-in attempts from one client address."""
+    return f"lc:throttle:login:addr:{address}"
+
+
+def throttle_signup_address(address: str) -> str:
+    """Sorted set attempt id -> unix ms: sign-ups from one client address."""
+    return f"lc:throttle:signup:addr:{address}"

@@ -17,7 +17,7 @@ from livecommerce.accounts.store import create_user
 from livecommerce.app import create_app
 from livecommerce.components import Component
 from livecommerce.db.engine import Database
-from livecommerce.hub.wire import HubWebSocketProtocol
+from livecommerce.http.server import uvicorn_config
 from livecommerce.settings import Settings
 
 #: One scaled unit for every wait in the tests: a slow machine raises TEST_TIME_SCALE.
@@ -44,15 +44,14 @@ class ServerThread:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(settings, components=components)
-        config = uvicorn.Config(
+        # What `livecommerce serve` runs (livecommerce.http.server), with pings off and a
+        # short graceful shutdown.
+        config = uvicorn_config(
             self.app,
+            settings,
             host="127.0.0.1",
             port=self.port,
-            log_config=None,
             lifespan="on",
-            # What `livecommerce serve` runs: the fan-out's direct frame writes included.
-            ws=HubWebSocketProtocol,
-            ws_per_message_deflate=False,
             ws_ping_interval=None,
             timeout_graceful_shutdown=2,
         )

@@ -55,7 +55,9 @@ async def test_problem_documents(client: httpx.AsyncClient, actors: Actors) -> N
     assert r.status_code == 405
     brand_id, brand_user = await actors.brand()
     r = await client.post(
-        f"/api/brands/{brand_id}/products", content=b"{not json", headers=brand_user["headers"]
+        f"/api/brands/{brand_id}/products",
+        content=b"{not json",
+        headers={**brand_user["headers"], "Content-Type": "application/json"},
     )
     assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
     r = await client.post(

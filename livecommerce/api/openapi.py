@@ -38,6 +38,7 @@ _STATUS_TEXT = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict with the current state",
+    413: "The request body is larger than this endpoint accepts",
     415: "Unsupported media type",
     422: "The input does not validate",
     429: "Rate limited",
@@ -162,6 +163,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         statuses.update({400, 422} if e.body is not None else {422})
     if e.path_params:
         statuses.add(404)
+    if e.body is not None or e.request_media_type is not None:
+        statuses.update({400, 413, 415})
     for code in sorted(statuses):
         responses[str(code)] = {
             "description": _STATUS_TEXT.get(code, "Error"),

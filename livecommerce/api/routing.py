@@ -26,6 +26,7 @@ from livecommerce import encoding
 from livecommerce.api.common import MAX_ID
 from livecommerce.auth.permissions import ANONYMOUS, Principal
 from livecommerce.errors import BadRequest, NotFound, Unauthorized, ValidationFailed
+from livecommerce.http.limits import JSON_MEDIA_TYPE, check_media_type, read_body
 
 __all__ = ["Api", "Call", "Endpoint", "JSONResponse", "problem_from_validation"]
 
@@ -78,6 +79,8 @@ class Endpoint:
     request_media_type: str | None = None
     response_media_type: str | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    #: Largest request body read, bytes; None: the ``http_max_body_bytes`` setting.
+    max_body: int | None = None
 
     @property
     def path_params(self) -> list[tuple[str, str]]:
@@ -99,19 +102,24 @@ class Endpoint:
         principal = _principal(request, services, self.auth)
         query = None
         if self.query is not None:
-            query = _validate(self.query, dict(request.query_params), where="query")
+            # Query parameters are text by nature: "5" is how a query says 5.
+            query = _validate(self.query, dict(request.query_params), where="query", strict=False)
         body: Any = None
+        limit = self.max_body or services.settings.http_max_body_bytes
         if self.body is not None:
-            raw = await request.body()
+            check_media_type(request, JSON_MEDIA_TYPE)
+            raw = await read_body(request, limit)
             if not raw:
                 raise BadRequest("this endpoint needs a JSON request body")
             try:
                 data = encoding.loads(raw)
             except encoding.JSONDecodeError:
                 raise BadRequest("the request body is not valid JSON") from None
+            # Bodies are JSON, so their types are JSON's: strict ("1" is no integer).
             body = _validate(self.body, data, where="body")
         elif self.request_media_type is not None:
-            body = await request.body()
+            check_media_type(request, self.request_media_type)
+            body = await read_body(request, limit)
         path = dict(request.path_params)
         for name, kind in self.path_params:
             if kind == "int" and not 1 <= path[name] <= MAX_ID:
@@ -149,13 +157,13 @@ def _has_nul(data: Any) -> bool:
     return False
 
 
-def _validate(model: type[M], data: Any, *, where: str) -> M:
+def _validate(model: type[M], data: Any, *, where: str, strict: bool | None = None) -> M:
     # PostgreSQL cannot store NUL in text, and no field of ours has a use for it:
     # refuse it here, once, instead of failing deep in the driver.
     if _has_nul(data):
         raise ValidationFailed(f"{where}: text must not contain NUL (\\u0000) characters")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except PydanticValidationError as exc:
         raise problem_from_validation(exc, where=where) from None
 
@@ -213,6 +221,7 @@ class Api:
         request_media_type: str | None = None,
         response_media_type: str | None = None,
         response_headers: dict[str, str] | None = None,
+        max_body: int | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -231,6 +240,7 @@ class Api:
                     request_media_type=request_media_type,
                     response_media_type=response_media_type,
                     response_headers=dict(response_headers or {}),
+                    max_body=max_body,
                 )
             )
             return handler

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from livecommerce.api.common import MinorUnits, StrictModel
+from livecommerce.api.common import IsoDatetime, MinorUnits, StrictModel
 
 __all__ = ["PinIn", "PinOut", "SessionState"]
 
@@ -20,7 +20,7 @@ class PinIn(StrictModel):
     quantity_cap: int | None = Field(
         None, ge=1, le=1_000_000, description="Units that may sell at the flash price."
     )
-    ends_at: AwareDatetime | None = Field(None, description="When the flash terms end.")
+    ends_at: IsoDatetime | None = Field(None, description="When the flash terms end.")
     duration_s: int | None = Field(
         None, ge=1, le=24 * 3600, description="Alternative to ends_at: seconds from now."
     )

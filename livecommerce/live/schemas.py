@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from livecommerce.api.common import Id, PageQuery, StrictModel
+from livecommerce.api.common import Id, IsoDatetime, PageQuery, StrictModel
 from livecommerce.catalog.schemas import ProductOut
 
 __all__ = [
@@ -24,14 +24,14 @@ __all__ = [
 class SessionIn(StrictModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: IsoDatetime | None = None
     product_ids: list[Id] = Field(default_factory=list, max_length=200)
 
 
 class SessionPatch(StrictModel):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: IsoDatetime | None = None
 
 
 class LineupIn(StrictModel):

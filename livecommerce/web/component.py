@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from livecommerce.components import Component
+from livecommerce.http.security import inline_script_hashes, page_headers
 
 __all__ = ["WebPages"]
 
@@ -34,10 +35,14 @@ PAGES = {
 
 def _page(filename: str) -> Endpoint:
     path = STATIC / filename
+    # The page's own inline scripts are allowed by hash, nothing else inline.
+    hashes = inline_script_hashes(path.read_text())
 
     async def endpoint(request: Request) -> Response:
+        settings = request.app.state.services.settings
         # no-cache: pages are tiny and must pick up a new deploy at once.
-        return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-cache"})
+        headers = {"Cache-Control": "no-cache", **page_headers(hashes, settings.frame_ancestors)}
+        return FileResponse(path, media_type="text/html", headers=headers)
 
     return endpoint
 
