@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecommerce.accounts.payment_methods import add_test_cards
-from livecommerce.db.models import User
+from livecommerce.db.models import PaymentMethod, User
 
 __all__ = ["insert_buyers"]
 
@@ -42,5 +41,18 @@ async def insert_buyers(
         ],
     )
     ids = list(await session.scalars(select(User.id).where(User.email.in_(emails))))
-    await add_test_cards(session, ids, card=card)
+    await session.execute(
+        insert(PaymentMethod),
+        [
+            {
+                "user_id": uid,
+                "gateway": "test",
+                "token": card,
+                "brand": "visa",
+                "last4": "4242",
+                "is_default": True,
+            }
+            for uid in ids
+        ],
+    )
     return ids
