@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from cart import orders
@@ -29,9 +28,9 @@ from cart.schemas import (
     OrderQuery,
     PaymentMethodIn,
 )
+from livecommerce.accounts import payment_methods
 from livecommerce.accounts.schemas import PaymentMethodOut
 from livecommerce.api.routing import Api, Call, JSONResponse
-from livecommerce.db.models import PaymentMethod
 from livecommerce.errors import LivecommerceError, NotFound, Unavailable
 
 if TYPE_CHECKING:
@@ -158,11 +157,11 @@ async def _respond(
 ) -> JSONResponse:
     cart = _cart(call)
     try:
-        # Admission: at most 64 checkouts run at once per process; the rest wait their
-        # turn, in order. Past capacity, letting every tap in only interleaves them:
-        # bench_checkout at 2,000 taps/s confirmed 1,139/s without this limit (5.3 s of
-        # server CPU) against 1,778/s with it (3.2 s), as batches stay full and each
-        # checkout finishes instead of all of them waiting on each other.
+        # Admission: at most CHECKOUT_ADMISSION (64) checkouts run at once per process;
+        # the rest wait their turn, in order. Past capacity, letting every tap in only
+        # interleaves them: bench_checkout at 2,000 taps/s confirmed 1,139/s without
+        # this limit (5.3 s of server CPU) against 1,778/s with it (3.2 s), as batches
+        # stay full and each checkout finishes instead of all of them waiting on each other.
         async with cart.admission:
             status, doc, _ = await run_idempotent(
                 cart.idempotency,
@@ -325,29 +324,17 @@ async def add_payment_method(call: Call) -> PaymentMethodOut:
     body: PaymentMethodIn = call.body
     info = _cart(call).checkout.gateway(body.gateway).describe(body.token)
     async with call.services.db.sessions() as db:
-        if body.is_default:
-            await db.execute(
-                update(PaymentMethod)
-                .where(PaymentMethod.user_id == user_id)
-                .values(is_default=False)
-            )
-        method = PaymentMethod(
-            user_id=user_id,
+        method = await payment_methods.add_method(
+            db,
+            user_id,
             gateway=body.gateway,
             token=body.token,
             brand=info.brand,
             last4=info.last4,
             is_default=body.is_default,
         )
-        db.add(method)
         await db.commit()
-        return PaymentMethodOut(
-            id=method.id,
-            gateway=method.gateway,
-            brand=method.brand,
-            last4=method.last4,
-            is_default=method.is_default,
-        )
+        return payment_methods.method_out(method)
 
 
 @api.route(

@@ -40,13 +40,19 @@ class CartComponent(Component):
         settings = self.settings
         redis, db = services.redis, services.db
         self._services = services
-        self.admission = asyncio.Semaphore(64)
+        self.admission = asyncio.Semaphore(settings.checkout_admission)
         self.stock = StockStore(redis, services.mux)
         self.onsale = OnSale(db=db, redis=redis, stock=self.stock)
-        self.lookups = Lookups(db)
+        self.lookups = Lookups(
+            db, ttl_s=settings.checkout_lookup_ttl_s, max_entries=settings.cache_max_entries
+        )
         self.carts = CartStore(redis, ttl_s=settings.cart_ttl_s)
-        self.idempotency = IdempotencyStore(services.mux)
-        self.events = StockEvents(redis, maxlen=settings.hub_stream_maxlen)
+        self.idempotency = IdempotencyStore(
+            services.mux, wait_s=settings.idempotency_wait_s, poll_s=settings.idempotency_poll_s
+        )
+        self.events = StockEvents(
+            redis, interval_s=settings.stock_event_interval_s, maxlen=settings.hub_stream_maxlen
+        )
         self.writer = OrderWriter(db, window_s=settings.order_batch_window_s)
         self.gateways = gateways_for(settings.secret_key)
         self.checkout = Checkout(

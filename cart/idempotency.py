@@ -67,12 +67,15 @@ class IdempotencyStore:
         ttl_s: int = 24 * 3600,
         running_ttl_s: int = 300,
         wait_s: float = 30.0,
+        poll_s: float = 0.05,
     ) -> None:
         self.mux = mux
         self.ttl_s = ttl_s
         #: A crashed process's ``running`` record frees the key after this long.
         self.running_ttl_s = running_ttl_s
+        #: A retry waits this long for the first request with its key, looking every ``poll_s``.
         self.wait_s = wait_s
+        self.poll_s = poll_s
 
     async def begin(self, user_id: int, key: str, fp: str) -> Replay | None:
         """None: the caller runs the request and must call :meth:`finish` or :meth:`abandon`.
@@ -119,7 +122,7 @@ class IdempotencyStore:
                     "a request with this Idempotency-Key is still being processed; retry later",
                     code="idempotency_in_progress",
                 )
-            await asyncio.sleep(0.05)  # polling the first attempt's record
+            await asyncio.sleep(self.poll_s)  # polling the first attempt's record
 
     async def finish(self, user_id: int, key: str, fp: str, status: int, body: Any) -> None:
         record = {"h": fp, "s": "done", "status": status, "body": body}

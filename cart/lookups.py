@@ -1,53 +1,35 @@
 """What checkout reads from SQL: products (briefly cached), sessions, the buyer.
 
-Prices and commission rates come from here, never from the client. Product and
-session facts are cached for ``ttl_s`` (default 1 s) per process: a flash sale reads
-the same product thousands of times a second, and a price change still applies
-within a second. The buyer's address and payment method are read fresh, batched.
+Prices and commission rates come from here, never from the client. Product cards
+(:class:`livecommerce.catalog.cards.ProductCard`, priced by the one price rule) and
+session facts are cached for ``ttl_s`` (``CHECKOUT_LOOKUP_TTL_S``, default 1 s) per
+process: a flash sale reads the same product thousands of times a second, and a
+price change still applies within a second. The buyer's address and payment method
+are read fresh, batched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from livecommerce.accounts.payment_methods import SavedMethod, saved_methods_of
+from livecommerce.catalog.cards import ProductCard, ProductCards, VariantCard
 from livecommerce.db.engine import Database
-from livecommerce.db.models import LiveSession, PaymentMethod, Product, User
+from livecommerce.db.models import LiveSession
 from livecommerce.errors import Conflict, NotFound
+from livecommerce.ttlcache import TtlCache
 
 __all__ = ["Buyer", "Lookups", "ProductInfo", "SavedMethod", "SessionInfo", "VariantInfo"]
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class VariantInfo:
-    id: int
-    name: str
-    price_minor: int
-
-
-@dataclass(frozen=True)
-class ProductInfo:
-    id: int
-    name: str
-    brand_id: int
-    currency: str
-    commission_bps: int
-    is_active: bool
-    variants: dict[int, VariantInfo]
-
-    def variant(self, variant_id: int) -> VariantInfo:
-        found = self.variants.get(variant_id)
-        if found is None:
-            raise NotFound(f"product {self.id} has no variant {variant_id}")
-        return found
+#: What checkout knows of a product and a variant: the catalog's card.
+ProductInfo = ProductCard
+VariantInfo = VariantCard
 
 
 @dataclass(frozen=True)
@@ -55,14 +37,6 @@ class SessionInfo:
     id: int
     host_id: int
     status: str
-
-
-@dataclass(frozen=True)
-class SavedMethod:
-    id: int | None
-    gateway: str
-    token: str
-    address: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -81,6 +55,7 @@ class Lookups:
         db: Database,
         *,
         ttl_s: float = 1.0,
+        max_entries: int = 10_000,
         batch_window_s: float = 0.005,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -88,66 +63,23 @@ class Lookups:
         self.ttl_s = ttl_s
         self.batch_window_s = batch_window_s
         self.clock = clock
-        self._products: dict[int, tuple[float, asyncio.Future[ProductInfo | None]]] = {}
-        self._sessions: dict[int, tuple[float, asyncio.Future[SessionInfo | None]]] = {}
+        self.cards = ProductCards(db, ttl_s=ttl_s, max_entries=max_entries, clock=clock)
+        self._sessions: TtlCache[int, SessionInfo | None] = TtlCache(
+            self._load_session, ttl_s=ttl_s, max_entries=max_entries, clock=clock
+        )
         self._buyers: dict[int, asyncio.Future[list[SavedMethod] | None]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[None]] = set()
 
-    async def _cached(
-        self,
-        cache: dict[int, tuple[float, asyncio.Future[T | None]]],
-        key: int,
-        load: Callable[[int], Awaitable[T | None]],
-    ) -> T | None:
-        # Single flight: concurrent misses share one SQL query instead of a stampede.
-        now = self.clock()
-        cached = cache.get(key)
-        if cached is None or cached[0] < now:
-            future: asyncio.Future[T | None] = asyncio.ensure_future(load(key))
-            cached = (now + self.ttl_s, future)
-            cache[key] = cached
-            future.add_done_callback(
-                lambda f: cache.pop(key, None) if f.cancelled() or f.exception() else None
-            )
-        return await asyncio.shield(cached[1])
-
     async def product(self, product_id: int) -> ProductInfo:
         """The product (404 if missing or withdrawn)."""
-        info = await self._cached(self._products, product_id, self._load_product)
-        if info is None or not info.is_active:
-            raise NotFound(f"product {product_id} does not exist or is no longer sold")
-        return info
-
-    async def _load_product(self, product_id: int) -> ProductInfo | None:
-        async with self.db.sessions() as session:
-            p = await session.scalar(
-                select(Product)
-                .where(Product.id == product_id)
-                .options(selectinload(Product.variants))
-            )
-        if p is None:
-            return None
-        return ProductInfo(
-            id=p.id,
-            name=p.name,
-            brand_id=p.brand_id,
-            currency=p.currency,
-            commission_bps=p.commission_bps,
-            is_active=p.is_active,
-            variants={
-                v.id: VariantInfo(
-                    v.id, v.name, v.price_minor if v.price_minor is not None else p.price_minor
-                )
-                for v in p.variants
-            },
-        )
+        return await self.cards.on_sale(product_id)
 
     def forget(self, product_id: int) -> None:
-        self._products.pop(product_id, None)
+        self.cards.forget(product_id)
 
     async def session(self, session_id: int) -> SessionInfo:
-        info = await self._cached(self._sessions, session_id, self._load_session)
+        info = await self._sessions.get(session_id)
         if info is None:
             raise NotFound(f"live session {session_id} does not exist")
         return info
@@ -224,26 +156,7 @@ class Lookups:
         self, waiting: dict[int, asyncio.Future[list[SavedMethod] | None]]
     ) -> None:
         try:
-            found: dict[int, list[SavedMethod]] = {}
-            # A Core connection, not an ORM session: plain columns need no identity map,
-            # and the ORM's per-query set-up was ~1.6 ms of CPU per batch (py-spy).
-            async with self.db.engine.connect() as db:
-                rows = await db.execute(
-                    select(
-                        User.id,
-                        User.shipping_address,
-                        PaymentMethod.id,
-                        PaymentMethod.gateway,
-                        PaymentMethod.token,
-                    )
-                    .outerjoin(PaymentMethod, PaymentMethod.user_id == User.id)
-                    .where(User.id.in_(list(waiting)))
-                    .order_by(User.id, PaymentMethod.is_default.desc(), PaymentMethod.id.desc())
-                )
-                for uid, address, mid, gateway, token in rows.tuples():
-                    found.setdefault(int(uid), []).append(
-                        SavedMethod(mid, gateway or "", token or "", address)
-                    )
+            found = await saved_methods_of(self.db, list(waiting))
         except Exception as exc:  # noqa: BLE001 - every waiter hears about it
             for future in waiting.values():
                 if not future.done():

@@ -89,9 +89,6 @@ class OnSale:
             if session_id is not None:
                 await self.redis.sadd(keys.product_sessions(product_id), session_id)
 
-    async def sessions_of(self, product_id: int) -> set[int]:
-        return {int(s) for s in await self.redis.smembers(keys.product_sessions(product_id))}
-
     async def lineup(self, session_id: int) -> list[int]:
         async with self.db.sessions() as session:
             rows = await session.scalars(

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from livecommerce.accounts.store import add_payment_method, create_user
+from livecommerce.accounts.payment_methods import add_method
+from livecommerce.accounts.store import create_user
 from livecommerce.catalog.schemas import ProductIn, VariantIn
 from livecommerce.catalog.store import create_product
 from livecommerce.db.engine import Database
@@ -73,7 +74,7 @@ async def seed_demo(settings: Settings, *, base_url: str) -> int:
                     shipping_address={**_ADDRESS, "name": name} if role == Role.VIEWER else None,
                 )
             for key in ("viewer1", "viewer2"):
-                await add_payment_method(
+                await add_method(
                     session,
                     users[key].id,
                     gateway="test",

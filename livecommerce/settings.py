@@ -77,6 +77,21 @@ class Settings:
     order_batch_window_s: float = 0.005
     #: Cart: units of one product one buyer may hold or buy while it is on sale (0: no cap).
     cart_max_units_per_user: int = 10
+    #: Cart: checkouts run at once per process; the rest wait their turn, in order.
+    checkout_admission: int = 64
+    #: Cart: seconds checkout trusts its cached product and session facts (a price
+    #: change applies within this time).
+    checkout_lookup_ttl_s: float = 1.0
+    #: Cart: ``stock`` events are coalesced to at most one per product per this window.
+    stock_event_interval_s: float = 0.25
+    #: Cart: how long a retry waits for the first request with its Idempotency-Key to
+    #: finish before it gets 409 ``idempotency_in_progress``, and how often it looks.
+    idempotency_wait_s: float = 30.0
+    idempotency_poll_s: float = 0.05
+    #: Hub: seconds a product card (name, images, prices) is cached per process.
+    card_ttl_s: float = 5.0
+    #: Entries a per-process cache (product cards, checkout lookups) holds before it is emptied.
+    cache_max_entries: int = 10_000
     #: Whether ``serve`` runs the background worker jobs itself (embedded default).
     embedded_worker: bool = True
     #: Streaming: ICE servers, as ``stun:host:port`` / ``turn:user:pass@host:port``.
@@ -171,6 +186,19 @@ class Settings:
             cart_max_units_per_user=_int(
                 env, "CART_MAX_UNITS_PER_USER", cls.cart_max_units_per_user, low=0
             ),
+            checkout_admission=_int(env, "CHECKOUT_ADMISSION", cls.checkout_admission, low=1),
+            checkout_lookup_ttl_s=_float(
+                env, "CHECKOUT_LOOKUP_TTL_S", cls.checkout_lookup_ttl_s, low=0
+            ),
+            stock_event_interval_s=_float(
+                env, "STOCK_EVENT_INTERVAL_S", cls.stock_event_interval_s, low=0.01
+            ),
+            idempotency_wait_s=_float(env, "IDEMPOTENCY_WAIT_S", cls.idempotency_wait_s, low=0),
+            idempotency_poll_s=_float(
+                env, "IDEMPOTENCY_POLL_S", cls.idempotency_poll_s, low=0.001
+            ),
+            card_ttl_s=_float(env, "CARD_TTL_S", cls.card_ttl_s, low=0),
+            cache_max_entries=_int(env, "CACHE_MAX_ENTRIES", cls.cache_max_entries, low=1),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
             hub_stream_maxlen=_int(env, "HUB_STREAM_MAXLEN", cls.hub_stream_maxlen, low=10),
             hub_send_queue=_int(env, "HUB_SEND_QUEUE", cls.hub_send_queue, low=4),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from livecommerce import keys
 from livecommerce.accounts import store
+from livecommerce.accounts.payment_methods import list_methods
 from livecommerce.accounts.schemas import (
     Address,
     LoginIn,
@@ -15,7 +14,7 @@ from livecommerce.accounts.schemas import (
     UserOut,
 )
 from livecommerce.api.routing import Api, Call
-from livecommerce.db.models import PaymentMethod, User
+from livecommerce.db.models import User
 from livecommerce.errors import NotFound
 from livecommerce.http.throttle import Window, admit
 
@@ -153,12 +152,4 @@ async def put_address(call: Call) -> UserOut:
 async def payment_methods(call: Call) -> list[PaymentMethodOut]:
     user_id = call.principal.require_user()
     async with call.services.db.sessions() as db:
-        rows = await db.scalars(
-            select(PaymentMethod).where(PaymentMethod.user_id == user_id).order_by(PaymentMethod.id)
-        )
-        return [
-            PaymentMethodOut(
-                id=m.id, gateway=m.gateway, brand=m.brand, last4=m.last4, is_default=m.is_default
-            )
-            for m in rows
-        ]
+        return await list_methods(db, user_id)

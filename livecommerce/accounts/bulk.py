@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecommerce.db.models import PaymentMethod, User
+from livecommerce.accounts.payment_methods import add_test_cards
+from livecommerce.db.models import User
 
 __all__ = ["insert_buyers"]
 
@@ -41,18 +42,5 @@ async def insert_buyers(
         ],
     )
     ids = list(await session.scalars(select(User.id).where(User.email.in_(emails))))
-    await session.execute(
-        insert(PaymentMethod),
-        [
-            {
-                "user_id": uid,
-                "gateway": "test",
-                "token": card,
-                "brand": "visa",
-                "last4": "4242",
-                "is_default": True,
-            }
-            for uid in ids
-        ],
-    )
+    await add_test_cards(session, ids, card=card)
     return ids

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecommerce.accounts.schemas import Address, UserOut
 from livecommerce.auth.passwords import hash_password, verify_password
-from livecommerce.db.models import PaymentMethod, Role, User
+from livecommerce.db.models import Role, User
 from livecommerce.errors import Conflict, Unauthorized
 
-__all__ = ["add_payment_method", "authenticate", "create_user", "user_out"]
+__all__ = ["authenticate", "create_user", "user_out"]
 
 _DUMMY_HASH = hash_password("timing-equaliser")
 
@@ -55,17 +55,6 @@ async def authenticate(db: AsyncSession, email: str, password: str) -> User:
     if not verify_password(user.password_hash, password) or not user.is_active:
         raise Unauthorized("wrong email or password", code="bad_credentials")
     return user
-
-
-async def add_payment_method(
-    db: AsyncSession, user_id: int, *, gateway: str, token: str, brand: str, last4: str
-) -> PaymentMethod:
-    method = PaymentMethod(
-        user_id=user_id, gateway=gateway, token=token, brand=brand, last4=last4, is_default=True
-    )
-    db.add(method)
-    await db.flush()
-    return method
 
 
 def user_out(user: User) -> UserOut:

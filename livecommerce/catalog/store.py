@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from livecommerce.catalog.cards import unit_price
 from livecommerce.catalog.schemas import (
     BrandIn,
     BrandOut,
@@ -47,7 +48,7 @@ def variant_out(variant: Variant, product: Product) -> VariantOut:
         product_id=product.id,
         sku=variant.sku,
         name=variant.name,
-        price_minor=variant.price_minor if variant.price_minor is not None else product.price_minor,
+        price_minor=unit_price(variant.price_minor, product.price_minor),
         stock_total=variant.stock_total,
     )
 

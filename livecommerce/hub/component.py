@@ -43,7 +43,9 @@ class Hub(Component):
     async def start(self, services: Services) -> None:
         self.services = services
         settings = services.settings
-        self.cards = CardCache(services.db)
+        self.cards = CardCache(
+            services.db, ttl_s=settings.card_ttl_s, max_entries=settings.cache_max_entries
+        )
         self.presence = Presence(services.redis, maxlen=settings.hub_stream_maxlen)
         self.fanout = Fanout(
             services.redis,
