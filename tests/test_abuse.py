@@ -9,10 +9,7 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,85 +21,9 @@ from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from streaming.client import post_offer
 from tests.hub_client import HubClient
+from tests.processes import ServeProcess
 from tests.rawws import RawWebSocket
-from tests.support import Actors, free_port, seconds
-
-
-class ServeProcess:
-    """``livecommerce serve`` as an operator runs it, its JSON log kept in a file."""
-
-    def __init__(self, settings: Settings, data_dir: Path, log: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        environ = {
-            **os.environ,
-            "LIVECOMMERCE_ENV": "test",
-            "LIVECOMMERCE_DATA_DIR": str(data_dir),
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url or "",
-            "SECRET_KEY": settings.secret_key,
-            "LOG_LEVEL": "INFO",
-            "EMBEDDED_WORKER": "false",
-            **env,
-        }
-        code = "from livecommerce.cli import main; raise SystemExit(main())"
-        self._out = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code, "serve", "--port", str(self.port)],
-            env=environ,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self) -> None:
-        deadline = seconds(30)
-        waited = 0.0
-        while waited < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("server exited:\n" + self.log.read_text())
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            _wait(0.1)
-            waited += 0.1
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(seconds(15))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._out.close()
-
-    def bad_lines(self) -> list[str]:
-        """Log lines at ERROR or above, tracebacks, and unobserved task exceptions."""
-        bad = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                # Anything not our JSON log (a library printing on its own) is suspect
-                # only if it looks like an error.
-                if "Traceback" in line or "Error" in line or "exception" in line:
-                    bad.append(line)
-                continue
-            level = str(record.get("level", "")).lower()
-            if level in ("error", "critical") or "exc" in record:
-                bad.append(line)
-            elif "never retrieved" in str(record.get("msg", "")):
-                bad.append(line)
-        return bad
-
-
-def _wait(s: float) -> None:
-    import threading
-
-    threading.Event().wait(s)
+from tests.support import Actors, seconds
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +32,6 @@ def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     proc = ServeProcess(
         settings,
         data_dir,
-        data_dir / "serve.log",
         HTTP_HEADER_TIMEOUT_S="1",
         HUB_PING_INTERVAL_S="0",
     )

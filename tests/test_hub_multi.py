@@ -4,89 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
 from livecommerce import keys
-from livecommerce.hub.protocol import CLOSE_SLOW
+from livecommerce.hub.protocol import CLOSE_BANNED, CLOSE_SLOW
 from livecommerce.hub.publish import publish
 from livecommerce.settings import Settings
 from tests.hub_client import HubClient
+from tests.processes import ServeProcess
 from tests.rawws import RawWebSocket
-from tests.support import Actors, free_port, seconds
-
-
-class HubProcess:
-    def __init__(self, settings: Settings, data_dir: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        environ = {
-            **os.environ,
-            "LIVECOMMERCE_ENV": "test",
-            "LIVECOMMERCE_DATA_DIR": str(data_dir),
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url or "",
-            "SECRET_KEY": settings.secret_key,
-            "LOG_LEVEL": "WARNING",
-            "EMBEDDED_WORKER": "false",
-            **env,
-        }
-        code = "from livecommerce.cli import main; raise SystemExit(main())"
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code, "serve", "--port", str(self.port)], env=environ
-        )
-
-    def wait_ready(self) -> None:
-        deadline = seconds(30)
-        waited = 0.0
-        while waited < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("hub process exited")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            threading_wait(0.1)
-            waited += 0.1
-        raise RuntimeError("hub process did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(seconds(10))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def threading_wait(s: float) -> None:
-    import threading
-
-    threading.Event().wait(s)
+from tests.support import Actors, seconds
 
 
 @pytest.fixture(scope="module")
 def hubs(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[HubProcess]]:
+) -> Iterator[list[ServeProcess]]:
     # A small send buffer so a stuck viewer is found after little data (~4 MB of it sits
     # in the kernel's socket buffers first).
     procs = [
-        HubProcess(
+        ServeProcess(
             settings,
             tmp_path_factory.mktemp(f"hub{i}"),
+            log_level="WARNING",
             HUB_SEND_QUEUE="16",
             HUB_SEND_BUFFER_BYTES="262144",
             HUB_PING_INTERVAL_S="0",
+            # The stuck viewer below reads again long after it was cut off: it must still
+            # find its 4008 close frame (not an aborted connection).
+            HUB_CLOSE_GRACE_S="120",
         )
         for i in range(2)
     ]
@@ -106,7 +57,7 @@ async def _show(actors: Actors, n: int) -> tuple[dict[str, Any], list[int]]:
 
 
 async def test_pins_sent_to_one_process_reach_viewers_of_the_other_in_order(
-    hubs: list[HubProcess], actors: Actors
+    hubs: list[ServeProcess], actors: Actors
 ) -> None:
     a, b = hubs
     show, products = await _show(actors, 3)
@@ -134,7 +85,7 @@ async def test_pins_sent_to_one_process_reach_viewers_of_the_other_in_order(
 
 
 async def test_a_viewer_that_stops_reading_is_cut_off_and_recovers_others_unaffected(
-    hubs: list[HubProcess], actors: Actors, settings: Settings
+    hubs: list[ServeProcess], actors: Actors, settings: Settings
 ) -> None:
     a, b = hubs
     show, _ = await _show(actors, 1)
@@ -186,7 +137,7 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_recovers_others_unaffe
 
 
 async def test_rejoin_on_the_other_process_with_since_gets_the_missed_events_or_a_snapshot(
-    hubs: list[HubProcess], actors: Actors, settings: Settings
+    hubs: list[ServeProcess], actors: Actors, settings: Settings
 ) -> None:
     a, b = hubs
     show, _ = await _show(actors, 1)
@@ -225,7 +176,7 @@ async def test_rejoin_on_the_other_process_with_since_gets_the_missed_events_or_
 
 
 async def test_a_viewer_token_cannot_pin_on_any_process(
-    hubs: list[HubProcess], actors: Actors, settings: Settings
+    hubs: list[ServeProcess], actors: Actors, settings: Settings
 ) -> None:
     show, products = await _show(actors, 1)
     someone = await actors.user("viewer")
@@ -241,3 +192,38 @@ async def test_a_viewer_token_cannot_pin_on_any_process(
         assert await redis.get(keys.session_pin(show["id"])) is None
     finally:
         await redis.aclose()
+
+
+async def test_a_ban_closes_the_users_connections_on_every_process_and_refuses_rejoin(
+    hubs: list[ServeProcess], actors: Actors
+) -> None:
+    a, b = hubs
+    show, _ = await _show(actors, 1)
+    sid = show["id"]
+    target = await actors.user("viewer")
+    banned = [await HubClient.open(h.url, token=target["token"]) for h in (a, b)]
+    others = [await HubClient.open(h.url) for h in (a, b)]
+    try:
+        for conn in [*banned, *others]:
+            await conn.join(sid)
+        r = await actors.client.post(
+            f"{a.url}/api/sessions/{sid}/moderation",
+            json={"action": "ban", "user_id": target["id"]},
+            headers=show["host"]["headers"],
+        )
+        assert r.status_code == 201, r.text
+        for conn in banned:
+            assert await conn.wait_closed() == CLOSE_BANNED
+            assert conn.events("user_banned")  # told why, then closed
+        for conn in others:  # everyone else stays, and is told
+            told = await conn.wait(lambda f: f["type"] == "user_banned")
+            assert told["user_id"] == target["id"]
+            assert (await conn.request("react", kind="heart"))["type"] == "ack"
+        for h in (a, b):
+            again = await HubClient.open(h.url, token=target["token"])
+            refused = await again.request("join", session=sid)
+            assert refused["type"] == "error" and refused["code"] == "banned", refused
+            await again.close()
+    finally:
+        for conn in [*banned, *others]:
+            await conn.close()
