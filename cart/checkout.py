@@ -30,37 +30,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cart import plan
 from cart.events import StockEvents
-from cart.lookups import Lookups, ProductInfo
+from cart.lookups import Lookups
 from cart.onsale import OnSale
 from cart.payments import Authorization, GatewayDeclined, PaymentGateway, undo_payment
+from cart.plan import PurchaseLine
 from cart.schemas import OrderItemOut, OrderOut
 from cart.stock import HoldPayment, Reservation, ReserveStatus, StockStore
-from cart.writer import ItemDraft, OrderDraft, OrderWriter, PaymentDraft
+from cart.writer import OrderDraft, OrderWriter, PaymentDraft
 from livecommerce import keys
 from livecommerce.db.models import OrderStatus, utcnow
-from livecommerce.errors import (
-    Conflict,
-    LimitExceeded,
-    NotFound,
-    OutOfStock,
-    PaymentFailed,
-    Unavailable,
-    ValidationFailed,
-)
+from livecommerce.errors import Conflict, OutOfStock, PaymentFailed, Unavailable
 from livecommerce.hub.pinstate import PinState, parse_pin
 from livecommerce.redismux import RedisMux
 
 __all__ = ["Checkout", "Purchase", "PurchaseLine", "hold_id_for"]
 
 log = logging.getLogger("livecommerce.cart")
-
-
-@dataclass(frozen=True)
-class PurchaseLine:
-    product_id: int
-    variant_id: int
-    quantity: int
 
 
 @dataclass(frozen=True)
@@ -113,7 +100,7 @@ class Checkout:
         for line in lines:
             until = self._sold_out.get((line.product_id, line.variant_id))
             if until is not None and until > now:
-                return _sold_out_error(line.product_id, line.variant_id, 0)
+                return plan.sold_out_error(line.product_id, line.variant_id, 0)
         return None
 
     def gateway(self, name: str) -> PaymentGateway:
@@ -123,76 +110,34 @@ class Checkout:
         return found
 
     async def purchase(self, p: Purchase) -> OrderOut:
-        """Run one checkout; returns the committed order or raises a LivecommerceError."""
-        by_product: dict[int, dict[int, int]] = {}
-        for line in p.lines:
-            variants = by_product.setdefault(line.product_id, {})
-            variants[line.variant_id] = variants.get(line.variant_id, 0) + line.quantity
-        if not by_product:
-            raise Conflict("your cart is empty", code="cart_empty")
+        """Run one checkout; returns the committed order or raises a LivecommerceError.
+
+        The rules are :mod:`cart.plan`'s; this carries them out: read, reserve, pay,
+        write, confirm (the module docstring gives the order and why)."""
+        grouped = plan.group_lines(p.lines)
         known = self.sold_out(p.lines)
         if known is not None:
             raise known
         buyer_read = self.lookups.prefetch_buyer(p.user_id)
-        products = {pid: await self.lookups.product(pid) for pid in sorted(by_product)}
-        for pid, variants in by_product.items():
-            for vid in variants:
-                products[pid].variant(vid)
-        currencies = {info.currency for info in products.values()}
-        if len(currencies) != 1:
-            raise ValidationFailed("all items of one order must be in the same currency")
-        creator_id = None
+        products = {pid: await self.lookups.product(pid) for pid in sorted(grouped)}
+        currency = plan.order_currency(grouped, products)
+        creator_id: int | None = None
         pin: PinState | None = None
         if p.session_id is not None:
             creator_id = (await self.lookups.session(p.session_id)).host_id
             pin = parse_pin(await self.mux.execute("GET", keys.session_pin(p.session_id)))
         hold_id = hold_id_for(p.user_id, p.idempotency_key)
         now_ms = int(self.clock() * 1000)
-        held: dict[int, Reservation] = {}
-        try:
-            for pid in sorted(by_product):
-                held[pid] = await self._reserve(p, pid, by_product[pid], hold_id, pin, now_ms)
-        except BaseException:
-            await self._release(held, hold_id, p.session_id)
-            raise
-        items = [
-            ItemDraft(
-                product_id=pid,
-                variant_id=vid,
-                quantity=qty,
-                unit_price_minor=self._unit_price(products[pid], vid, held[pid], pin),
-                commission_bps=products[pid].commission_bps,
-            )
-            for pid in sorted(by_product)
-            for vid, qty in by_product[pid].items()
-        ]
-        total = sum(i.unit_price_minor * i.quantity for i in items)
-        currency = currencies.pop()
+        held = await self._reserve_all(p, plan.reserve_steps(grouped, pin, now_ms), hold_id, now_ms)
+        items = plan.order_items(grouped, products, held, pin)
+        total = plan.order_total(items)
         auth: Authorization | None = None
         gateway: PaymentGateway | None = None
         try:
             buyer = await self.lookups.buyer(p.user_id, p.payment_method_id, buyer_read)
             gateway = self.gateway(buyer.payment_gateway)
-            try:
-                auth = await gateway.authorize(
-                    buyer.payment_token, total, currency, idempotency_key=hold_id
-                )
-            except GatewayDeclined as exc:
-                raise PaymentFailed(exc.message, code=exc.code) from exc
-            # Claim before capturing: the claim keeps the reaper off the hold while the
-            # order commits (its expiry moves to now + TTL), and records the payment on
-            # it, so that if this process dies before the commit, the reaper that
-            # returns the units also refunds the money (an order-less charge cannot
-            # outlive the hold). One product's hold carries it: one refund per purchase.
-            claim_until = int(self.clock() * 1000) + self.hold_ttl_ms
-            record: HoldPayment | None = HoldPayment(gateway.name, auth.id, total)
-            for pid in sorted(held):
-                if not await self.stock.claim(pid, hold_id, claim_until, record):
-                    raise Conflict(
-                        "your reservation expired before the payment completed; try again",
-                        code="hold_expired",
-                    )
-                record = None
+            auth = await _authorize(gateway, buyer.payment_token, total, currency, hold_id)
+            await self._claim(held, hold_id, HoldPayment(gateway.name, auth.id, total))
             try:
                 await gateway.capture(auth.id)
             except GatewayDeclined as exc:
@@ -215,6 +160,75 @@ class Checkout:
             await self._undo_payment(gateway, auth)
             await self._release(held, hold_id, p.session_id)
             raise
+        return await self._commit(draft, held, hold_id, gateway, auth, p)
+
+    async def _reserve_all(
+        self, p: Purchase, steps: list[plan.ReserveStep], hold_id: str, now_ms: int
+    ) -> dict[int, Reservation]:
+        """One hold per product, in order; all or none (made ones are released on failure)."""
+        held: dict[int, Reservation] = {}
+        try:
+            for step in steps:
+                held[step.product_id] = await self._reserve(p, step, hold_id, now_ms)
+        except BaseException:
+            await self._release(held, hold_id, p.session_id)
+            raise
+        return held
+
+    async def _reserve(
+        self, p: Purchase, step: plan.ReserveStep, hold_id: str, now_ms: int
+    ) -> Reservation:
+        product_id = step.product_id
+        for attempt in range(2):
+            r = await self.stock.reserve(
+                product_id,
+                hold_id,
+                step.lines,
+                user_id=p.user_id,
+                expires_at_ms=now_ms + self.hold_ttl_ms,
+                per_user_cap=self.per_user_cap,
+                flash_pin_id=step.flash_pin_id,
+                flash_cap=step.flash_cap,
+            )
+            if plan.needs_loading(r) and not attempt:
+                await self.onsale.put_on_sale([product_id], p.session_id)
+                continue
+            break
+        if plan.is_held(r):
+            self.events.touch(product_id, [p.session_id])
+            return r
+        if r.status == ReserveStatus.OUT_OF_STOCK and r.available == 0 and self.sold_out_hint_s > 0:
+            self._sold_out[(product_id, r.detail)] = time.monotonic() + self.sold_out_hint_s
+        raise plan.reservation_error(product_id, r, self.per_user_cap)
+
+    async def _claim(
+        self, held: Mapping[int, Reservation], hold_id: str, payment: HoldPayment
+    ) -> None:
+        """Claim every hold before capturing. The claim keeps the reaper off the hold
+        while the order commits (its expiry moves to now + TTL), and records the
+        payment on it, so that if this process dies before the commit, the reaper that
+        returns the units also refunds the money (an order-less charge cannot outlive
+        the hold). One product's hold carries it: one refund per purchase."""
+        claim_until = int(self.clock() * 1000) + self.hold_ttl_ms
+        record: HoldPayment | None = payment
+        for pid in sorted(held):
+            if not await self.stock.claim(pid, hold_id, claim_until, record):
+                raise Conflict(
+                    "your reservation expired before the payment completed; try again",
+                    code="hold_expired",
+                )
+            record = None
+
+    async def _commit(
+        self,
+        draft: OrderDraft,
+        held: Mapping[int, Reservation],
+        hold_id: str,
+        gateway: PaymentGateway,
+        auth: Authorization,
+        p: Purchase,
+    ) -> OrderOut:
+        """Write the order (group commit), then confirm the holds."""
         try:
             outcome = await self.writer.write(draft)
         except Exception as exc:
@@ -229,61 +243,6 @@ class Checkout:
             await self.stock.confirm(pid, hold_id)
             self.events.touch(pid, [p.session_id])
         return _order_out(draft)
-
-    async def _reserve(
-        self,
-        p: Purchase,
-        product_id: int,
-        lines: dict[int, int],
-        hold_id: str,
-        pin: PinState | None,
-        now_ms: int,
-    ) -> Reservation:
-        flash = pin is not None and pin.product_id == product_id and pin.flash_active(now_ms)
-        for attempt in range(2):
-            r = await self.stock.reserve(
-                product_id,
-                hold_id,
-                lines,
-                user_id=p.user_id,
-                expires_at_ms=now_ms + self.hold_ttl_ms,
-                per_user_cap=self.per_user_cap,
-                flash_pin_id=pin.pin_id if flash and pin else None,
-                flash_cap=pin.quantity_cap if flash and pin else None,
-            )
-            if (
-                r.status in (ReserveStatus.NOT_LOADED, ReserveStatus.UNKNOWN_VARIANT)
-                and not attempt
-            ):
-                # Not on sale in Redis yet (or a variant added since): load from SQL, retry.
-                await self.onsale.put_on_sale([product_id], p.session_id)
-                continue
-            break
-        if r.status in (ReserveStatus.RESERVED, ReserveStatus.ALREADY_HELD):
-            self.events.touch(product_id, [p.session_id])
-            return r
-        if r.status == ReserveStatus.OUT_OF_STOCK:
-            if r.available == 0 and self.sold_out_hint_s > 0:
-                self._sold_out[(product_id, r.detail)] = time.monotonic() + self.sold_out_hint_s
-            raise _sold_out_error(product_id, r.detail, r.available)
-        if r.status == ReserveStatus.USER_CAP:
-            raise LimitExceeded(
-                f"at most {self.per_user_cap} units of this product per buyer; "
-                f"you already have {r.detail}",
-                product_id=product_id,
-                limit=self.per_user_cap,
-            )
-        if r.status == ReserveStatus.UNKNOWN_VARIANT:
-            raise NotFound(f"variant {r.detail} of product {product_id} is not on sale")
-        raise OutOfStock(f"product {product_id} has no stock", product_id=product_id)
-
-    @staticmethod
-    def _unit_price(
-        product: ProductInfo, variant_id: int, r: Reservation, pin: PinState | None
-    ) -> int:
-        if r.flash_units > 0 and pin is not None and pin.flash_price_minor is not None:
-            return pin.flash_price_minor
-        return product.variant(variant_id).price_minor
 
     async def _release(
         self, held: Mapping[int, Reservation], hold_id: str, session_id: int | None
@@ -331,13 +290,13 @@ class Checkout:
         return existing
 
 
-def _sold_out_error(product_id: int, variant_id: int, available: int) -> OutOfStock:
-    return OutOfStock(
-        f"only {available} left of variant {variant_id}",
-        product_id=product_id,
-        variant_id=variant_id,
-        available=available,
-    )
+async def _authorize(
+    gateway: PaymentGateway, token: str, total: int, currency: str, hold_id: str
+) -> Authorization:
+    try:
+        return await gateway.authorize(token, total, currency, idempotency_key=hold_id)
+    except GatewayDeclined as exc:
+        raise PaymentFailed(exc.message, code=exc.code) from exc
 
 
 async def _authorization_used(session: Any, order_id: str, auth: Authorization | None) -> bool:
