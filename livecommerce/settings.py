@@ -69,6 +69,20 @@ class Settings:
     hub_reaction_window_s: float = 0.5
     #: Hub: chat messages included in a snapshot.
     hub_recent_chat: int = 30
+    #: Hub: the WebSocket layer's own frame limit (1009 beyond it); frames between
+    #: ``hub_max_frame_bytes`` and this get a ``too_large`` error and the connection stays.
+    hub_ws_max_frame_bytes: int = 64 * 1024
+    #: Hub: seconds a closing connection (too slow, over the rate, idle, banned) gets to
+    #: take its close frame before its transport is aborted and its buffers freed.
+    hub_close_grace_s: float = 5.0
+    #: Hub: refused requests in a row (over the rate) before the connection is closed.
+    hub_max_refused: int = 50
+    #: Hub: how long one blocking XREAD of the session streams waits, milliseconds.
+    hub_read_block_ms: int = 2000
+    #: How long a granted moderation right on a session is trusted by an open connection
+    #: (the hub's pin rights, the dashboard's), seconds; a removed moderator loses it
+    #: within this time.
+    session_rights_cache_s: float = 10.0
     #: Cart: seconds a stock reservation is held before the reaper returns it.
     hold_ttl_s: int = 120
     reaper_interval_s: float = 5.0
@@ -207,6 +221,15 @@ class Settings:
             ),
             hub_ping_interval_s=_float(env, "HUB_PING_INTERVAL_S", cls.hub_ping_interval_s, low=0),
             hub_batch_window_s=_float(env, "HUB_BATCH_WINDOW_S", cls.hub_batch_window_s, low=0),
+            hub_ws_max_frame_bytes=_int(
+                env, "HUB_WS_MAX_FRAME_BYTES", cls.hub_ws_max_frame_bytes, low=16 * 1024
+            ),
+            hub_close_grace_s=_float(env, "HUB_CLOSE_GRACE_S", cls.hub_close_grace_s, low=0),
+            hub_max_refused=_int(env, "HUB_MAX_REFUSED", cls.hub_max_refused, low=1),
+            hub_read_block_ms=_int(env, "HUB_READ_BLOCK_MS", cls.hub_read_block_ms, low=1),
+            session_rights_cache_s=_float(
+                env, "SESSION_RIGHTS_CACHE_S", cls.session_rights_cache_s, low=0
+            ),
             hub_ws_impl=_choice(
                 env, "HUB_WS_IMPL", cls.hub_ws_impl, ("websockets-sansio", "websockets", "wsproto")
             ),

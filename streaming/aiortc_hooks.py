@@ -22,11 +22,17 @@ private attribute                             why we need it
                                               (:func:`observe_connect`)
 aioice ``Connection`` (``_connection``) and   enlarge the kernel receive buffer of a publisher's
 its ``_protocols``                            UDP sockets (:func:`ice_sockets`)
+aioice ``Connection._query_consent_task``     aioice 0.13 starts consent checks when ICE
+                                              completes even if the connection was closed
+                                              meanwhile: a task (and the peer) leaked per
+                                              viewer that left while connecting; cancelled
+                                              by :func:`observe_connect`
 ============================================  ==============================================
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import queue
@@ -60,6 +66,7 @@ _TRANSCEIVER_CODECS = "_codecs"
 _PC_CONNECT = "_RTCPeerConnection__connect"
 _ICE_CONNECTION = "_connection"
 _ICE_PROTOCOLS = "_protocols"
+_ICE_CONSENT_TASK = "_query_consent_task"
 
 
 def tap_decoder_queue(receiver: RTCRtpReceiver, replacement: queue.Queue[Any]) -> None:
@@ -148,23 +155,44 @@ def observe_connect(pc: RTCPeerConnection) -> None:
     closed')`` became asyncio's "Task exception was never retrieved"."""
     original: Callable[[], Coroutine[Any, Any, None]] = getattr(pc, _PC_CONNECT)
 
+    def closed() -> bool:
+        return pc.connectionState == "closed" or pc.signalingState == "closed"
+
     async def connect() -> None:
         try:
             await original()
         except Exception as exc:
-            if pc.connectionState == "closed" or pc.signalingState == "closed":
+            if closed():
                 log.debug("peer closed while connecting: %r", exc)
             else:
                 log.warning("peer connection failed while connecting: %r", exc)
                 await pc.close()
+        finally:
+            if closed():
+                _stop_consent_checks(pc)
 
     setattr(pc, _PC_CONNECT, connect)
 
 
-def ice_sockets(pc: RTCPeerConnection) -> Iterator[socket.socket]:
-    """The UDP sockets of ``pc``'s ICE connections (exist once candidates are gathered)."""
+def _stop_consent_checks(pc: RTCPeerConnection) -> None:
+    """Cancel consent checks aioice started after ``pc`` was closed (they would
+    run, and hold the peer, forever)."""
+    for connection in _ice_connections(pc):
+        task: asyncio.Task[None] | None = getattr(connection, _ICE_CONSENT_TASK, None)
+        if task is not None and not task.done():
+            task.cancel()
+
+
+def _ice_connections(pc: RTCPeerConnection) -> Iterator[Any]:
     for transceiver in pc.getTransceivers():
         connection = getattr(transceiver.receiver.transport.transport, _ICE_CONNECTION, None)
+        if connection is not None:
+            yield connection
+
+
+def ice_sockets(pc: RTCPeerConnection) -> Iterator[socket.socket]:
+    """The UDP sockets of ``pc``'s ICE connections (exist once candidates are gathered)."""
+    for connection in _ice_connections(pc):
         for protocol in getattr(connection, _ICE_PROTOCOLS, ()):
             transport = getattr(protocol, "transport", None)
             sock = transport.get_extra_info("socket") if transport is not None else None
@@ -192,8 +220,9 @@ async def missing_hooks() -> list[str]:
         ]
         missing = [f"{type(o).__name__}.{name}" for o, name in wanted if not hasattr(o, name)]
         connection = getattr(receiver.transport.transport, _ICE_CONNECTION, None)
-        if connection is not None and not hasattr(connection, _ICE_PROTOCOLS):
-            missing.append(f"{type(connection).__name__}.{_ICE_PROTOCOLS}")
+        for name in (_ICE_PROTOCOLS, _ICE_CONSENT_TASK):
+            if connection is not None and not hasattr(connection, name):
+                missing.append(f"{type(connection).__name__}.{name}")
         return missing
     finally:
         await pc.close()

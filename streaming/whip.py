@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiortc import (
@@ -57,8 +58,8 @@ class Publisher(PeerResource):
         self._video_receiver: RTCRtpReceiver | None = None
         self._audio_receiver: RTCRtpReceiver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        # Loop time of the last frame from the host (of its creation until one arrives).
-        self._last_media = asyncio.get_running_loop().time()
+        # Monotonic time of the last frame from the host (of its creation until one arrives).
+        self._last_media = time.monotonic()
 
     @classmethod
     async def open(
@@ -99,11 +100,10 @@ class Publisher(PeerResource):
 
     def _forward(self, kind: str) -> FrameCallback:
         on_frame = self.relay.on_frame
-        loop = asyncio.get_running_loop()
 
         def forward(codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
             if not self.closed:
-                self._last_media = loop.time()
+                self._last_media = time.monotonic()
                 on_frame(kind, codec.mimeType, frame.data, frame.timestamp)
 
         return forward
@@ -111,7 +111,7 @@ class Publisher(PeerResource):
     @property
     def idle_s(self) -> float:
         """Seconds since the host's last frame (since this resource was made, before one)."""
-        return asyncio.get_running_loop().time() - self._last_media
+        return time.monotonic() - self._last_media
 
     def _send_pli(self) -> None:
         receiver = self._video_receiver

@@ -8,6 +8,7 @@ import httpx
 from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
+from livecommerce.hub.protocol import CLOSE_BANNED
 from livecommerce.hub.publish import publish
 from livecommerce.moderation import state as moderation
 from tests.hub_client import HubClient
@@ -169,11 +170,14 @@ async def test_chat_limits_mute_ban_and_delete(
         await moderation.mute(redis, show["id"], talker["id"], until_ms=2**41)
         assert (await conn.request("chat", text="muted?"))["code"] == "muted"
         await moderation.unmute(redis, show["id"], talker["id"])
-        await moderation.ban(redis, show["id"], talker["id"])
-        assert (await conn.request("chat", text="banned?"))["code"] == "banned"
+        watcher = await HubClient.open(server.url)
+        await watcher.join(show["id"])
+        await moderation.ban(redis, show["id"], talker["id"])  # removed from the show
+        assert await conn.wait_closed() == CLOSE_BANNED
         await moderation.delete_chat_message(redis, show["id"], message["message_id"])
-        deleted = await conn.wait(lambda f: f["type"] == "chat_deleted")
+        deleted = await watcher.wait(lambda f: f["type"] == "chat_deleted")
         assert deleted["message_id"] == message["message_id"]
+        await watcher.close()
         late = await HubClient.open(server.url)
         await late.join(show["id"])
         snap = await late.wait(lambda f: f["type"] == "snapshot")

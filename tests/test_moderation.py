@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from livecommerce.hub.protocol import CLOSE_BANNED
 from livecommerce.moderation import state
 from livecommerce.settings import Settings
 from tests.hub_client import HubClient
@@ -85,15 +86,24 @@ async def test_each_moderation_action_takes_effect_and_is_audited(
         ] == "ack"
         assert (await viewer.request("chat", text="back"))["type"] == "ack"
 
-        # ban (WebSocket), then unban (HTTP)
+        # ban (WebSocket): the user is removed from the show and may not rejoin; everyone
+        # is told (to hide the user's messages). Then unban (HTTP).
         assert (await mod.request("moderate", action="ban", user_id=talker["id"]))["type"] == "ack"
-        assert (await viewer.request("chat", text="still here"))["code"] == "banned"
+        assert await viewer.wait_closed() == CLOSE_BANNED
+        told = await other.wait(lambda f: f["type"] == "user_banned")
+        assert told["user_id"] == talker["id"]
+        await viewer.close()
+        viewer = await HubClient.open(server.url, token=talker["token"])
+        refused = await viewer.request("join", session=sid)
+        assert refused["type"] == "error" and refused["code"] == "banned"
+        assert (await viewer.request("chat", text="still here"))["code"] == "not_joined"
         r = await client.post(
             f"/api/sessions/{sid}/moderation",
             json={"action": "unban", "user_id": talker["id"]},
             headers=show["host"]["headers"],
         )
         assert r.status_code == 201, r.text
+        await viewer.join(sid)
         assert (await viewer.request("chat", text="thanks"))["type"] == "ack"
 
         # slow mode: one message per N seconds per user; the error goes to the sender only

@@ -2,7 +2,8 @@
 
 Every ``push_interval_s`` this process sends a ``dashboard`` frame to each of
 its WebSocket connections that has joined a session *and* may moderate it
-(host, moderators, admins — each session's list read from SQL once per ``rights_ttl_s``). The
+(host, moderators, admins — asked of the hub's rights cache,
+``Settings.session_rights_cache_s``, shared with the hub's pin requests). The
 frame is computed and serialized once per session and goes through each
 connection's bounded outbox like any other frame; it is not a session event
 (no ``seq``), since viewers never see it.
@@ -12,11 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 
 from livecommerce import encoding
 from livecommerce.auth.permissions import Principal
@@ -25,12 +23,12 @@ from livecommerce.dashboard import api as dashboard_api
 from livecommerce.dashboard.numbers import compute_dashboard
 from livecommerce.dashboard.sales import SalesCache, SessionSales
 from livecommerce.dashboard.schemas import DashboardOut
-from livecommerce.db.models import LiveSession, SessionModerator
 from livecommerce.errors import LivecommerceError
 from livecommerce.hub.snapshot import session_status
 from livecommerce.services import Services
 
 if TYPE_CHECKING:
+    from livecommerce.hub.component import Hub
     from livecommerce.hub.endpoint import Connection
 
 __all__ = ["Dashboard"]
@@ -41,10 +39,8 @@ log = logging.getLogger("livecommerce.dashboard")
 class Dashboard(Component):
     api = dashboard_api.api
 
-    def __init__(self, *, push_interval_s: float = 1.0, rights_ttl_s: float = 10.0) -> None:
+    def __init__(self, *, push_interval_s: float = 1.0) -> None:
         self.push_interval_s = push_interval_s
-        self.rights_ttl_s = rights_ttl_s
-        self._rights: dict[int, tuple[float, frozenset[int]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, services: Services) -> None:
@@ -93,7 +89,7 @@ class Dashboard(Component):
             subscriber = conn.subscriber
             if subscriber is None or conn.principal.user_id is None:
                 continue
-            if await self._may_watch(conn.principal, subscriber.session_id):
+            if await self._may_watch(hub, conn.principal, subscriber.session_id):
                 watchers.setdefault(subscriber.session_id, []).append(conn)
         for session_id, conns in watchers.items():
             try:
@@ -106,25 +102,11 @@ class Dashboard(Component):
                 if sub is not None and sub.session_id == session_id:
                     conn.outbox.push(text)
 
-    async def _may_watch(self, principal: Principal, session_id: int) -> bool:
+    async def _may_watch(self, hub: Hub, principal: Principal, session_id: int) -> bool:
         if principal.is_admin:
             return True
-        return principal.user_id in await self._moderators(session_id)
-
-    async def _moderators(self, session_id: int) -> frozenset[int]:
-        """The host and moderators of the session: one SQL query per session per
-        ``rights_ttl_s`` (not one per connection: thousands of viewers are signed in)."""
-        now = time.monotonic()
-        hit = self._rights.get(session_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        async with self.services.db.sessions() as db:
-            host = await db.scalar(select(LiveSession.host_id).where(LiveSession.id == session_id))
-            mods = await db.scalars(
-                select(SessionModerator.user_id).where(SessionModerator.session_id == session_id)
-            )
-            allowed = frozenset(mods) | ({host} if host is not None else set())
-        if len(self._rights) > 10_000:
-            self._rights.clear()
-        self._rights[session_id] = (now + self.rights_ttl_s, allowed)
-        return allowed
+        try:
+            staff = await hub.rights.staff(session_id)
+        except LivecommerceError:  # the session is gone
+            return False
+        return staff.may_moderate(principal)

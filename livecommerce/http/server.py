@@ -38,7 +38,7 @@ def uvicorn_config(
         if settings.hub_ws_impl == "websockets-sansio"
         else settings.hub_ws_impl,
         # Above the hub's own limit, so frames between get an `error too_large`.
-        ws_max_size=settings.hub_max_frame_bytes,
+        ws_max_size=settings.hub_ws_max_frame_bytes,
         # Every viewer gets the same frames: compressing them once per connection would
         # cost CPU per viewer and a zlib context per socket, for small JSON.
         ws_per_message_deflate=False,

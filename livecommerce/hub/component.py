@@ -21,6 +21,7 @@ from livecommerce.hub.pins import end_pins
 from livecommerce.hub.presence import Presence
 from livecommerce.hub.protocol import CLOSE_IDLE, CLOSE_SHUTDOWN
 from livecommerce.hub.publish import publish
+from livecommerce.hub.rights import RightsCache
 from livecommerce.services import Services
 
 __all__ = ["Hub"]
@@ -47,11 +48,16 @@ class Hub(Component):
             services.db, ttl_s=settings.card_ttl_s, max_entries=settings.cache_max_entries
         )
         self.presence = Presence(services.redis, maxlen=settings.hub_stream_maxlen)
+        self.rights = RightsCache(services.db, ttl_s=settings.session_rights_cache_s)
+        self.metrics = services.metrics.hub
         self.fanout = Fanout(
             services.redis,
             batch_window_s=settings.hub_batch_window_s,
+            block_ms=settings.hub_read_block_ms,
             on_room_change=self.presence.set_local,
+            metrics=self.metrics,
         )
+        self.metrics.track(lambda: len(self.connections), lambda: len(self.fanout.rooms))
         services.events.subscribe(SessionStateChanged, self._on_session_state)
         self._tasks = [
             asyncio.create_task(self.fanout.run(), name="hub-reader"),

@@ -1,8 +1,9 @@
 """``/ws``: the thin Starlette adapter between one WebSocket and the hub.
 
 One :class:`Connection` per socket: it parses requests (``protocol``), calls
-the domain functions (pins, chat, snapshot) and queues replies and events on
-its :class:`~livecommerce.hub.outbox.Outbox`, the only thing that sends on the
+the domain functions (pins, chat, snapshot) through one explicit table of
+handlers and queues replies and events on its
+:class:`~livecommerce.hub.outbox.Outbox`, the only thing that sends on the
 socket.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -22,10 +24,11 @@ from starlette.types import Receive, Scope, Send
 
 from livecommerce import encoding
 from livecommerce.api.routing import problem_from_validation
-from livecommerce.auth.permissions import ANONYMOUS, Principal, SessionRights, session_rights
+from livecommerce.auth.permissions import ANONYMOUS, Principal, SessionRights
 from livecommerce.db.models import User
 from livecommerce.errors import (
     BadRequest,
+    Forbidden,
     LivecommerceError,
     Unauthorized,
     Unavailable,
@@ -42,11 +45,13 @@ from livecommerce.hub.protocol import (
     hello_frame,
     parse_request,
     replay_frames,
+    request_id_of,
 )
 from livecommerce.hub.rooms import Room, Subscriber
 from livecommerce.hub.schemas import PinIn
 from livecommerce.hub.snapshot import missed_events, session_status, snapshot
 from livecommerce.hub.wire import WIRE_EXTENSION, RawWire
+from livecommerce.moderation import state as moderation_state
 from livecommerce.moderation.actions import moderate
 from livecommerce.moderation.schemas import ModerateIn
 
@@ -56,13 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "hub_endpoint"]
 
 log = logging.getLogger("livecommerce.hub")
-
-#: How long a connection trusts a granted pin right (moderators removed mid-show lose
-#: it within this time on their open connections).
-_RIGHTS_TTL_S = 30.0
-
-#: Refused requests in a row (over the rate) before the connection is closed.
-_MAX_REFUSED = 50
 
 
 class HubEndpoint:
@@ -93,7 +91,7 @@ class HubEndpoint:
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text")
-                if text is None:
+                if text is None:  # a binary frame: refused by parse_request
                     text = message.get("bytes") or b""
                 await conn.handle(text)
         finally:
@@ -101,6 +99,7 @@ class HubEndpoint:
             conn.leave()
             await conn.outbox.wait_closed(1)
             conn.outbox.stop()
+            hub.metrics.closed(conn.outbox.close_code)
 
 
 hub_endpoint = HubEndpoint()
@@ -119,13 +118,26 @@ class Connection:
             limit=settings.hub_send_queue,
             max_chars=settings.hub_send_buffer_bytes,
             wire=wire,
+            close_grace_s=settings.hub_close_grace_s,
         )
         self.subscriber: Subscriber | None = None
         self.bucket = TokenBucket(settings.hub_request_rate, 2 * settings.hub_request_rate)
         self.refused = 0
         self.last_active = time.monotonic()
         self.anonymous_id = secrets.token_hex(6)
-        self._granted: dict[int, tuple[float, SessionRights]] = {}
+        #: Request type → handler; a handler returns the ack's fields, or None when it
+        #: has replied itself.
+        self.handlers: dict[str, Callable[[Request], Awaitable[dict[str, Any] | None]]] = {
+            "auth": self._on_auth,
+            "join": self._on_join,
+            "leave": self._on_leave,
+            "chat": self._on_chat,
+            "react": self._on_react,
+            "pin": self._on_pin,
+            "unpin": self._on_unpin,
+            "moderate": self._on_moderate,
+            "ping": self._on_ping,
+        }
 
     def authenticate(self, token: str) -> None:
         claims = self.hub.services.tokens.verify(token)
@@ -133,29 +145,39 @@ class Connection:
             user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id
         )
         self.name = None
-        self._granted.clear()
 
     async def handle(self, text: str | bytes) -> None:
         """Answer one client frame; errors become ``error`` frames, never a crash."""
         self.last_active = time.monotonic()
-        if not self.bucket.take():
-            self.refused += 1
-            if self.refused > _MAX_REFUSED:
-                self.outbox.close_after(CLOSE_RATE_LIMITED, "too many requests")
-                return
-            error = LivecommerceError("slow down: too many requests", code="rate_limited")
-            self.outbox.push(error_frame(error))
-            return
-        self.refused = 0
+        settings = self.hub.services.settings
+        allowed = self.bucket.take()
         request_id: Any = None
         try:
-            request = parse_request(text, max_bytes=self.hub.services.settings.hub_max_frame_bytes)
+            request = parse_request(text, max_bytes=settings.hub_max_frame_bytes)
+        except LivecommerceError as exc:
+            if allowed:
+                self.hub.metrics.refused(exc.code)
+                self.outbox.push(error_frame(exc))
+                return
+            request_id = request_id_of(exc)
+        else:
             request_id = request.id
-            handler = getattr(self, f"_on_{request.type}")
-            reply: dict[str, Any] | None = await handler(request)
+        if not allowed:
+            self.refused += 1
+            if self.refused > settings.hub_max_refused:
+                self.outbox.close_after(CLOSE_RATE_LIMITED, "too many requests")
+                return
+            self.hub.metrics.refused("rate_limited")
+            error = LivecommerceError("slow down: too many requests", code="rate_limited")
+            self.outbox.push(error_frame(error, request_id))
+            return
+        self.refused = 0
+        try:
+            reply = await self.handlers[request.type](request)
             if reply is not None:
                 self.outbox.push(ack_frame(request_id, **reply))
         except LivecommerceError as exc:
+            self.hub.metrics.refused(exc.code)
             self.outbox.push(error_frame(exc, request_id))
         except PydanticValidationError as exc:
             self.outbox.push(error_frame(problem_from_validation(exc, where=""), request_id))
@@ -181,7 +203,7 @@ class Connection:
         self.authenticate(token)
         return {"user_id": self.principal.user_id, "role": self.principal.role}
 
-    async def _on_join(self, request: Request) -> dict[str, Any]:
+    async def _on_join(self, request: Request) -> dict[str, Any] | None:
         session_id = _int(request.body.get("session"), "session")
         since_raw = request.body.get("since")
         since = None if since_raw is None else _int(since_raw, "since", low=0)
@@ -189,7 +211,12 @@ class Connection:
         services = self.hub.services
         if session_id not in self.hub.fanout.rooms:  # 404 before anything
             await session_status(services.redis, services.db, session_id)
-        subscriber = Subscriber(self.outbox, session_id)
+        user_id = self.principal.user_id
+        if user_id is not None and await moderation_state.is_banned(
+            services.redis, session_id, user_id
+        ):
+            raise Forbidden("you are banned from this show", code="banned")
+        subscriber = Subscriber(self.outbox, session_id, user_id=user_id)
         room = await self.hub.fanout.subscribe(subscriber)
         self.subscriber = subscriber
         try:
@@ -208,10 +235,14 @@ class Connection:
         except BaseException:
             self.leave()
             raise
+        # The snapshot or the replayed events, then the ack, then live events (held
+        # until now): the ack always comes before any event newer than its seq.
+        self.outbox.push(ack_frame(request.id, session=session_id, seq=last, replayed=replayed))
         subscriber.start(last)
-        who = str(self.principal.user_id) if self.principal.user_id else f"a:{self.anonymous_id}"
+        self.hub.metrics.joins.inc()
+        who = str(user_id) if user_id else f"a:{self.anonymous_id}"
         self.hub.presence.joined(session_id, who)
-        return {"session": session_id, "seq": last, "replayed": replayed}
+        return None
 
     async def _send_snapshot(self, room: Room) -> int:
         """Send the session's snapshot; returns its seq. A snapshot taken at the seq the
@@ -294,17 +325,8 @@ class Connection:
     # -- helpers ----------------------------------------------------------------
 
     async def _rights(self, session_id: int) -> SessionRights:
-        """The principal's rights on the session; a grant is remembered for
-        ``_RIGHTS_TTL_S`` (a refusal is asked again each time, so a viewer never pins)."""
-        cached = self._granted.get(session_id)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with self.hub.services.db.sessions() as db:
-            rights = await session_rights(db, self.principal, session_id)
-        if rights.can_moderate:
-            self._granted[session_id] = (now + _RIGHTS_TTL_S, rights)
-        return rights
+        """The principal's rights on the session, from the process's rights cache."""
+        return await self.hub.rights.rights(self.principal, session_id)
 
     def leave(self) -> None:
         if self.subscriber is not None:

@@ -6,12 +6,17 @@ event is decoded once (to learn its kind) and its stored text is offered to
 every local subscriber of the session: the bytes are serialized once, by the
 publisher. When a room appears, the blocked read is cut short with ``CLIENT
 UNBLOCK`` so the new stream is read at once.
+
+A ``user_banned`` event also closes the banned user's local connections to
+that session (after the event itself), so a ban reaches every hub process the
+way every other event does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +24,9 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from livecommerce import encoding, keys
-from livecommerce.hub.protocol import CLOSE_RESYNC
-from livecommerce.hub.rooms import Event, Room, Subscriber
+from livecommerce.hub.protocol import CLOSE_BANNED, CLOSE_RESYNC
+from livecommerce.hub.rooms import Event, Frame, Room, Subscriber
+from livecommerce.metrics import HubMetrics
 
 __all__ = ["Fanout", "dedicated_client"]
 
@@ -50,6 +56,7 @@ class Fanout:
         batch_window_s: float,
         block_ms: int = 2000,
         on_room_change: Callable[[int, int], None] | None = None,
+        metrics: HubMetrics | None = None,
     ) -> None:
         self.redis = redis
         self.batch_window_s = batch_window_s
@@ -66,6 +73,7 @@ class Fanout:
         self._opening: dict[int, asyncio.Future[Room]] = {}
         #: Called with (session_id, local subscriber count) when it changes.
         self.on_room_change = on_room_change
+        self.metrics = metrics
 
     async def subscribe(self, subscriber: Subscriber) -> Room:
         """Add a (syncing) subscriber to its session's room, opening the room at the
@@ -162,7 +170,10 @@ class Fanout:
                 self._reading = False
                 self._generation += 1
             if reply:
+                started = time.perf_counter()
                 self._deliver(reply)
+                if self.metrics is not None:
+                    self.metrics.fanout_seconds.observe(time.perf_counter() - started)
 
     def _deliver(self, reply: Any) -> None:
         """``reply``: XREAD's ``[(stream, [(entry id, {b"e": event}), ...]), ...]``."""
@@ -171,10 +182,15 @@ class Fanout:
             if room is None or not entries:
                 continue  # the room closed while we read
             events = []
+            banned: list[int] = []
             for entry_id, fields in entries:
                 seq = int(entry_id.split(b"-", 1)[0])
                 raw = fields[b"e"]
-                events.append(Event(seq, encoding.loads(raw)["type"], raw.decode()))
+                event = encoding.loads(raw)
+                kind = event["type"]
+                if kind == "user_banned":
+                    banned.append(event["user_id"])
+                events.append(Event(seq, kind, raw.decode()))
             if events[0].seq != room.last_seq + 1:
                 # Trimmed before we could read (reader stalled): nobody can be served in
                 # order any more; the viewers rejoin and get a snapshot.
@@ -183,15 +199,29 @@ class Fanout:
                 continue
             frames, pending = room.ingest(events)
             if frames:
-                room.fan_out(frames)
+                self._fan_out(room, frames)
             if pending and not room.flush_scheduled:
                 room.flush_scheduled = True
                 asyncio.get_running_loop().call_later(self.batch_window_s, self._flush, room)
+            if banned:
+                self._remove_banned(room, banned)
+
+    def _fan_out(self, room: Room, frames: list[Frame]) -> None:
+        room.fan_out(frames)
+        if self.metrics is not None:
+            self.metrics.frames_sent.inc(len(frames) * len(room.subscribers))
 
     def _flush(self, room: Room) -> None:
         frame = room.flush()
         if frame is not None:
-            room.fan_out((frame,))
+            self._fan_out(room, [frame])
+
+    def _remove_banned(self, room: Room, user_ids: list[int]) -> None:
+        """Close the banned users' connections to this session (the ``user_banned``
+        event, urgent, has already been offered to them)."""
+        for subscriber in list(room.subscribers):
+            if subscriber.user_id in user_ids:
+                subscriber.outbox.close_after(CLOSE_BANNED, "banned from this show")
 
     def _resync(self, room: Room, last_seq: int) -> None:
         room.last_seq = last_seq
@@ -208,9 +238,3 @@ class Fanout:
                 log.warning("hub: session %s went back to seq %s", room.session_id, seq)
                 self._resync(room, seq)
         self._stale = False
-
-    def local_counts(self) -> dict[int, int]:
-        return {sid: len(room.subscribers) for sid, room in self.rooms.items()}
-
-    async def aclose(self) -> None:
-        await self._reader.aclose()

@@ -15,6 +15,11 @@ With a :class:`~livecommerce.hub.wire.RawWire` (uvicorn's sans-I/O protocol,
 no compression), :meth:`Outbox.push_frame` writes the frame's prebuilt bytes
 straight to the socket while nothing is queued and the socket is not backed
 up; otherwise the frame takes the path above, so the bounds are unchanged.
+
+Closing never waits behind a send stuck on a full socket: with a wire, the close
+frame is written at once and the transport is aborted if the peer has not
+taken it within ``close_grace_s`` (a viewer that never reads would otherwise
+keep its connection and megabytes of kernel buffers until the heartbeat).
 """
 
 from __future__ import annotations
@@ -77,11 +82,19 @@ class Outbox:
         "_task",
         "_drained",
         "_close_with",
+        "close_grace_s",
+        "close_code",
         "closed",
     )
 
     def __init__(
-        self, send: Send, *, limit: int, max_chars: int, wire: RawWire | None = None
+        self,
+        send: Send,
+        *,
+        limit: int,
+        max_chars: int,
+        wire: RawWire | None = None,
+        close_grace_s: float = 5.0,
     ) -> None:
         self._send = send
         #: Direct writes of prebuilt frames, when the server offers them.
@@ -95,6 +108,10 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._close_with: tuple[int, str] | None = None
+        #: Seconds a closing connection gets before its transport is aborted (with a wire).
+        self.close_grace_s = close_grace_s
+        #: The close code the server chose (None: not closed by the server).
+        self.close_code: int | None = None
         #: True once the outbox takes no more frames.
         self.closed = False
 
@@ -172,12 +189,22 @@ class Outbox:
         if self.closed:
             return
         self.closed = True
+        self.close_code = code
         if drop_pending:
             self._queue.clear()
             self._chars = 0
+        wire = self._wire
+        if wire is not None and self._task is not None:
+            # A send is stuck on a full socket: the close frame goes out now, not behind
+            # it (the queued frames are dropped), and the grace starts.
+            if wire.close(code, reason, abort_after=self.close_grace_s):
+                self.stop()
+                return
         self._close_with = (code, reason)
         if self._task is None:
             self._task = asyncio.ensure_future(self._drain(None))
+        if wire is not None:
+            wire.abort_after(self.close_grace_s)
 
     async def drain(self) -> None:
         """Wait until nothing is queued or in flight (for a sender of many frames)."""

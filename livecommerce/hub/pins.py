@@ -23,7 +23,7 @@ from livecommerce.hub.publish import publish
 from livecommerce.hub.schemas import PinIn, PinOut
 from livecommerce.services import Services
 
-__all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "publish_price", "unpin"]
+__all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "unpin"]
 
 
 def _ms(moment: datetime) -> int:
@@ -204,25 +204,3 @@ async def pin_history(services: Services, session_id: int) -> list[PinOut]:
             raise NotFound(f"live session {session_id} does not exist")
         rows = await db.scalars(select(Pin).where(Pin.session_id == session_id).order_by(Pin.id))
         return [pin_out(r) for r in rows]
-
-
-async def publish_price(
-    services: Services,
-    session_id: int,
-    *,
-    product_id: int,
-    price_minor: int,
-    flash_price_minor: int | None,
-) -> int:
-    """Tell the show's viewers that a product's price changed (the ``price`` event)."""
-    return await publish(
-        services.redis,
-        session_id,
-        {
-            "type": "price",
-            "product_id": product_id,
-            "price_minor": price_minor,
-            "flash_price_minor": flash_price_minor,
-        },
-        maxlen=services.settings.hub_stream_maxlen,
-    )

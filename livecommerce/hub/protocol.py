@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from livecommerce import encoding
-from livecommerce.errors import BadRequest, LivecommerceError
+from livecommerce.errors import BadRequest, LivecommerceError, ValidationFailed
 
 __all__ = [
     "CLIENT_TYPES",
+    "CLOSE_BANNED",
     "CLOSE_IDLE",
     "CLOSE_RATE_LIMITED",
     "CLOSE_RESYNC",
@@ -35,12 +36,14 @@ __all__ = [
     "hello_frame",
     "parse_request",
     "replay_frames",
+    "request_id_of",
 ]
 
 PROTOCOL_VERSION = 1
 
 #: Close codes (RFC 6455 leaves 4000-4999 to applications).
 CLOSE_IDLE = 4000  # nothing joined and nothing sent for ``hub_idle_timeout_s``
+CLOSE_BANNED = 4003  # a moderator banned the user from the session it watches
 CLOSE_SLOW = 4008  # the outgoing buffer filled up: reconnect and ``join`` with ``since``
 CLOSE_RESYNC = 4011  # the server lost events of the session: reconnect and ``join``
 CLOSE_RATE_LIMITED = 4029  # far over the request rate
@@ -56,6 +59,23 @@ COALESCED_KINDS = frozenset({"chat", "chat_deleted", "reactions", "stock", "view
 
 REACTION_KINDS = frozenset({"heart", "fire", "clap", "laugh", "wow", "sad"})
 
+#: The JSON type of each top-level field a request may carry, by request type (checked
+#: at parse time, so no handler ever sees a list where it reads a string). Presence and
+#: ranges are the handlers' (and pydantic models') business; ``pin`` and ``moderate``
+#: bodies are validated whole by their models.
+_FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "auth": {"token": (str,)},
+    "join": {"session": (int,), "since": (int,)},
+    "leave": {},
+    "chat": {"text": (str,)},
+    "react": {"kind": (str,)},
+    "pin": {"session": (int,)},
+    "unpin": {"session": (int,)},
+    "moderate": {"session": (int,)},
+    "ping": {},
+}
+_JSON_NAMES = {str: "a string", int: "an integer"}
+
 _BATCH_HEAD = '{"type":"batch","events":['
 
 
@@ -68,8 +88,11 @@ class Request:
 
 def parse_request(text: str | bytes, *, max_bytes: int) -> Request:
     """Decode one client frame. Raises :class:`BadRequest` (``malformed``,
-    ``too_large``, ``unknown_type``) carrying the request ``id`` when known."""
-    if len(text) > max_bytes:
+    ``too_large``, ``unknown_type``, ``validation_failed`` for a field of the wrong JSON
+    type) carrying the request ``id`` in ``extra["id"]`` when it could be read."""
+    if isinstance(text, bytes):
+        raise BadRequest("requests are JSON text frames, not binary", code="malformed")
+    if len(text) > max_bytes or (4 * len(text) > max_bytes and len(text.encode()) > max_bytes):
         raise BadRequest(f"frames are limited to {max_bytes} bytes", code="too_large")
     try:
         data = encoding.loads(text)
@@ -78,17 +101,38 @@ def parse_request(text: str | bytes, *, max_bytes: int) -> Request:
     if not isinstance(data, dict):
         raise BadRequest("a request is a JSON object with a 'type'", code="malformed")
     request_id = data.pop("id", None)
-    if request_id is not None and not isinstance(request_id, str | int):
+    if isinstance(request_id, bool) or (
+        request_id is not None and not isinstance(request_id, str | int)
+    ):
         raise BadRequest("'id' must be a string or an integer", code="malformed")
     kind = data.pop("type", None)
-    if kind not in CLIENT_TYPES:
-        error = BadRequest(
-            f"unknown request type {kind!r}; expected one of {sorted(CLIENT_TYPES)}",
-            code="unknown_type",
+    if not isinstance(kind, str):
+        raise _with_id(ValidationFailed("type: a string is required"), request_id)
+    fields = _FIELD_TYPES.get(kind)
+    if fields is None:
+        raise _with_id(
+            BadRequest(
+                f"unknown request type {kind[:40]!r}; expected one of {sorted(CLIENT_TYPES)}",
+                code="unknown_type",
+            ),
+            request_id,
         )
-        error.extra["id"] = request_id
-        raise error
+    for name, types in fields.items():
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            wanted = " or ".join(_JSON_NAMES[t] for t in types)
+            raise _with_id(ValidationFailed(f"{name}: {wanted} is required"), request_id)
     return Request(type=kind, id=request_id, body=data)
+
+
+def _with_id(error: LivecommerceError, request_id: Any) -> LivecommerceError:
+    error.extra["id"] = request_id
+    return error
+
+
+def request_id_of(error: LivecommerceError) -> Any:
+    """The request ``id`` a :func:`parse_request` error carries (None if unread)."""
+    return error.extra.get("id")
 
 
 def ack_frame(request_id: Any, **extra: Any) -> str:

@@ -52,13 +52,14 @@ class Frame:
 
 
 class Subscriber:
-    """One connection joined to one session."""
+    """One connection joined to one session (``user_id``: who, None if anonymous)."""
 
-    __slots__ = ("outbox", "session_id", "last_seq", "_held")
+    __slots__ = ("outbox", "session_id", "user_id", "last_seq", "_held")
 
-    def __init__(self, outbox: Outbox, session_id: int) -> None:
+    def __init__(self, outbox: Outbox, session_id: int, *, user_id: int | None = None) -> None:
         self.outbox = outbox
         self.session_id = session_id
+        self.user_id = user_id
         self.last_seq = 0
         self._held: list[Event] | None = []
 

@@ -83,7 +83,9 @@ async def moderate(
                 await state.unmute(redis, session_id, target_user)
             case "ban":
                 assert target_user is not None
-                await state.ban(redis, session_id, target_user)
+                details["seq"] = await state.ban(
+                    redis, session_id, target_user, maxlen=services.settings.hub_stream_maxlen
+                )
             case "unban":
                 assert target_user is not None
                 await state.unban(redis, session_id, target_user)

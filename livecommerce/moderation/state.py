@@ -28,7 +28,6 @@ __all__ = [
     "ChatRules",
     "ban",
     "banned_users",
-    "chat_refusal",
     "check_chat",
     "chat_rules",
     "delete_chat_message",
@@ -37,7 +36,6 @@ __all__ = [
     "set_blocked_words",
     "set_slow_mode",
     "is_banned",
-    "is_muted",
     "mute",
     "unban",
     "unmute",
@@ -53,14 +51,14 @@ async def unmute(redis: Redis, session_id: int, user_id: int) -> None:
     await redis.zrem(keys.session_muted(session_id), str(user_id))
 
 
-async def is_muted(redis: Redis, session_id: int, user_id: int, *, now_ms: int) -> bool:
-    until = await redis.zscore(keys.session_muted(session_id), str(user_id))
-    return until is not None and until > now_ms
-
-
-async def ban(redis: Redis, session_id: int, user_id: int) -> None:
-    """Refuse ``user_id``'s chat in this session for good (until :func:`unban`)."""
+async def ban(redis: Redis, session_id: int, user_id: int, *, maxlen: int = 1000) -> int:
+    """Remove ``user_id`` from the session for good (until :func:`unban`): its chat and
+    joins are refused, and the ``user_banned`` event (returns its seq) makes every hub
+    process close the user's connections to the session."""
     await redis.sadd(keys.session_banned(session_id), str(user_id))
+    return await publish(
+        redis, session_id, {"type": "user_banned", "user_id": user_id}, maxlen=maxlen
+    )
 
 
 async def unban(redis: Redis, session_id: int, user_id: int) -> None:
@@ -68,24 +66,12 @@ async def unban(redis: Redis, session_id: int, user_id: int) -> None:
 
 
 async def is_banned(redis: Redis, session_id: int, user_id: int) -> bool:
+    """Whether ``user_id`` is banned from the session (the hub refuses its ``join``)."""
     return bool(await redis.sismember(keys.session_banned(session_id), str(user_id)))
 
 
 async def banned_users(redis: Redis, session_id: int) -> set[int]:
     return {int(u) for u in await redis.smembers(keys.session_banned(session_id))}
-
-
-async def chat_refusal(redis: Redis, session_id: int, user_id: int, *, now_ms: int) -> str | None:
-    """``"banned"``, ``"muted"`` or None (may chat), in one round trip."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.sismember(keys.session_banned(session_id), str(user_id))
-        pipe.zscore(keys.session_muted(session_id), str(user_id))
-        banned, until = await pipe.execute()
-    if banned:
-        return "banned"
-    if until is not None and until > now_ms:
-        return "muted"
-    return None
 
 
 # KEYS: recent chat list. ARGV: the message id as it appears in the JSON.
