@@ -14,7 +14,8 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from livecommerce.db.engine import Database
-from livecommerce.settings import Settings
+from livecommerce.observability import configure_logging
+from livecommerce.settings import Settings, SettingsError
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
 from tests.support import Actors, ServerThread, seconds, wait_for
@@ -181,3 +182,28 @@ async def test_viewers_deleted_while_connecting_leave_nothing_behind(
     gc.collect()  # a finished task nobody awaited reports its exception when collected
     unobserved = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
     assert not unobserved, unobserved
+
+
+def test_library_chatter_is_held_at_warning_unless_asked_for() -> None:
+    root = logging.getLogger()
+    saved = (
+        root.handlers[:],
+        root.level,
+        {n: logging.getLogger(n).level for n in ("aioice", "aiortc")},
+    )
+    try:
+        configure_logging("INFO")
+        # aioice logs every candidate pair check at INFO: not at the server's INFO.
+        assert not logging.getLogger("aioice.ice").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("aiortc.rtcrtpreceiver").isEnabledFor(logging.INFO)
+        assert logging.getLogger("aioice.ice").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("livecommerce.streaming").isEnabledFor(logging.INFO)
+        settings = Settings.from_env({"LIBRARY_LOG_LEVEL": "debug"})
+        configure_logging("INFO", library_level=settings.library_log_level)
+        assert logging.getLogger("aioice.ice").isEnabledFor(logging.DEBUG)
+        with pytest.raises(SettingsError, match="LIBRARY_LOG_LEVEL"):
+            Settings.from_env({"LIBRARY_LOG_LEVEL": "chatty"})
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
