@@ -6,6 +6,7 @@ Checkout endpoints need an ``Idempotency-Key`` header; see docs/api.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +157,7 @@ async def _respond(
     known: Callable[[], LivecommerceError | None] | None = None,
 ) -> JSONResponse:
     cart = _cart(call)
+    started = time.perf_counter()
     try:
         # Admission: at most CHECKOUT_ADMISSION (64) checkouts run at once per process;
         # the rest wait their turn, in order. Past capacity, letting every tap in only
@@ -176,9 +178,14 @@ async def _respond(
     except (RedisError, SQLAlchemyError) as exc:
         # Redis or SQL is down or restarting: a retry with the same key is safe (the
         # hold, the authorization and the order are all keyed by it).
+        cart.metrics.answered(Unavailable.code, started)
         raise Unavailable(
             "checkout is briefly unavailable; retry with the same Idempotency-Key"
         ) from exc
+    except LivecommerceError as exc:
+        cart.metrics.answered(exc.code, started)
+        raise
+    cart.metrics.answered("confirmed" if status < 400 else str(doc.get("code")), started)
     response_class = ProblemJSON if status >= 400 else JSONResponse
     return response_class(doc, status_code=status)
 

@@ -11,6 +11,7 @@ from cart.checkout import Checkout
 from cart.events import StockEvents
 from cart.idempotency import IdempotencyStore
 from cart.lookups import Lookups
+from cart.metrics import CartMetrics
 from cart.onsale import OnSale
 from cart.payments import gateways_for
 from cart.reaper import reaper_loop, refunder
@@ -53,7 +54,8 @@ class CartComponent(Component):
         self.events = StockEvents(
             redis, interval_s=settings.stock_event_interval_s, maxlen=settings.hub_stream_maxlen
         )
-        self.writer = OrderWriter(db, window_s=settings.order_batch_window_s)
+        self.metrics = CartMetrics(services.metrics.registry)
+        self.writer = OrderWriter(db, window_s=settings.order_batch_window_s, metrics=self.metrics)
         self.gateways = gateways_for(settings.secret_key)
         self.checkout = Checkout(
             mux=services.mux,
@@ -95,4 +97,5 @@ class CartComponent(Component):
             interval_s=self.settings.reaper_interval_s,
             refund=refunder(self.gateways),
             clock=self._services.clock,
+            on_report=self.metrics.reaped,
         )

@@ -59,11 +59,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 def transition(order: Order, to: OrderStatus) -> None:
-    """Move ``order`` to ``to`` or raise 409 ``invalid_transition``."""
+    """Move ``order`` to ``to`` or raise 409 ``bad_transition`` (the code sessions use too)."""
     if to not in TRANSITIONS.get(order.status, frozenset()):
         raise Conflict(
             f"an order that is {order.status} cannot become {to.value}",
-            code="invalid_transition",
+            code="bad_transition",
         )
     order.status = to.value
     order.updated_at = utcnow()

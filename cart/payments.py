@@ -1,9 +1,10 @@
 """Payment gateways: the interface checkout uses, and the built-in test gateway.
 
-A gateway turns a saved payment-method token into money in five steps: authorize,
-capture, void (drop an authorization), refund (return captured money) and verify a
-webhook's signature. Checkout passes an idempotency key to :meth:`authorize`, so a
-retried checkout gets the same authorization back, never a second one (I3).
+A gateway turns a saved payment-method token into money in four steps: authorize,
+capture, void (drop an authorization) and refund (return captured money). Checkout
+passes an idempotency key to :meth:`authorize`, so a retried checkout gets the same
+authorization back, never a second one (I3). (No webhook route exists yet: a real
+adapter's asynchronous notices are future work.)
 
 The test gateway (``gateway = "test"``, the development default) needs no network.
 Its test cards (tokens), documented in docs/api.md:
@@ -25,9 +26,8 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from livecommerce import encoding
 from livecommerce.errors import ValidationFailed
 
 __all__ = [
@@ -86,10 +86,6 @@ class PaymentGateway(Protocol):
 
     async def refund(self, authorization_id: str, amount_minor: int) -> None: ...
 
-    def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]:
-        """The event of a webhook whose signature is valid; raises ValidationFailed."""
-        ...
-
 
 #: token -> (brand, last4, behaviour)
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
@@ -115,8 +111,8 @@ class TestGateway:
     __test__ = False  # not a pytest test class
     name = "test"
 
-    def __init__(self, *, webhook_secret: str, slow_s: float = 2.0) -> None:
-        self._secret = webhook_secret.encode()
+    def __init__(self, *, secret: str, slow_s: float = 2.0) -> None:
+        self._secret = secret.encode()
         self.slow_s = slow_s
 
     def describe(self, token: str) -> CardInfo:
@@ -155,23 +151,10 @@ class TestGateway:
     async def refund(self, authorization_id: str, amount_minor: int) -> None:
         return None
 
-    def sign_webhook(self, payload: bytes) -> str:
-        """The signature a webhook from this gateway carries (for tests and tools)."""
-        return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
-
-    def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]:
-        if not hmac.compare_digest(self.sign_webhook(payload), signature):
-            raise ValidationFailed("webhook signature does not match", code="bad_signature")
-        try:
-            event: dict[str, Any] = encoding.loads(payload)
-        except encoding.JSONDecodeError:
-            raise ValidationFailed("webhook payload is not JSON") from None
-        return event
-
 
 def gateways_for(secret_key: str) -> dict[str, PaymentGateway]:
     """The gateways this deployment can charge through, by name."""
-    return {"test": TestGateway(webhook_secret=secret_key)}
+    return {"test": TestGateway(secret=secret_key)}
 
 
 async def undo_payment(gateway: PaymentGateway, authorization_id: str, amount_minor: int) -> bool:

@@ -119,11 +119,15 @@ async def reaper_loop(
     interval_s: float,
     refund: Refunder | None = None,
     clock: Callable[[], float] = time.time,
+    on_report: Callable[[ReapReport], None] | None = None,
 ) -> None:
-    """Run :func:`reap_once` every ``interval_s`` forever (a component job)."""
+    """Run :func:`reap_once` every ``interval_s`` forever (a component job);
+    ``on_report`` gets each round's report (the cart's metrics)."""
     while True:
         try:
             report = await reap_once(db, stock, now_ms=int(clock() * 1000), refund=refund)
+            if on_report is not None:
+                on_report(report)
             if report.confirmed or report.released:
                 log.info(
                     "reaper: %d holds confirmed, %d released", report.confirmed, report.released

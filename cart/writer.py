@@ -15,7 +15,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Table, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from livecommerce.db.engine import Database
 from livecommerce.db.models import CommissionEntry, Order, OrderItem, Payment, utcnow
 from livecommerce.db.transactions import TransactionRunner
+
+if TYPE_CHECKING:
+    from cart.metrics import CartMetrics
 
 __all__ = ["ItemDraft", "OrderDraft", "OrderWriter", "PaymentDraft", "WriteOutcome"]
 
@@ -177,8 +180,16 @@ Pending = tuple[OrderDraft, "asyncio.Future[WriteOutcome]"]
 class OrderWriter:
     """Call :meth:`start` in the app's lifespan, then :meth:`write` from any request."""
 
-    def __init__(self, db: Database, *, window_s: float = 0.005, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        window_s: float = 0.005,
+        max_batch: int = 500,
+        metrics: CartMetrics | None = None,
+    ) -> None:
         self.db = db
+        self.metrics = metrics
         self._transactions = TransactionRunner(db)
         self.window_s = window_s
         self.max_batch = max_batch
@@ -239,6 +250,9 @@ class OrderWriter:
         except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
             log.exception("order batch of %d failed", len(drafts))
             outcomes = [exc] * len(drafts)
+        if self.metrics is not None:
+            written = sum(1 for o in outcomes if isinstance(o, WriteOutcome) and not o.existing)
+            self.metrics.batch_written(len(drafts), written)
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue

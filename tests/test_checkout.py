@@ -9,11 +9,13 @@ from collections import Counter
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
+from cart.metrics import CartMetrics
 from cart.payments import gateways_for
-from cart.reaper import reap_once, refunder
+from cart.reaper import ReapReport, reap_once, refunder
 from cart.reconcile import reconcile
 from cart.stock import HoldPayment, ReserveStatus, StockStore
 from livecommerce.db.engine import Database
@@ -257,7 +259,7 @@ async def test_refund_reverses_commission_and_returns_units(
     assert sorted(e["kind"] for e in earnings["entries"]) == ["earned", "reversed"]
     assert await _left(redis, product["id"]) == 5
     again = await client.post(f"/api/orders/{order['id']}/refund", headers=owner[1]["headers"])
-    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    assert again.status_code == 409 and again.json()["code"] == "bad_transition"
     async with db.sessions() as session:
         kinds = list(
             await session.scalars(
@@ -354,3 +356,43 @@ async def test_stock_events_reach_the_session(
         return bool(stock) and stock[-1]["units_left"] == 5
 
     await wait_for(seen, timeout=5)
+
+
+def _sample(text: str, name: str, labels: str = "") -> float:
+    line = next((x for x in text.splitlines() if x.startswith(f"{name}{labels} ")), None)
+    return 0.0 if line is None else float(line.split()[-1])
+
+
+async def test_cart_metrics_count_outcomes_latency_and_order_batches(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    async def scrape() -> str:
+        return (await client.get("/metrics")).text
+
+    before = await scrape()
+    product = await actors.product(stock=1)
+    first, second = await buyer(actors), await buyer(actors)
+    assert (await buy(client, first, product)).status_code == 201
+    assert (await buy(client, second, product)).status_code == 409  # sold out
+    after = await scrape()
+
+    def grew(name: str, labels: str = "") -> float:
+        return _sample(after, name, labels) - _sample(before, name, labels)
+
+    assert grew("livecommerce_cart_checkouts_total", '{outcome="confirmed"}') >= 1
+    assert grew("livecommerce_cart_checkouts_total", '{outcome="out_of_stock"}') >= 1
+    assert grew("livecommerce_cart_checkout_seconds_count") >= 2
+    assert grew("livecommerce_cart_orders_written_total") >= 1
+    assert grew("livecommerce_cart_order_batch_size_count") >= 1
+
+
+def test_reaper_rounds_count_holds_by_result() -> None:
+    registry = CollectorRegistry()
+    metrics = CartMetrics(registry)
+    metrics.reaped(ReapReport(released=2, confirmed=1, refunded=1))
+    metrics.reaped(ReapReport(released=1))
+    for result, n in (("released", 3), ("confirmed", 1), ("refunded", 1)):
+        assert (
+            registry.get_sample_value("livecommerce_cart_holds_reaped_total", {"result": result})
+            == n
+        )
