@@ -36,11 +36,39 @@ def test_development_defaults(tmp_path: Path) -> None:
         ({"HOLD_TTL_S": "0"}, "HOLD_TTL_S"),
         ({"REDIS_SOCKET_TIMEOUT_S": "-1"}, "REDIS_SOCKET_TIMEOUT_S"),
         ({"REDIS_SOCKET_TIMEOUT_S": "soon"}, "REDIS_SOCKET_TIMEOUT_S"),
+        ({"CHECKOUT_ADMISSION": "0"}, "CHECKOUT_ADMISSION"),
+        ({"CACHE_MAX_ENTRIES": "0"}, "CACHE_MAX_ENTRIES"),
+        ({"CARD_TTL_S": "-1"}, "CARD_TTL_S"),
+        ({"STOCK_EVENT_INTERVAL_S": "0"}, "STOCK_EVENT_INTERVAL_S"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], names: str) -> None:
     with pytest.raises(SettingsError, match=names):
         Settings.from_env({"LIVECOMMERCE_DATA_DIR": str(tmp_path), **env})
+
+
+def test_cart_and_cache_tunables_come_from_the_environment(tmp_path: Path) -> None:
+    defaults = Settings.from_env({"LIVECOMMERCE_DATA_DIR": str(tmp_path)})
+    assert (defaults.checkout_admission, defaults.card_ttl_s, defaults.cache_max_entries) == (
+        64,
+        5.0,
+        10_000,
+    )
+    s = Settings.from_env(
+        {
+            "LIVECOMMERCE_DATA_DIR": str(tmp_path),
+            "CHECKOUT_ADMISSION": "16",
+            "CHECKOUT_LOOKUP_TTL_S": "0.5",
+            "STOCK_EVENT_INTERVAL_S": "1",
+            "IDEMPOTENCY_WAIT_S": "3",
+            "IDEMPOTENCY_POLL_S": "0.01",
+            "CARD_TTL_S": "2",
+            "CACHE_MAX_ENTRIES": "100",
+        }
+    )
+    assert s.checkout_admission == 16 and s.checkout_lookup_ttl_s == 0.5
+    assert s.stock_event_interval_s == 1 and s.card_ttl_s == 2 and s.cache_max_entries == 100
+    assert (s.idempotency_wait_s, s.idempotency_poll_s) == (3, 0.01)
 
 
 def test_tokens_expire_and_resist_tampering() -> None:
