@@ -112,6 +112,8 @@ class Settings:
     ice_servers: tuple[str, ...] = ()
     #: Streaming: a publisher silent this long is replaced when the show's host publishes again.
     stream_publisher_idle_s: float = 2.0
+    #: Streaming: video bitrate (kbit/s) a browser host is told to start at (0: its own 300).
+    stream_host_start_kbps: int = 2500
     #: Streaming: at most one keyframe request (PLI) to the host per this many seconds.
     stream_keyframe_interval_s: float = 1.0
     #: Streaming: frames queued per viewer before its backlog is dropped (resumes at a keyframe).
@@ -236,6 +238,9 @@ class Settings:
             ice_servers=ice,
             stream_publisher_idle_s=_float(
                 env, "STREAM_PUBLISHER_IDLE_S", cls.stream_publisher_idle_s, low=0.1
+            ),
+            stream_host_start_kbps=_int(
+                env, "STREAM_HOST_START_KBPS", cls.stream_host_start_kbps, low=0, high=50_000
             ),
             stream_keyframe_interval_s=_float(
                 env, "STREAM_KEYFRAME_INTERVAL_S", cls.stream_keyframe_interval_s, low=0.05

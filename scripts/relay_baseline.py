@@ -87,6 +87,7 @@ class DecodingPublisher(Publisher):
         relay: SessionRelay,
         configuration: RTCConfiguration,
         on_closed: Callable[[PeerResource], Awaitable[None]],
+        start_kbps: int = 0,
     ) -> Publisher:
         self = await super().open(
             offer,
@@ -94,6 +95,7 @@ class DecodingPublisher(Publisher):
             relay=relay,
             configuration=configuration,
             on_closed=on_closed,
+            start_kbps=start_kbps,
         )
         for transceiver in self.pc.getTransceivers():
             if transceiver.mid is not None:

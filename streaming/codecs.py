@@ -19,6 +19,7 @@ __all__ = [
     "audio_preferences",
     "is_keyframe",
     "video_preferences",
+    "vp8_frame_size",
 ]
 
 #: Video codecs we relay, in the order we prefer them when the offer allows both.
@@ -66,6 +67,14 @@ def is_keyframe(mime: str, data: bytes) -> bool:
     if name == "video/h264":
         return _h264_has_idr(data)
     return True  # audio: every Opus packet stands alone
+
+
+def vp8_frame_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` of a VP8 key frame (RFC 6386 §9.1: start code
+    9d 01 2a, then 14-bit width and height); None for any other frame."""
+    if len(data) < 10 or data[0] & 0x01 or data[3:6] != b"\x9d\x01\x2a":
+        return None
+    return (data[6] | data[7] << 8) & 0x3FFF, (data[8] | data[9] << 8) & 0x3FFF
 
 
 def _h264_has_idr(data: bytes) -> bool:

@@ -170,6 +170,7 @@ class StreamingComponent(Component):
                 relay=relay,
                 configuration=self.configuration,
                 on_closed=self._closed,
+                start_kbps=self.settings.stream_host_start_kbps,
             )
         except BaseException:
             self._forget_if_idle(session_id)

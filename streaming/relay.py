@@ -23,7 +23,7 @@ from collections.abc import Callable
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from streaming.codecs import CLOCK_RATES, is_keyframe
+from streaming.codecs import CLOCK_RATES, is_keyframe, vp8_frame_size
 from streaming.keyframes import KeyframeRequester
 
 __all__ = ["Fanout", "RelayTrack", "SessionRelay"]
@@ -174,6 +174,8 @@ class SessionRelay:
         self.audio = Fanout("audio", maxsize=viewer_queue, on_need_keyframe=self.keyframes.request)
         #: The publisher's negotiated video codec (``video/VP8``...), None when nobody publishes.
         self.video_mime: str | None = None
+        #: ``(width, height)`` of the host's last VP8 key frame (None before one, or for H.264).
+        self.video_size: tuple[int, int] | None = None
         self._pli: Callable[[], None] | None = None
         # Counters (monotonic); stats.py turns them into rates.
         self.video_bytes = 0
@@ -210,6 +212,7 @@ class SessionRelay:
             self.video_bytes += len(data)
             if keyframe:
                 self.keyframes_in += 1
+                self.video_size = vp8_frame_size(data) if mime.lower() == "video/vp8" else None
             self.video.push(data, pts, keyframe)
         else:
             self.audio_frames += 1

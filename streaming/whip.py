@@ -32,7 +32,7 @@ from streaming.codecs import audio_preferences, video_preferences
 from streaming.ice import enlarge_receive_buffers
 from streaming.peer import PeerResource, negotiate
 from streaming.relay import SessionRelay
-from streaming.sdp import answer_video_mime, offer_kinds
+from streaming.sdp import answer_video_mime, offer_kinds, with_start_bitrate
 from streaming.tap import FrameCallback, publisher_ssrcs, tap_receiver
 
 __all__ = ["Publisher"]
@@ -70,8 +70,10 @@ class Publisher(PeerResource):
         relay: SessionRelay,
         configuration: RTCConfiguration,
         on_closed: Callable[[PeerResource], Awaitable[None]],
+        start_kbps: int = 0,
     ) -> Publisher:
-        """Answer the host's offer and start relaying; 400 if it cannot be answered."""
+        """Answer the host's offer and start relaying; 400 if it cannot be answered.
+        ``start_kbps`` (0: don't) tells browsers the video bitrate to start at."""
         pc = RTCPeerConnection(configuration)
         self = cls(session_id=session_id, pc=pc, relay=relay, on_closed=on_closed)
         try:
@@ -84,7 +86,8 @@ class Publisher(PeerResource):
                     transceiver.setCodecPreferences(audio_preferences())
                     self._audio_receiver = transceiver.receiver
                 self._receive(transceiver)
-            self.answer = await negotiate(pc, offer)
+            answer = await negotiate(pc, offer)
+            self.answer = with_start_bitrate(answer, start_kbps) if start_kbps else answer
         except BaseException:
             await pc.close()
             raise

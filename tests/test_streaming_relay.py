@@ -13,7 +13,7 @@ from streaming.codecs import is_keyframe
 from streaming.ice import ice_server
 from streaming.keyframes import KeyframeRequester
 from streaming.relay import SessionRelay
-from streaming.sdp import check_media_type, parse_offer
+from streaming.sdp import check_media_type, parse_offer, with_start_bitrate
 from tests.support import wait_for
 
 VP8_KEY = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A]) + b"k" * 20  # bit 0 clear: keyframe
@@ -132,3 +132,17 @@ def test_ice_servers_from_settings() -> None:
     assert ice_server("stun:stun.example.com:3478").urls == "stun:stun.example.com:3478"
     with pytest.raises(ValueError):
         ice_server("http://nope")
+
+
+def test_the_answer_tells_a_browser_host_where_to_start_its_bitrate() -> None:
+    answer = (
+        "v=0\r\ns=-\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"
+        "a=fmtp:111 minptime=10\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\n"
+        "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+        "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1\r\n"
+    )
+    lines = with_start_bitrate(answer, 2500).split("\r\n")
+    assert "a=fmtp:102 packetization-mode=1;x-google-start-bitrate=2500" in lines
+    assert "a=fmtp:96 x-google-start-bitrate=2500" in lines  # VP8 had no fmtp line
+    assert "a=fmtp:97 apt=96" in lines and "a=fmtp:111 minptime=10" in lines
+    assert lines[-1] == ""  # still ends with CRLF

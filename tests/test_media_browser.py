@@ -1,0 +1,116 @@
+"""A browser host reaches full quality fast: real headless Chromium publishes its
+fake 1280x720 camera over WHIP, and the server reads the size of the key frames
+it receives (VP8 key frames carry it). Chromium starts a 720p camera at a low
+resolution and raises it as its bandwidth estimate grows, so the time to 720p
+is the time the server's feedback lets the browser ramp."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from livecommerce.db.engine import Database
+from livecommerce.settings import Settings
+from streaming.component import StreamingComponent
+from tests.support import Actors, ServerThread, seconds, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Plain IP host candidates (not mDNS names), so aiortc on 127.0.0.1 can reach them.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+# Go live from the page as docs/streaming.md shows (720p camera, WHIP POST).
+_PUBLISH = """async ({sid, token}) => {
+  const stream = await navigator.mediaDevices.getUserMedia(
+    {video: {width: 1280, height: 720, frameRate: 30}, audio: false});
+  const pc = new RTCPeerConnection();
+  for (const track of stream.getTracks()) pc.addTransceiver(track, {direction: "sendonly"});
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(r => pc.iceGatheringState === "complete" ? r() :
+    pc.addEventListener("icegatheringstatechange",
+      () => pc.iceGatheringState === "complete" && r()));
+  const res = await fetch(`/whip/${sid}`, {method: "POST", body: pc.localDescription.sdp,
+    headers: {"Content-Type": "application/sdp", "Authorization": `Bearer ${token}`}});
+  if (res.status !== 201) throw new Error(await res.text());
+  const answer = await res.text();
+  await pc.setRemoteDescription({type: "answer", sdp: answer});
+  window.publisher = pc;
+  return answer;
+}"""
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    path = shutil.which(CHROMIUM) or CHROMIUM
+    if not Path(path).exists():
+        pytest.fail(f"Chromium not found at {path}: scripts/install_browser installs it")
+    return path
+
+
+@pytest.fixture(scope="module")
+def media_server(settings: Settings) -> Iterator[ServerThread]:
+    thread = ServerThread(settings, components=[StreamingComponent(settings)]).start()
+    yield thread
+    thread.stop()
+
+
+async def test_a_chromium_host_reaches_720p_within_seconds_of_going_live(
+    media_server: ServerThread, db: Database, chromium_path: str
+) -> None:
+    from playwright.async_api import async_playwright
+
+    streaming: StreamingComponent = media_server.app.state.services.get(StreamingComponent)
+    async with httpx.AsyncClient(base_url=media_server.url, timeout=30) as client:
+        show = await Actors(client, db).show()
+    sid = show["id"]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{media_server.url}/readyz")  # same origin as /whip
+            answer = await page.evaluate(_PUBLISH, {"sid": sid, "token": show["host"]["token"]})
+            live_at = asyncio.get_running_loop().time()
+            # The answer keeps the feedback Chromium needs to raise its bitrate.
+            assert "goog-remb" in answer
+
+            sizes: list[tuple[float, tuple[int, int] | None]] = []
+
+            def at_720p() -> bool:
+                relay = streaming.relays.get(sid)
+                size = relay.video_size if relay is not None else None
+                if not sizes or sizes[-1][1] != size:
+                    sizes.append((asyncio.get_running_loop().time() - live_at, size))
+                return size == (1280, 720)
+
+            await wait_for(at_720p, timeout=40, interval=0.1)
+            took = sizes[-1][0]
+            assert took <= seconds(5), f"720p only after {took:.1f} s: {sizes}"
+
+            # And it stays there: the server's REMB and loss reports do not pull it down.
+            relay = streaming.relays[sid]
+            bytes0, frames0, t0 = relay.video_bytes, relay.video_frames, live_at + took
+            await asyncio.sleep(5)  # a measuring window, not a wait for an event
+            elapsed = asyncio.get_running_loop().time() - t0
+            kbps = (relay.video_bytes - bytes0) * 8 / elapsed / 1000
+            fps = (relay.video_frames - frames0) / elapsed
+            print(f"720p after {took:.2f} s; then {kbps:.0f} kbit/s, {fps:.0f} fps; sizes {sizes}")
+            assert relay.video_size == (1280, 720), sizes
+        finally:
+            await browser.close()
