@@ -48,7 +48,11 @@ class Hub(Component):
             services.db, ttl_s=settings.card_ttl_s, max_entries=settings.cache_max_entries
         )
         self.presence = Presence(services.redis, maxlen=settings.hub_stream_maxlen)
-        self.rights = RightsCache(services.db, ttl_s=settings.session_rights_cache_s)
+        self.rights = RightsCache(
+            services.db,
+            ttl_s=settings.session_rights_cache_s,
+            max_entries=settings.cache_max_entries,
+        )
         self.metrics = services.metrics.hub
         self.fanout = Fanout(
             services.redis,
@@ -107,5 +111,5 @@ class Hub(Component):
 
     def _sweep_idle(self, now: float, timeout_s: float) -> None:
         for conn in list(self.connections):
-            if conn.subscriber is None and now - conn.last_active > timeout_s:
+            if conn.state.idle(now, timeout_s):
                 conn.outbox.close_after(CLOSE_IDLE, "idle: join a session or send a ping")

@@ -1,8 +1,10 @@
 """``/ws``: the thin Starlette adapter between one WebSocket and the hub.
 
-One :class:`Connection` per socket: it parses requests (``protocol``), calls
-the domain functions (pins, chat, snapshot) through one explicit table of
-handlers and queues replies and events on its
+One :class:`Connection` per socket. Its sans-I/O
+:class:`~livecommerce.hub.client.ClientState` decides about each frame
+(refuse, close, dispatch); the connection carries that out, runs the request's
+handler from one explicit table (the domain functions: pins, chat, snapshot,
+moderation) and queues replies and events on its
 :class:`~livecommerce.hub.outbox.Outbox`, the only thing that sends on the
 socket.
 """
@@ -10,7 +12,6 @@ socket.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -24,29 +25,13 @@ from starlette.types import Receive, Scope, Send
 
 from livecommerce import encoding
 from livecommerce.api.routing import problem_from_validation
-from livecommerce.auth.permissions import ANONYMOUS, Principal, SessionRights
+from livecommerce.auth.permissions import Principal, SessionRights
 from livecommerce.db.models import User
-from livecommerce.errors import (
-    BadRequest,
-    Forbidden,
-    LivecommerceError,
-    Unauthorized,
-    Unavailable,
-    ValidationFailed,
-)
+from livecommerce.errors import Forbidden, LivecommerceError, Unauthorized, Unavailable
 from livecommerce.hub import chat, pins
+from livecommerce.hub.client import ClientState, Close, Dispatch, require_int
 from livecommerce.hub.outbox import Outbox, send_message
-from livecommerce.hub.protocol import (
-    CLOSE_RATE_LIMITED,
-    Request,
-    TokenBucket,
-    ack_frame,
-    error_frame,
-    hello_frame,
-    parse_request,
-    replay_frames,
-    request_id_of,
-)
+from livecommerce.hub.protocol import Request, ack_frame, error_frame, hello_frame, replay_frames
 from livecommerce.hub.rooms import Room, Subscriber
 from livecommerce.hub.schemas import PinIn
 from livecommerce.hub.snapshot import missed_events, session_status, snapshot
@@ -91,7 +76,7 @@ class HubEndpoint:
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text")
-                if text is None:  # a binary frame: refused by parse_request
+                if text is None:  # a binary frame: refused by ClientState
                     text = message.get("bytes") or b""
                 await conn.handle(text)
         finally:
@@ -106,13 +91,17 @@ hub_endpoint = HubEndpoint()
 
 
 class Connection:
-    """One client: who it is, what it joined, its limits."""
+    """One client's transport side: its state, its outbox, its subscription."""
 
     def __init__(self, hub: Hub, send: Send, wire: RawWire | None = None) -> None:
         self.hub = hub
         settings = hub.services.settings
-        self.principal: Principal = ANONYMOUS
-        self.name: str | None = None
+        self.state = ClientState(
+            request_rate=settings.hub_request_rate,
+            max_frame_bytes=settings.hub_max_frame_bytes,
+            max_refused=settings.hub_max_refused,
+            now=time.monotonic(),
+        )
         self.outbox = Outbox(
             send,
             limit=settings.hub_send_queue,
@@ -121,10 +110,6 @@ class Connection:
             close_grace_s=settings.hub_close_grace_s,
         )
         self.subscriber: Subscriber | None = None
-        self.bucket = TokenBucket(settings.hub_request_rate, 2 * settings.hub_request_rate)
-        self.refused = 0
-        self.last_active = time.monotonic()
-        self.anonymous_id = secrets.token_hex(6)
         #: Request type → handler; a handler returns the ack's fields, or None when it
         #: has replied itself.
         self.handlers: dict[str, Callable[[Request], Awaitable[dict[str, Any] | None]]] = {
@@ -139,39 +124,28 @@ class Connection:
             "ping": self._on_ping,
         }
 
+    @property
+    def principal(self) -> Principal:
+        return self.state.principal
+
     def authenticate(self, token: str) -> None:
         claims = self.hub.services.tokens.verify(token)
-        self.principal = Principal(
-            user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id
+        self.state.sign_in(
+            Principal(user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id)
         )
-        self.name = None
 
     async def handle(self, text: str | bytes) -> None:
         """Answer one client frame; errors become ``error`` frames, never a crash."""
-        self.last_active = time.monotonic()
-        settings = self.hub.services.settings
-        allowed = self.bucket.take()
-        request_id: Any = None
-        try:
-            request = parse_request(text, max_bytes=settings.hub_max_frame_bytes)
-        except LivecommerceError as exc:
-            if allowed:
-                self.hub.metrics.refused(exc.code)
-                self.outbox.push(error_frame(exc))
-                return
-            request_id = request_id_of(exc)
-        else:
-            request_id = request.id
-        if not allowed:
-            self.refused += 1
-            if self.refused > settings.hub_max_refused:
-                self.outbox.close_after(CLOSE_RATE_LIMITED, "too many requests")
-                return
-            self.hub.metrics.refused("rate_limited")
-            error = LivecommerceError("slow down: too many requests", code="rate_limited")
-            self.outbox.push(error_frame(error, request_id))
+        decision = self.state.receive(text, now=time.monotonic())
+        if isinstance(decision, Close):
+            self.outbox.close_after(decision.code, decision.reason)
             return
-        self.refused = 0
+        if not isinstance(decision, Dispatch):
+            self.hub.metrics.refused(decision.code)
+            self.outbox.push(decision.frame)
+            return
+        request = decision.request
+        request_id = request.id
         try:
             reply = await self.handlers[request.type](request)
             if reply is not None:
@@ -180,15 +154,17 @@ class Connection:
             self.hub.metrics.refused(exc.code)
             self.outbox.push(error_frame(exc, request_id))
         except PydanticValidationError as exc:
-            self.outbox.push(error_frame(problem_from_validation(exc, where=""), request_id))
+            problem = problem_from_validation(exc, where="")
+            self.hub.metrics.refused(problem.code)
+            self.outbox.push(error_frame(problem, request_id))
         except (RedisError, SQLAlchemyError):
             log.warning("hub: storage unavailable", exc_info=True)
-            error = Unavailable("the live service is briefly unavailable; retry shortly")
-            self.outbox.push(error_frame(error, request_id))
+            unavailable = Unavailable("the live service is briefly unavailable; retry shortly")
+            self.outbox.push(error_frame(unavailable, request_id))
         except Exception:
             log.exception("hub: request failed")
-            error = LivecommerceError("an internal error occurred; it has been logged")
-            self.outbox.push(error_frame(error, request_id))
+            internal = LivecommerceError("an internal error occurred; it has been logged")
+            self.outbox.push(error_frame(internal, request_id))
 
     # -- requests ---------------------------------------------------------------
 
@@ -204,9 +180,9 @@ class Connection:
         return {"user_id": self.principal.user_id, "role": self.principal.role}
 
     async def _on_join(self, request: Request) -> dict[str, Any] | None:
-        session_id = _int(request.body.get("session"), "session")
+        session_id = require_int(request.body.get("session"), "session")
         since_raw = request.body.get("since")
-        since = None if since_raw is None else _int(since_raw, "since", low=0)
+        since = None if since_raw is None else require_int(since_raw, "since", low=0)
         self.leave()
         services = self.hub.services
         if session_id not in self.hub.fanout.rooms:  # 404 before anything
@@ -219,6 +195,7 @@ class Connection:
         subscriber = Subscriber(self.outbox, session_id, user_id=user_id)
         room = await self.hub.fanout.subscribe(subscriber)
         self.subscriber = subscriber
+        self.state.session_id = session_id
         try:
             missed = None
             if since is not None:
@@ -240,8 +217,7 @@ class Connection:
         self.outbox.push(ack_frame(request.id, session=session_id, seq=last, replayed=replayed))
         subscriber.start(last)
         self.hub.metrics.joins.inc()
-        who = str(user_id) if user_id else f"a:{self.anonymous_id}"
-        self.hub.presence.joined(session_id, who)
+        self.hub.presence.joined(session_id, self.state.presence_key())
         return None
 
     async def _send_snapshot(self, room: Room) -> int:
@@ -272,7 +248,7 @@ class Connection:
         return {}
 
     async def _on_chat(self, request: Request) -> dict[str, Any]:
-        session_id = self._joined()
+        session_id = self.state.joined()
         user_id = self.principal.require_user()
         name = await self._display_name()
         services = self.hub.services
@@ -288,13 +264,13 @@ class Connection:
         return {"message_id": message_id, "seq": seq}
 
     async def _on_react(self, request: Request) -> dict[str, Any]:
-        session_id = self._joined()
+        session_id = self.state.joined()
         self.hub.presence.react(session_id, chat.check_reaction(request.body.get("kind")))
         return {}
 
     async def _on_pin(self, request: Request) -> dict[str, Any]:
         body = dict(request.body)
-        session_id = self._session_of(body)
+        session_id = self.state.session_of(body)
         data = PinIn.model_validate(body)
         out = await pins.pin_product(
             self.hub.services,
@@ -307,7 +283,7 @@ class Connection:
         return {"pin": out.model_dump(mode="json")}
 
     async def _on_unpin(self, request: Request) -> dict[str, Any]:
-        session_id = self._session_of(dict(request.body))
+        session_id = self.state.session_of(dict(request.body))
         out = await pins.unpin(
             self.hub.services, self.principal, session_id, rights=await self._rights(session_id)
         )
@@ -315,7 +291,7 @@ class Connection:
 
     async def _on_moderate(self, request: Request) -> dict[str, Any]:
         body = dict(request.body)
-        session_id = self._session_of(body)
+        session_id = self.state.session_of(body)
         # livecommerce.moderation checks the rights and writes the audit log.
         out = await moderate(
             self.hub.services, self.principal, session_id, ModerateIn.model_validate(body)
@@ -332,30 +308,14 @@ class Connection:
         if self.subscriber is not None:
             self.hub.fanout.unsubscribe(self.subscriber)
             self.subscriber = None
-
-    def _joined(self) -> int:
-        if self.subscriber is None:
-            raise BadRequest("join a session first", code="not_joined")
-        return self.subscriber.session_id
-
-    def _session_of(self, body: dict[str, Any]) -> int:
-        """The ``session`` named in the request, else the joined one."""
-        self.principal.require_user()
-        if "session" in body:
-            return _int(body.pop("session"), "session")
-        return self._joined()
+        self.state.session_id = None
 
     async def _display_name(self) -> str:
-        if self.name is None:
+        state = self.state
+        if state.name is None:
             async with self.hub.services.db.sessions() as db:
                 name = await db.scalar(
-                    select(User.display_name).where(User.id == self.principal.user_id)
+                    select(User.display_name).where(User.id == state.principal.user_id)
                 )
-            self.name = name or f"user {self.principal.user_id}"
-        return self.name
-
-
-def _int(value: Any, field: str, *, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValidationFailed(f"{field}: an integer ≥ {low} is required")
-    return value
+            state.name = name or f"user {state.principal.user_id}"
+        return state.name

@@ -10,7 +10,6 @@ ago may act at once; a viewer's refused requests are rate-limited anyway).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from livecommerce.auth.permissions import Principal, SessionRights
 from livecommerce.db.engine import Database
 from livecommerce.db.models import LiveSession, SessionModerator
 from livecommerce.errors import NotFound
+from livecommerce.ttlcache import TtlCache
 
 __all__ = ["RightsCache", "Staff"]
 
@@ -46,20 +46,16 @@ class Staff:
 
 
 class RightsCache:
-    """Each session's :class:`Staff`, kept ``ttl_s`` seconds (at most ``max_sessions``)."""
+    """Each session's :class:`Staff`, kept ``ttl_s`` seconds (at most ``max_entries``
+    sessions); concurrent misses share one SQL read."""
 
-    def __init__(self, db: Database, *, ttl_s: float, max_sessions: int = 10_000) -> None:
+    def __init__(self, db: Database, *, ttl_s: float, max_entries: int = 10_000) -> None:
         self.db = db
-        self.ttl_s = ttl_s
-        self.max_sessions = max_sessions
-        self._staff: dict[int, tuple[float, Staff]] = {}
+        self._staff: TtlCache[int, Staff] = TtlCache(
+            self._load, ttl_s=ttl_s, max_entries=max_entries
+        )
 
-    async def staff(self, session_id: int, *, fresh: bool = False) -> Staff:
-        """The session's staff (404 ``NotFound`` if the session does not exist)."""
-        now = time.monotonic()
-        hit = None if fresh else self._staff.get(session_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+    async def _load(self, session_id: int) -> Staff:
         async with self.db.sessions() as db:
             host = await db.scalar(select(LiveSession.host_id).where(LiveSession.id == session_id))
             if host is None:
@@ -67,11 +63,14 @@ class RightsCache:
             mods = await db.scalars(
                 select(SessionModerator.user_id).where(SessionModerator.session_id == session_id)
             )
-            staff = Staff(session_id, host, frozenset(mods))
-        if len(self._staff) >= self.max_sessions:
-            self._staff.clear()
-        self._staff[session_id] = (now + self.ttl_s, staff)
-        return staff
+            return Staff(session_id, host, frozenset(mods))
+
+    async def staff(self, session_id: int, *, fresh: bool = False) -> Staff:
+        """The session's staff (404 ``NotFound`` if the session does not exist);
+        ``fresh``: read it again now."""
+        if fresh:
+            self._staff.forget(session_id)
+        return await self._staff.get(session_id)
 
     async def rights(self, principal: Principal, session_id: int) -> SessionRights:
         """``principal``'s rights on the session; a refusal is checked against SQL."""
