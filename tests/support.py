@@ -80,6 +80,12 @@ def unique(prefix: str = "u") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def random_address() -> str:
+    """A random client address in 10.0.0.0/8 (send it as X-Forwarded-For)."""
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
+
+
 class Actors:
     """Makes users of every role and catalog/session data through the real HTTP API
     (and SQL only where no public endpoint exists: creating privileged users)."""
@@ -92,10 +98,15 @@ class Actors:
         """A new user of ``role``; returns ``{"id", "email", "token", "headers"}``."""
         email = f"{unique(role)}@test.livecommerce.dev"
         password = "correct horse battery"
+        # Each user comes from an address of its own (uvicorn trusts X-Forwarded-For from
+        # 127.0.0.1), as real users do: the per-address sign-up throttle then counts only
+        # what a test itself does from one address.
+        address = {"X-Forwarded-For": random_address()}
         if role in ("viewer", "host"):
             r = await self.client.post(
                 "/api/auth/signup",
                 json={"email": email, "password": password, "display_name": role, "role": role},
+                headers=address,
             )
             assert r.status_code == 201, r.text
         else:
@@ -109,7 +120,9 @@ class Actors:
                     brand_id=brand_id,
                 )
                 await session.commit()
-        r = await self.client.post("/api/auth/login", json={"email": email, "password": password})
+        r = await self.client.post(
+            "/api/auth/login", json={"email": email, "password": password}, headers=address
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         token = body["token"]

@@ -9,7 +9,6 @@ import logging
 import socket
 import statistics
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ import orjson
 import pytest
 
 from livecommerce.settings import Settings, SettingsError
-from tests.support import Actors, ServerThread, seconds, unique
+from tests.support import Actors, ServerThread, random_address, seconds, unique
 
 PASSWORD = "correct horse battery"
 
@@ -45,12 +44,6 @@ def edge(settings: Settings) -> Iterator[ServerThread]:
     ).start()
     yield thread
     thread.stop()
-
-
-def _address() -> str:
-    """A client address of its own (uvicorn trusts X-Forwarded-For from 127.0.0.1)."""
-    n = uuid.uuid4().int
-    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
 
 
 def _raw(port: int, data: bytes, *, timeout: float = 10) -> socket.socket:
@@ -244,16 +237,17 @@ async def test_wrong_passwords_lock_the_account_then_the_lock_expires(
         r = await client.post(
             "/api/auth/signup",
             json={"email": email, "password": PASSWORD, "display_name": "v"},
-            headers={"X-Forwarded-For": _address()},
+            headers={"X-Forwarded-For": random_address()},
         )
         assert r.status_code == 201, r.text
         # Each guess from an address of its own: the account's window is what stops them.
         statuses = [
-            (await _login(client, email, f"guess-{i}", _address())).status_code for i in range(8)
+            (await _login(client, email, f"guess-{i}", random_address())).status_code
+            for i in range(8)
         ]
         assert statuses[:5] == [401] * 5
         assert statuses[5:] == [429] * 3
-        r = await _login(client, email, PASSWORD, _address())
+        r = await _login(client, email, PASSWORD, random_address())
         assert r.status_code == 429
         problem = r.json()
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -264,7 +258,7 @@ async def test_wrong_passwords_lock_the_account_then_the_lock_expires(
         deadline = time.monotonic() + seconds(retry_after + 5)
         while True:
             await asyncio.sleep(retry_after)
-            r = await _login(client, email, PASSWORD, _address())
+            r = await _login(client, email, PASSWORD, random_address())
             if r.status_code == 200 or time.monotonic() > deadline:
                 break
         assert r.status_code == 200, r.text
@@ -272,14 +266,16 @@ async def test_wrong_passwords_lock_the_account_then_the_lock_expires(
 
 async def test_unknown_email_is_throttled_like_a_known_one(client: httpx.AsyncClient) -> None:
     email = f"{unique('ghost')}@test.livecommerce.dev"
-    statuses = [(await _login(client, email, "guess", _address())).status_code for _ in range(6)]
+    statuses = [
+        (await _login(client, email, "guess", random_address())).status_code for _ in range(6)
+    ]
     assert statuses == [401] * 5 + [429]
 
 
 async def test_one_address_is_throttled_across_accounts(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    address = _address()
+    address = random_address()
     statuses = [
         (await _login(client, f"{unique('s')}@example.com", "guess", address)).status_code
         for _ in range(settings.auth_address_attempts + 1)
@@ -290,7 +286,7 @@ async def test_one_address_is_throttled_across_accounts(
 async def test_signups_are_throttled_per_address(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    address = _address()
+    address = random_address()
     statuses = []
     for _ in range(settings.auth_signup_attempts + 1):
         r = await client.post(
@@ -314,7 +310,7 @@ async def test_unknown_email_costs_what_a_known_one_costs(
 
     async def timed(email: str) -> float:
         started = time.perf_counter()
-        r = await _login(client, email, "wrong password", _address())
+        r = await _login(client, email, "wrong password", random_address())
         assert r.status_code == 401
         return time.perf_counter() - started
 
