@@ -34,9 +34,10 @@ from cart import plan
 from cart.events import StockEvents
 from cart.lookups import Lookups
 from cart.onsale import OnSale
+from cart.orders import get_order, order_out
 from cart.payments import Authorization, GatewayDeclined, PaymentGateway, undo_payment
 from cart.plan import PurchaseLine
-from cart.schemas import OrderItemOut, OrderOut
+from cart.schemas import OrderOut
 from cart.stock import HoldPayment, Reservation, ReserveStatus, StockStore
 from cart.writer import OrderDraft, OrderWriter, PaymentDraft
 from livecommerce import keys
@@ -242,7 +243,7 @@ class Checkout:
         for pid in held:
             await self.stock.confirm(pid, hold_id)
             self.events.touch(pid, [p.session_id])
-        return _order_out(draft)
+        return order_out(draft, draft.payment.status, utcnow())
 
     async def _release(
         self, held: Mapping[int, Reservation], hold_id: str, session_id: int | None
@@ -273,7 +274,6 @@ class Checkout:
         p: Purchase,
     ) -> OrderOut:
         """A retry whose order already exists (its idempotency record was lost)."""
-        from cart.orders import get_order
         from livecommerce.auth.permissions import Principal
 
         async with self.lookups.db.sessions() as session:
@@ -310,26 +310,3 @@ async def _authorization_used(session: Any, order_id: str, auth: Authorization |
         select(Payment.id).where(Payment.order_id == order_id, Payment.authorization_id == auth.id)
     )
     return found is not None
-
-
-def _order_out(draft: OrderDraft) -> OrderOut:
-    return OrderOut(
-        id=draft.id,
-        status=draft.status,
-        total_minor=draft.total_minor,
-        currency=draft.currency,
-        session_id=draft.session_id,
-        creator_id=draft.creator_id,
-        payment_status=draft.payment.status,
-        items=[
-            OrderItemOut(
-                product_id=i.product_id,
-                variant_id=i.variant_id,
-                quantity=i.quantity,
-                unit_price_minor=i.unit_price_minor,
-                commission_bps=i.commission_bps,
-            )
-            for i in draft.items
-        ],
-        created_at=utcnow(),
-    )

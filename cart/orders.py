@@ -15,7 +15,9 @@ committed, returns the units to the stock on sale.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,7 +71,40 @@ def transition(order: Order, to: OrderStatus) -> None:
     order.updated_at = utcnow()
 
 
-def order_out(order: Order, payment: Payment | None) -> OrderOut:
+class _ItemLike(Protocol):
+    @property
+    def product_id(self) -> int: ...
+    @property
+    def variant_id(self) -> int: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def unit_price_minor(self) -> int: ...
+    @property
+    def commission_bps(self) -> int: ...
+
+
+class OrderLike(Protocol):
+    """A stored :class:`Order` or checkout's :class:`~cart.writer.OrderDraft`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def total_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def session_id(self) -> int | None: ...
+    @property
+    def creator_id(self) -> int | None: ...
+    @property
+    def items(self) -> Sequence[_ItemLike]: ...
+
+
+def order_out(order: OrderLike, payment_status: str | None, created_at: datetime) -> OrderOut:
+    """The API's view of an order, stored or just written."""
     return OrderOut(
         id=order.id,
         status=order.status,
@@ -77,7 +112,7 @@ def order_out(order: Order, payment: Payment | None) -> OrderOut:
         currency=order.currency,
         session_id=order.session_id,
         creator_id=order.creator_id,
-        payment_status=payment.status if payment else None,
+        payment_status=payment_status,
         items=[
             OrderItemOut(
                 product_id=i.product_id,
@@ -88,8 +123,12 @@ def order_out(order: Order, payment: Payment | None) -> OrderOut:
             )
             for i in order.items
         ],
-        created_at=order.created_at,
+        created_at=created_at,
     )
+
+
+def _stored_out(order: Order, payment: Payment | None) -> OrderOut:
+    return order_out(order, payment.status if payment else None, order.created_at)
 
 
 async def _payment(db: AsyncSession, order_id: str) -> Payment | None:
@@ -112,7 +151,7 @@ async def get_order(db: AsyncSession, principal: Principal, order_id: str) -> Or
     order = await _load(db, order_id)
     if order.user_id != user_id and not principal.is_admin:
         raise NotFound(f"order {order_id} does not exist")
-    return order_out(order, await _payment(db, order.id))
+    return _stored_out(order, await _payment(db, order.id))
 
 
 async def list_orders(db: AsyncSession, user_id: int, *, limit: int, offset: int) -> list[OrderOut]:
@@ -131,7 +170,7 @@ async def list_orders(db: AsyncSession, user_id: int, *, limit: int, offset: int
             select(Payment).where(Payment.order_id.in_([o.id for o in orders]))
         ):
             payments.setdefault(p.order_id, p)
-    return [order_out(o, payments.get(o.id)) for o in orders]
+    return [_stored_out(o, payments.get(o.id)) for o in orders]
 
 
 async def _require_seller(db: AsyncSession, principal: Principal, order: Order) -> None:
@@ -154,7 +193,7 @@ async def fulfil_order(db: Database, principal: Principal, order_id: str) -> Ord
         await _require_seller(session, principal, order)
         transition(order, OrderStatus.FULFILLED)
     async with db.sessions() as session:
-        return order_out(order, await _payment(session, order_id))
+        return _stored_out(order, await _payment(session, order_id))
 
 
 async def refund_order(
@@ -209,7 +248,7 @@ async def refund_order(
     for product_id, lines in by_product.items():
         await stock.unsell(product_id, lines)
     async with db.sessions() as session:
-        return order_out(await _load(session, order_id), await _payment(session, order_id))
+        return _stored_out(await _load(session, order_id), await _payment(session, order_id))
 
 
 async def earnings(db: AsyncSession, creator_id: int, *, limit: int = 100) -> EarningsOut:
