@@ -31,7 +31,7 @@ ours (independent of other load on a shared machine; ``load_avg_1m`` shows that 
 Both sides first get ``--warmup`` unmeasured purchases of another product (servers that
 just started pay one-off costs). ``--timeline`` logs latency per 100 ms of arrival time
 (where in the sale a queue built up). The last line printed is one JSON object.
-Run: ``.venv/bin/python scripts/bench_checkout.py [--stock 100000] [--servers 1]``
+Run: ``.venv/bin/python -m scripts.bench_checkout [--stock 100000] [--servers 1]``
 (default: 2 server processes per side, one per core).
 """
 
@@ -52,15 +52,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from livecommerce import encoding
+from scripts.checkout_load import client_process, fire, percentile, timeline
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from checkout_load import client_process, fire, percentile, timeline  # noqa: E402
-
-from livecommerce import encoding  # noqa: E402
-
 SECRET = "bench-secret-key-" + "x" * 20
-BASELINE_SERVER = Path(__file__).resolve().parent / "checkout_baseline.py"
+#: The baseline server, run as a module from the project root (see scripts/__init__.py).
+BASELINE_SERVER = ["-m", "scripts.checkout_baseline"]
 
 
 def log(msg: str) -> None:
@@ -254,7 +252,13 @@ async def verify(database_url: str, product_id: int, stock: int) -> dict[str, in
 
 
 def start_servers(
-    cmd: list[str], n: int, env: dict[str, str], workdir: Path, name: str
+    cmd: list[str],
+    n: int,
+    env: dict[str, str],
+    workdir: Path,
+    name: str,
+    *,
+    cwd: Path | None = None,
 ) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
     procs, urls = [], []
     for i in range(n):
@@ -262,7 +266,11 @@ def start_servers(
         logf = open(workdir / f"{name}-{i}.log", "wb")  # noqa: SIM115 - closed with the process
         procs.append(
             subprocess.Popen(
-                [*cmd, str(port)], env=env, cwd=workdir, stdout=logf, stderr=subprocess.STDOUT
+                [*cmd, str(port)],
+                env=env,
+                cwd=cwd or workdir,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
@@ -379,15 +387,12 @@ def main() -> int:
         result.update(servers=args.servers, clients=args.clients)
         if not args.no_baseline:
             servers, urls = start_servers(
-                [
-                    python,
-                    str(Path(__file__).resolve().parent / "checkout_baseline.py"),
-                    database_url,
-                ],
+                [python, *BASELINE_SERVER, database_url],
                 args.servers,
                 env,
                 workdir,
                 "baseline",
+                cwd=ROOT,
             )
             base_pid, base_vid = seeded["products"]["baseline"]
             body = {"product_id": base_pid, "variant_id": base_vid, "quantity": 1}

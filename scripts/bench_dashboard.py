@@ -15,7 +15,7 @@ Runs in one process against its own private valkey-server and a SQLite file (or
    (``--blocked-words`` blocked words; ban, mute and slow-mode lookups) vs the baseline:
    the same ``send_chat`` with the moderation check removed. Figures: messages/s each.
 
-Last line: one JSON object. Run: ``.venv/bin/python scripts/bench_dashboard.py``.
+Last line: one JSON object. Run: ``.venv/bin/python -m scripts.bench_dashboard``.
 """
 
 from __future__ import annotations
@@ -30,19 +30,16 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from redis.asyncio import Redis
+from sqlalchemy import insert
 
-from redis.asyncio import Redis  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
-
-from livecommerce import encoding, keys  # noqa: E402
-from livecommerce.dashboard import sales as sales_module  # noqa: E402
-from livecommerce.dashboard.numbers import compute_dashboard  # noqa: E402
-from livecommerce.dashboard.sales import SalesCache  # noqa: E402
-from livecommerce.db.engine import Database  # noqa: E402
-from livecommerce.db.migrate import amigrate  # noqa: E402
-from livecommerce.db.models import (  # noqa: E402
+from livecommerce import encoding, keys
+from livecommerce.dashboard import sales as sales_module
+from livecommerce.dashboard.numbers import compute_dashboard
+from livecommerce.dashboard.sales import SalesCache
+from livecommerce.db.engine import Database
+from livecommerce.db.migrate import amigrate
+from livecommerce.db.models import (
     Brand,
     LiveSession,
     Order,
@@ -52,11 +49,11 @@ from livecommerce.db.models import (  # noqa: E402
     User,
     Variant,
 )
-from livecommerce.hub.chat import send_chat  # noqa: E402
-from livecommerce.hub.pinstate import PinState, store_pin  # noqa: E402
-from livecommerce.moderation import state  # noqa: E402
-from livecommerce.settings import Settings  # noqa: E402
-from livecommerce.valkey import EmbeddedValkey  # noqa: E402
+from livecommerce.hub.chat import send_chat
+from livecommerce.hub.pinstate import PinState, store_pin
+from livecommerce.moderation import state
+from livecommerce.settings import Settings
+from livecommerce.valkey import EmbeddedValkey
 
 
 def log(msg: str) -> None:

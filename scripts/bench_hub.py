@@ -17,8 +17,8 @@ no rights check and no Redis pin state: it is a pure fan-out).
 
 Progress goes to stdout; the last line is one JSON object.
 
-    .venv/bin/python scripts/bench_hub.py                 # 5,000 viewers, 100 pins
-    .venv/bin/python scripts/bench_hub.py --viewers 10000 --no-baseline
+    .venv/bin/python -m scripts.bench_hub                 # 5,000 viewers, 100 pins
+    .venv/bin/python -m scripts.bench_hub --viewers 10000 --no-baseline
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psutil
+
+from scripts.hub_baseline import WS_IMPL
+from scripts.hub_load import LoadGenerator, raise_fd_limit
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-import psutil  # noqa: E402
-from hub_baseline import WS_IMPL  # noqa: E402
-from hub_load import LoadGenerator, raise_fd_limit  # noqa: E402
-
-BASELINE_SERVER = Path(__file__).resolve().parent / "hub_baseline.py"
+#: The baseline server, run as a module from the project root (see scripts/__init__.py).
+BASELINE_SERVER = ["-m", "scripts.hub_baseline"]
 
 
 def log(message: str) -> None:
@@ -94,7 +94,7 @@ class Servers:
     def baseline(cls, redis_url: str) -> Servers:
         ports = [free_port(), free_port()]
         procs = [
-            subprocess.Popen([sys.executable, str(BASELINE_SERVER), str(port), redis_url])
+            subprocess.Popen([sys.executable, *BASELINE_SERVER, str(port), redis_url], cwd=ROOT)
             for port in ports
         ]
         return cls(procs, ports)

@@ -14,13 +14,9 @@ import os
 import secrets
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from livecommerce import encoding  # noqa: E402
+from livecommerce import encoding
 
 
 def baseline_app(database_url: str) -> Any:

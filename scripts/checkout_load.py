@@ -9,16 +9,11 @@ aiohttp spent more CPU per request (~1.2 ms, py-spy) than our server did.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from livecommerce import encoding  # noqa: E402
+from livecommerce import encoding
 
 #: (status, latency ms, sent at, replied at); status 0: no complete reply.
 Result = tuple[int, float, float, float]
