@@ -104,7 +104,7 @@ class Settings:
     idempotency_poll_s: float = 0.05
     #: Hub: seconds a product card (name, images, prices) is cached per process.
     card_ttl_s: float = 5.0
-    #: Entries a per-process cache (product cards, checkout lookups) holds before it is emptied.
+    #: Entries a per-process cache (cards, lookups, rights, sales) holds before it is emptied.
     cache_max_entries: int = 10_000
     #: Whether ``serve`` runs the background worker jobs itself (embedded default).
     embedded_worker: bool = True

@@ -45,7 +45,7 @@ class Dashboard(Component):
 
     async def start(self, services: Services) -> None:
         self.services = services
-        self.sales = SalesCache(services.db)
+        self.sales = SalesCache(services.db, max_entries=services.settings.cache_max_entries)
         self._task = asyncio.create_task(self._push_loop(), name="dashboard-push")
 
     async def stop(self) -> None:

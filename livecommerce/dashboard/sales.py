@@ -96,9 +96,10 @@ async def load_sales(db: Database, session_id: int, *, now: datetime) -> Session
 class SalesCache:
     """:func:`load_sales` per session, reused for ``ttl_s``."""
 
-    def __init__(self, db: Database, *, ttl_s: float = 1.0) -> None:
+    def __init__(self, db: Database, *, ttl_s: float = 1.0, max_entries: int = 10_000) -> None:
         self.db = db
         self.ttl_s = ttl_s
+        self.max_entries = max_entries
         self._cache: dict[int, tuple[float, SessionSales]] = {}
         self._loading: dict[int, asyncio.Task[SessionSales]] = {}
 
@@ -113,7 +114,7 @@ class SalesCache:
             self._loading[session_id] = task
             task.add_done_callback(lambda _: self._loading.pop(session_id, None))
         sales = await asyncio.shield(task)
-        if len(self._cache) > 10_000:
+        if len(self._cache) >= self.max_entries:
             self._cache.clear()
         self._cache[session_id] = (time.monotonic() + self.ttl_s, sales)
         return sales
