@@ -43,8 +43,6 @@ class Settings:
     library_log_level: str = "WARNING"
     #: Lifetime of a bearer token, seconds.
     token_ttl_s: int = 7 * 24 * 3600
-    #: Upper bound on items per page for list endpoints.
-    max_page_size: int = 100
     #: Hub: events kept per session stream for ``since`` recovery.
     hub_stream_maxlen: int = 1000
     #: Hub: outgoing frames buffered per connection before it is closed as too slow.
