@@ -203,6 +203,7 @@ async def test_a_ban_closes_the_users_connections_on_every_process_and_refuses_r
     target = await actors.user("viewer")
     banned = [await HubClient.open(h.url, token=target["token"]) for h in (a, b)]
     others = [await HubClient.open(h.url) for h in (a, b)]
+    offsets = [h.log_offset() for h in (a, b)]
     try:
         for conn in [*banned, *others]:
             await conn.join(sid)
@@ -224,6 +225,8 @@ async def test_a_ban_closes_the_users_connections_on_every_process_and_refuses_r
             refused = await again.request("join", session=sid)
             assert refused["type"] == "error" and refused["code"] == "banned", refused
             await again.close()
+        # Closing a banned user's connections is no error in either process's log.
+        assert [h.bad_lines(o) for h, o in zip((a, b), offsets, strict=True)] == [[], []]
     finally:
         for conn in [*banned, *others]:
             await conn.close()
