@@ -25,10 +25,6 @@ class Principal:
     brand_id: int | None = None
 
     @property
-    def is_authenticated(self) -> bool:
-        return self.user_id is not None
-
-    @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
