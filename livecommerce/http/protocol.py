@@ -10,12 +10,12 @@ rules too:
 * a connection that has not sent a complete request head within the header
   deadline (slowloris, or an idle socket) gets ``408`` problem+json and is closed.
 
-Private hooks of ``uvicorn.protocols.http.httptools_impl.HttpToolsProtocol``
-(uvicorn 0.54) this class relies on, and which a uvicorn upgrade must keep:
-``connection_made``, ``connection_lost``, ``on_message_begin``, ``on_url``,
-``on_header``, ``on_headers_complete`` (parser callbacks), ``send_400_response(msg)``
-(called when the parser raises ``HttpParserError``, a callback's error included),
-and the attributes ``transport``, ``loop`` and ``server_state.default_headers``.
+What this class relies on of ``uvicorn.protocols.http.httptools_impl.HttpToolsProtocol``
+(uvicorn 0.54) beyond the asyncio protocol interface is :data:`UVICORN_PRIVATE_HOOKS`
+(a test checks they exist): the httptools parser callbacks ``on_message_begin``,
+``on_url``, ``on_header``, ``on_headers_complete``; ``send_400_response(msg)``, which
+``data_received`` calls when the parser raises ``HttpParserError`` (an exception raised
+in a callback included); and the attributes ``transport`` and ``loop``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,25 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from livecommerce import encoding
 from livecommerce.errors import BadRequest, LivecommerceError, RequestTimeout
 
-__all__ = ["MAX_HEAD_BYTES", "EdgeHttpProtocol", "HeadTooLarge", "edge_protocol"]
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "UVICORN_PRIVATE_HOOKS",
+    "EdgeHttpProtocol",
+    "HeadTooLarge",
+    "edge_protocol",
+]
+
+#: Methods and attributes of uvicorn's ``HttpToolsProtocol`` this module overrides or
+#: uses beyond the asyncio protocol interface (private: an upgrade may rename them).
+UVICORN_PRIVATE_HOOKS: tuple[str, ...] = (
+    "loop",
+    "on_header",
+    "on_headers_complete",
+    "on_message_begin",
+    "on_url",
+    "send_400_response",
+    "transport",
+)
 
 #: Request line plus headers, bytes. Browsers send a few KiB; 64 KiB leaves room for
 #: long query strings and cookies without letting a head grow without bound.
