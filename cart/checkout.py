@@ -43,7 +43,7 @@ from cart.writer import OrderDraft, OrderWriter, PaymentDraft
 from livecommerce import keys
 from livecommerce.db.models import OrderStatus, utcnow
 from livecommerce.errors import Conflict, OutOfStock, PaymentFailed, Unavailable
-from livecommerce.hub.pinstate import PinState, parse_pin
+from livecommerce.pinstate import PinState, parse_pin
 from livecommerce.redismux import RedisMux
 
 __all__ = ["Checkout", "Purchase", "PurchaseLine", "hold_id_for"]

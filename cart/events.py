@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from redis.asyncio import Redis
 
 from livecommerce import keys
-from livecommerce.hub.publish import publish
+from livecommerce.sessionfeed import publish
 from livecommerce.stocklevels import units_left
 
 __all__ = ["StockEvents"]

@@ -30,7 +30,7 @@ from livecommerce.errors import (
     OutOfStock,
     ValidationFailed,
 )
-from livecommerce.hub.pinstate import PinState
+from livecommerce.pinstate import PinState
 
 __all__ = [
     "PurchaseLine",

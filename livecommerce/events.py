@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from livecommerce.hub.pinstate import PinState
+    from livecommerce.pinstate import PinState
 
 __all__ = [
     "Event",

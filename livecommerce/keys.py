@@ -51,7 +51,7 @@ def session_tag(session_id: int) -> str:
 
 
 def session_events(session_id: int) -> str:
-    """Stream of the session's events; entry ids are ``<seq>-0`` (see hub.publish)."""
+    """Stream of the session's events; entry ids are ``<seq>-0`` (see livecommerce.sessionfeed)."""
     return f"{session_tag(session_id)}:events"
 
 

@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 from livecommerce.auth.tokens import TokenSigner
 from livecommerce.db.engine import Database
 from livecommerce.events import EventBus
-from livecommerce.live.lifecycle import SessionLifecycle
 from livecommerce.metrics import Metrics
 from livecommerce.redismux import RedisMux
 from livecommerce.settings import Settings
@@ -46,7 +45,6 @@ class Services:
         self.clock = clock
         self.tokens = TokenSigner(settings.secret_key, ttl_s=settings.token_ttl_s)
         self.events = EventBus()
-        self.lifecycle = SessionLifecycle(self.events)
         self._components: dict[type[Any], Any] = {}
 
     def register(self, component: Any) -> None:

@@ -50,8 +50,8 @@ from livecommerce.db.models import (
     Variant,
 )
 from livecommerce.hub.chat import send_chat
-from livecommerce.hub.pinstate import PinState, store_pin
 from livecommerce.moderation import state
+from livecommerce.pinstate import PinState, store_pin
 from livecommerce.settings import Settings
 from livecommerce.valkey import EmbeddedValkey
 

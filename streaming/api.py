@@ -16,6 +16,7 @@ from livecommerce.auth.permissions import session_rights
 from livecommerce.db.models import SessionStatus
 from livecommerce.errors import Conflict, MethodNotAllowed
 from livecommerce.live import store
+from livecommerce.live.lifecycle import SessionLifecycle
 from streaming.sdp import SDP_MEDIA_TYPE, check_media_type, parse_offer
 from streaming.stats import MediaHealth
 from streaming.whep import Viewer
@@ -89,7 +90,7 @@ async def whip_publish(call: Call) -> Response:
 async def _go_live(call: Call, session_id: int) -> None:
     """Publishing makes a scheduled show live (ending publishing does not end it)."""
     async with call.services.db.sessions() as db:
-        await call.services.lifecycle.go_live(db, session_id)
+        await SessionLifecycle(call.services.events).go_live(db, session_id)
 
 
 @api.route(

@@ -15,7 +15,7 @@ from livecommerce.errors import (
     OutOfStock,
     ValidationFailed,
 )
-from livecommerce.hub.pinstate import PinState
+from livecommerce.pinstate import PinState
 
 HELD = Reservation(ReserveStatus.RESERVED, units_left=3)
 

@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
 from livecommerce.hub.protocol import CLOSE_BANNED
-from livecommerce.hub.publish import publish
 from livecommerce.moderation import state as moderation
+from livecommerce.sessionfeed import publish
 from tests.hub_client import HubClient
 from tests.support import Actors, ServerThread
 

@@ -19,8 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from livecommerce.hub.protocol import CLIENT_TYPES, CLOSE_SLOW
-from livecommerce.hub.publish import publish
 from livecommerce.hub.wire import UVICORN_PRIVATE_HOOKS
+from livecommerce.sessionfeed import publish
 from livecommerce.settings import Settings
 from tests.hub_client import HubClient
 from tests.processes import WARNING_LEVELS, ServeProcess

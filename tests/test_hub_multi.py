@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from livecommerce import keys
 from livecommerce.hub.protocol import CLOSE_BANNED, CLOSE_SLOW
-from livecommerce.hub.publish import publish
+from livecommerce.sessionfeed import publish
 from livecommerce.settings import Settings
 from tests.hub_client import HubClient
 from tests.processes import ServeProcess

@@ -59,9 +59,9 @@ def test_one_name_one_script() -> None:
 def test_every_script_of_the_project_is_in_the_registry() -> None:
     import cart.stock  # noqa: F401
     import livecommerce.hub.presence  # noqa: F401
-    import livecommerce.hub.publish  # noqa: F401
     import livecommerce.moderation.state  # noqa: F401
+    import livecommerce.sessionfeed  # noqa: F401
 
     names = set(lua.registry())
-    assert {"cart.reserve", "cart.claim", "hub.publish", "hub.presence_report"} <= names
+    assert {"cart.reserve", "cart.claim", "feed.publish", "hub.presence_report"} <= names
     assert "moderation.forget_chat" in names

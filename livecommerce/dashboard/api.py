@@ -12,7 +12,7 @@ from livecommerce.auth.permissions import session_rights
 from livecommerce.dashboard.numbers import conversion, live_counters
 from livecommerce.dashboard.schemas import DashboardOut, OverviewItem, OverviewOut
 from livecommerce.db.models import LiveSession, SessionStatus
-from livecommerce.hub.pinstate import current_pin
+from livecommerce.pinstate import current_pin
 
 if TYPE_CHECKING:
     from livecommerce.dashboard.component import Dashboard

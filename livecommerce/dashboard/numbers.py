@@ -25,7 +25,7 @@ from livecommerce.dashboard.schemas import (
     StreamNumbers,
     ViewerNumbers,
 )
-from livecommerce.hub.pinstate import current_pin
+from livecommerce.pinstate import current_pin
 from livecommerce.stocklevels import total, units_left_of
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from livecommerce.catalog.cards import ProductCards
-from livecommerce.hub.pinstate import PinState
+from livecommerce.pinstate import PinState
 from livecommerce.stocklevels import total, units_left
 
 __all__ = ["CardCache", "pinned_view"]

@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 from livecommerce import keys
 from livecommerce.errors import TooManyRequests, ValidationFailed
 from livecommerce.hub.protocol import REACTION_KINDS
-from livecommerce.hub.publish import publish
 from livecommerce.moderation.state import check_chat
+from livecommerce.sessionfeed import publish
 from livecommerce.settings import Settings
 
 __all__ = ["check_reaction", "new_message_id", "send_chat"]

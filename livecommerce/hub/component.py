@@ -20,9 +20,9 @@ from livecommerce.hub.fanout import Fanout
 from livecommerce.hub.pins import end_pins
 from livecommerce.hub.presence import Presence
 from livecommerce.hub.protocol import CLOSE_IDLE, CLOSE_SHUTDOWN
-from livecommerce.hub.publish import publish
 from livecommerce.hub.rights import RightsCache
 from livecommerce.services import Services
+from livecommerce.sessionfeed import publish
 
 __all__ = ["Hub"]
 

@@ -1,6 +1,6 @@
 """Pinning a product mid-show: the SQL history, the Redis pin, the cart, the viewers.
 
-The order is the contract with the cart (see ``livecommerce.hub.pinstate``):
+The order is the contract with the cart (see ``livecommerce.pinstate``):
 SQL history row → Redis pin → ``ProductPinned`` event (the cart puts stock
 on sale) → the ``pinned`` event. Used by the WebSocket ``pin`` request and
 the HTTP pin endpoints alike.
@@ -18,10 +18,10 @@ from livecommerce.db.models import LiveSession, Pin, SessionProduct, SessionStat
 from livecommerce.errors import Conflict, NotFound, ValidationFailed
 from livecommerce.events import ProductPinned
 from livecommerce.hub.cards import CardCache, pinned_view
-from livecommerce.hub.pinstate import PinState, clear_pin, store_pin
-from livecommerce.hub.publish import publish
 from livecommerce.hub.schemas import PinIn, PinOut
+from livecommerce.pinstate import PinState, clear_pin, store_pin
 from livecommerce.services import Services
+from livecommerce.sessionfeed import publish
 
 __all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "unpin"]
 

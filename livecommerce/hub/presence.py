@@ -4,7 +4,7 @@ Each process reports its local viewer count per session about once a second
 (``keys.session_presence``: process → ``count:ms``); in the same script, the
 one process that takes the second's lock (``keys.session_viewers_tick``) sums
 the fresh reports and, if the total changed, publishes a ``viewers`` event
-(through :func:`~livecommerce.hub.publish.publish`, like every event), so viewers
+(through :func:`~livecommerce.sessionfeed.publish`, like every event), so viewers
 get at most one count per second however many processes serve them.
 Counters for dashboards (``keys.session_counters``) are kept on the way.
 """
@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 from redis.asyncio import Redis
 
 from livecommerce import keys
-from livecommerce.hub.publish import publish
 from livecommerce.lua import script
+from livecommerce.sessionfeed import publish
 
 __all__ = ["Presence"]
 

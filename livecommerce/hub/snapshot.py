@@ -16,7 +16,7 @@ from livecommerce.db.engine import Database
 from livecommerce.db.models import LiveSession
 from livecommerce.errors import NotFound
 from livecommerce.hub.cards import CardCache, pinned_view
-from livecommerce.hub.pinstate import PinState
+from livecommerce.pinstate import PinState
 
 __all__ = ["missed_events", "session_status", "snapshot"]
 

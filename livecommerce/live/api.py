@@ -9,6 +9,7 @@ from livecommerce.auth.permissions import session_rights
 from livecommerce.db.models import ModerationAction, Role, SessionStatus
 from livecommerce.events import LineupChanged
 from livecommerce.live import store
+from livecommerce.live.lifecycle import SessionLifecycle
 from livecommerce.live.schemas import (
     LineupIn,
     ModeratorIn,
@@ -113,7 +114,7 @@ async def _transition(call: Call, to: SessionStatus, *, moderators_may: bool) ->
         else:
             rights.require_manage()
         session = await store.get_session(db, session_id)
-        await call.services.lifecycle.move(db, session, to)
+        await SessionLifecycle(call.services.events).move(db, session, to)
         return await store.session_out(db, session)
 
 

@@ -16,6 +16,7 @@ from livecommerce.auth.permissions import Principal, session_rights
 from livecommerce.db.models import LiveSession, ModerationAction, SessionStatus, User
 from livecommerce.errors import Forbidden, ValidationFailed
 from livecommerce.live import store
+from livecommerce.live.lifecycle import SessionLifecycle
 from livecommerce.moderation import state
 from livecommerce.moderation.schemas import (
     ModerateIn,
@@ -117,7 +118,7 @@ async def moderate(
         else:
             # The audit record commits with the status; then the hub tells viewers, the
             # cart stops sales, the relay cuts the stream.
-            await services.lifecycle.move(db, ending, SessionStatus.ENDED)
+            await SessionLifecycle(services.events).move(db, ending, SessionStatus.ENDED)
         return record_out(row)
 
 

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
 from livecommerce.errors import Forbidden, TooManyRequests
-from livecommerce.hub.publish import publish
+from livecommerce.sessionfeed import publish
 from livecommerce.lua import script
 
 __all__ = [

@@ -25,7 +25,7 @@ __all__ = ["publish"]
 # (chat history for snapshots) and the counter change in the same script, so a
 # snapshot never sees a seq without the message that produced it.
 _PUBLISH = script(
-    "hub.publish",
+    "feed.publish",
     """
 local seq = redis.call('INCR', KEYS[1])
 local body = ARGV[1]
