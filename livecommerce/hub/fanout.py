@@ -39,10 +39,10 @@ def dedicated_client(redis: Redis, *, socket_timeout: float) -> Redis:
     may block ``socket_timeout`` seconds (redis-py's default would cut a long XREAD)."""
     pool = redis.connection_pool
     kwargs = {**pool.connection_kwargs, "socket_timeout": socket_timeout}
-    return Redis(
-        connection_pool=ConnectionPool(
-            connection_class=pool.connection_class, max_connections=1, **kwargs
-        )
+    # from_pool: the client owns its pool, so aclose() also closes the connection (a
+    # client given connection_pool= leaves it open past the event loop's end).
+    return Redis.from_pool(
+        ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
     )
 
 
