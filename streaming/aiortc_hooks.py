@@ -24,8 +24,9 @@ aioice ``Connection`` (``_connection``) and   enlarge the kernel receive buffer 
 its ``_protocols``                            UDP sockets (:func:`ice_sockets`)
 aioice ``Connection._query_consent_task``     aioice 0.13 starts consent checks when ICE
                                               completes even if the connection was closed
-                                              meanwhile: a task (and the peer) leaked per
-                                              viewer that left while connecting; cancelled
+                                              meanwhile (and aiortc starts the senders'
+                                              RTCP loops): tasks, and the peer, leaked per
+                                              viewer that left while connecting; stopped
                                               by :func:`observe_connect`
 ============================================  ==============================================
 """
@@ -169,14 +170,19 @@ def observe_connect(pc: RTCPeerConnection) -> None:
                 await pc.close()
         finally:
             if closed():
-                _stop_consent_checks(pc)
+                await _stop_what_started_after_close(pc)
 
     setattr(pc, _PC_CONNECT, connect)
 
 
-def _stop_consent_checks(pc: RTCPeerConnection) -> None:
-    """Cancel consent checks aioice started after ``pc`` was closed (they would
-    run, and hold the peer, forever)."""
+async def _stop_what_started_after_close(pc: RTCPeerConnection) -> None:
+    """Stop what the connect task started after ``pc`` was closed, which would
+    run, and hold the peer, forever: senders and receivers it started once
+    DTLS was up (``close()`` had already stopped them, before they started),
+    and aioice's consent checks."""
+    for transceiver in pc.getTransceivers():
+        await transceiver.sender.stop()  # both are no-ops unless started
+        await transceiver.receiver.stop()
     for connection in _ice_connections(pc):
         task: asyncio.Task[None] | None = getattr(connection, _ICE_CONSENT_TASK, None)
         if task is not None and not task.done():

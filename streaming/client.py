@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from streaming.aiortc_hooks import observe_connect
 from streaming.sdp import SDP_MEDIA_TYPE
 
 __all__ = ["post_offer"]
@@ -22,6 +23,7 @@ async def post_offer(
     """POST ``pc``'s offer to a WHIP or WHEP endpoint. On ``201`` the answer is
     applied and ``response.headers["Location"]`` names the resource to DELETE;
     any other response is returned untouched for the caller to check."""
+    observe_connect(pc)  # closing it while it connects must not leave a failed task behind
     await pc.setLocalDescription(await pc.createOffer())
     headers = {"Content-Type": SDP_MEDIA_TYPE}
     if token is not None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
 
 from livecommerce.db.engine import Database
 from livecommerce.observability import configure_logging
@@ -146,14 +146,16 @@ async def test_viewers_deleted_while_connecting_leave_nothing_behind(
     sid = show["id"]
     caplog.set_level(logging.DEBUG, logger="asyncio")
     for i in range(16):
-        pc = RTCPeerConnection()
+        # One transport for audio and video, as browsers bundle them: closing it while
+        # video's DTLS starts made aiortc's connect task fail on audio's closed transport.
+        pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         pc.addTransceiver("video", direction="recvonly")
         pc.addTransceiver("audio", direction="recvonly")
         try:
             r = await post_offer(mclient, f"/whep/{sid}", pc)
             assert r.status_code == 201, r.text
-            # Gone while the server's side is still starting ICE/DTLS (some 0-150 ms in).
-            await asyncio.sleep(i * 0.01)
+            # Gone while the server's side is still starting ICE/DTLS (some 0-75 ms in).
+            await asyncio.sleep(i * 0.005)
             assert (await mclient.delete(r.headers["location"])).status_code == 200
         finally:
             await pc.close()
@@ -175,10 +177,16 @@ async def test_viewers_deleted_while_connecting_leave_nothing_behind(
             )
         ]
 
-    async def no_media_tasks() -> bool:
-        return not await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(media_tasks(), loop))
+    left: list[str] = []
 
-    await wait_for(no_media_tasks, timeout=10)
+    async def no_media_tasks() -> bool:
+        left[:] = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(media_tasks(), loop))
+        return not left
+
+    try:
+        await wait_for(no_media_tasks, timeout=10)
+    except AssertionError:
+        raise AssertionError(f"tasks left on the server: {left}") from None
     gc.collect()  # a finished task nobody awaited reports its exception when collected
     unobserved = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
     assert not unobserved, unobserved
