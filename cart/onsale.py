@@ -47,22 +47,19 @@ DEAD_STATUSES = (OrderStatus.CANCELLED.value, OrderStatus.REFUNDED.value)
 
 async def sql_stock(db: AsyncSession, product_id: int) -> dict[int, tuple[int, int]]:
     """Variant id -> (stock_total, units in orders that are not cancelled/refunded)."""
-    totals = dict(
-        (
-            await db.execute(
-                select(Variant.id, Variant.stock_total).where(Variant.product_id == product_id)
-            )
+    totals = {
+        v: t
+        for v, t in await db.execute(
+            select(Variant.id, Variant.stock_total).where(Variant.product_id == product_id)
         )
-        .tuples()
-        .all()
-    )
+    }
     sold_rows = await db.execute(
         select(OrderItem.variant_id, func.sum(OrderItem.quantity))
         .join(Order, Order.id == OrderItem.order_id)
         .where(OrderItem.product_id == product_id, Order.status.not_in(DEAD_STATUSES))
         .group_by(OrderItem.variant_id)
     )
-    sold = {int(v): int(q or 0) for v, q in sold_rows.tuples().all()}
+    sold = {int(v): int(q or 0) for v, q in sold_rows}
     return {int(v): (int(t), sold.get(int(v), 0)) for v, t in totals.items()}
 
 

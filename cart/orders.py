@@ -260,7 +260,7 @@ async def earnings(db: AsyncSession, creator_id: int, *, limit: int = 100) -> Ea
                 .where(CommissionEntry.creator_id == creator_id)
                 .group_by(CommissionEntry.currency)
             )
-        ).tuples()
+        )
     }
     rows = await db.scalars(
         select(CommissionEntry)

@@ -92,7 +92,7 @@ async def oversold_units(db: Database) -> int:
         rows = await session.execute(
             select(sold.c.q, Variant.stock_total).join(Variant, Variant.id == sold.c.v)
         )
-        return sum(max(0, int(q) - int(t)) for q, t in rows.tuples())
+        return sum(max(0, int(q) - int(t)) for q, t in rows)
 
 
 async def reconcile(
