@@ -124,7 +124,7 @@ async def saved_methods_of(db: Database, user_ids: Sequence[int]) -> dict[int, l
             .where(User.id.in_(list(user_ids)))
             .order_by(User.id, PaymentMethod.is_default.desc(), PaymentMethod.id.desc())
         )
-        for uid, address, mid, gateway, token in rows.tuples():
+        for uid, address, mid, gateway, token in rows:
             found.setdefault(int(uid), []).append(
                 SavedMethod(mid, gateway or "", token or "", address)
             )
