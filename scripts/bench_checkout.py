@@ -124,7 +124,9 @@ def warm_up(
     log(f"warm-up: {ok}/{n} purchases of the warm-up product")
 
 
-def summarize(results: list[tuple[int, float, float, float]], args: argparse.Namespace) -> dict:
+def summarize(
+    results: list[tuple[int, float, float, float]], args: argparse.Namespace
+) -> dict[str, Any]:
     if args.timeline:
         for line in timeline(results):
             log(line)

@@ -244,20 +244,20 @@ async def bench_chat(
                 )
 
         await asyncio.gather(*(user(u) for u in users))
-        return per_user * len(users) / (time.perf_counter() - started)
+        return float(per_user * len(users)) / (time.perf_counter() - started)
 
     await state.set_blocked_words(redis, sid, words)
     ours = await run()
-    original = hub_chat.check_chat
+    original = hub_chat.check_chat  # type: ignore[attr-defined]
 
     async def no_check(*_: object, **__: object) -> None:
         return None
 
-    hub_chat.check_chat = no_check
+    hub_chat.check_chat = no_check  # type: ignore[attr-defined]
     try:
         baseline = await run()
     finally:
-        hub_chat.check_chat = original
+        hub_chat.check_chat = original  # type: ignore[attr-defined]
     out: dict[str, object] = {
         "with_moderation_msgs_per_s": round(ours),
         "baseline_no_moderation_msgs_per_s": round(baseline),

@@ -113,7 +113,7 @@ class Servers:
                 time.sleep(0.2)
 
     def rss_kb(self) -> int:
-        return sum(psutil.Process(p.pid).memory_info().rss for p in self.procs) // 1024
+        return int(sum(psutil.Process(p.pid).memory_info().rss for p in self.procs)) // 1024
 
     def cpu_s(self) -> float:
         total = 0.0
@@ -253,7 +253,7 @@ async def host_ours(
             future = asyncio.get_running_loop().create_future()
             waiting[body["id"]] = future
             await ws.send(json.dumps(body))
-            reply = await asyncio.wait_for(future, 30)
+            reply: dict[str, Any] = await asyncio.wait_for(future, 30)
             if reply["type"] == "error":
                 log(f"  host error: {reply}")
             return reply

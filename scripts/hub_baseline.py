@@ -23,17 +23,17 @@ def baseline_server(port: int, redis_url: str) -> None:
     manager = socketio.AsyncRedisManager(redis_url)
     sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager, transports=["websocket"])
 
-    @sio.event  # type: ignore[misc]
+    @sio.event  # type: ignore[untyped-decorator]
     async def join(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         await sio.enter_room(sid, f"s{data['session']}")
         return {"ok": True}
 
-    @sio.event  # type: ignore[misc]
+    @sio.event  # type: ignore[untyped-decorator]
     async def pin(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         await sio.emit("pinned", data, room=f"s{data['session']}")
         return {"ok": True}
 
-    @sio.event  # type: ignore[misc]
+    @sio.event  # type: ignore[untyped-decorator]
     async def unpin(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         await sio.emit("unpinned", data, room=f"s{data['session']}")
         return {"ok": True}
