@@ -166,7 +166,8 @@ def observe_connect(pc: RTCPeerConnection) -> None:
             if closed():
                 log.debug("peer closed while connecting: %r", exc)
             else:
-                log.warning("peer connection failed while connecting: %r", exc)
+                # ICE or DTLS failed: the remote peer's problem, not the server's.
+                log.info("peer connection failed while connecting: %r", exc)
                 await pc.close()
         finally:
             if closed():

@@ -54,8 +54,11 @@ class RelayTrack(MediaStreamTrack):
         return self._started and not self._need_keyframe
 
     def restart(self) -> None:
-        """A new publisher's stream begins: video waits for its first keyframe."""
+        """A new publisher's stream begins: video still queued from the old one
+        is dropped (it may even be another codec) and the new one's first
+        keyframe starts the picture again; audio (always Opus) plays on."""
         if self.kind == "video":
+            self.frames_dropped += self._drain()
             self._need_keyframe = True
 
     def offer(self, packet: av.Packet, keyframe: bool) -> None:

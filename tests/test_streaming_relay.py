@@ -146,3 +146,23 @@ def test_the_answer_tells_a_browser_host_where_to_start_its_bitrate() -> None:
     assert "a=fmtp:96 x-google-start-bitrate=2500" in lines  # VP8 had no fmtp line
     assert "a=fmtp:97 apt=96" in lines and "a=fmtp:111 minptime=10" in lines
     assert lines[-1] == ""  # still ends with CRLF
+
+
+def test_a_new_publisher_restarts_every_viewer_at_its_first_keyframe() -> None:
+    relay = SessionRelay(1, keyframe_interval=60.0)
+    plis: list[str] = []
+    old, new = (lambda: plis.append("old")), (lambda: plis.append("new"))
+    relay.attach_publisher(video_mime="video/VP8", send_pli=old)
+    track = relay.video.subscribe()
+    relay.on_frame("video", "video/VP8", VP8_KEY, 0)
+    relay.on_frame("video", "video/VP8", VP8_DELTA, 3000)  # queued, never read
+    relay.detach_publisher(old)
+    relay.attach_publisher(video_mime="video/H264", send_pli=new)
+    # The old host's frames are gone, the new host is asked for a keyframe, and its
+    # frames before one are not decodable.
+    assert track._queue.empty() and track.frames_dropped == 2 and plis == ["new"]
+    relay.on_frame("video", "video/H264", b"\x00\x00\x00\x01\x41slice", 0)
+    assert track._queue.empty()
+    relay.on_frame("video", "video/H264", b"\x00\x00\x00\x01\x65idr", 3000)
+    assert bytes(track._queue.get_nowait() or b"") == b"\x00\x00\x00\x01\x65idr"
+    relay.close()
