@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from relay_peers import FPS, HEIGHT, WIDTH, CountingViewer, LoopTrack, encode_loop  # noqa: E402
 
+from streaming.aiortc_hooks import on_keyframe_request  # noqa: E402
 from streaming.client import post_offer  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -153,7 +154,7 @@ async def run(
         host.setCodecPreferences(
             [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP8"]
         )
-        host.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+        on_keyframe_request(host.sender, track.request_keyframe)
         crowd: list[CountingViewer] = []
         late: list[CountingViewer] = []
         try:

@@ -23,6 +23,7 @@ from aiortc.codecs.vpx import VpxPayloadDescriptor
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
+from streaming.aiortc_hooks import on_rtp_packet, send_nack, send_pli
 from streaming.client import post_offer
 from streaming.codecs import is_keyframe
 from streaming.ice import enlarge_receive_buffers
@@ -167,7 +168,7 @@ class CountingViewer:
 
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         self._receiver = transceiver.receiver
-        self._receiver._handle_rtp_packet = self._on_rtp  # type: ignore[method-assign]
+        on_rtp_packet(self._receiver, self._on_rtp)
 
     async def _on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         if self._media_pt is None:
@@ -216,7 +217,7 @@ class CountingViewer:
             return
         self._last_pli = now
         self.plis += 1
-        task = asyncio.ensure_future(self._receiver._send_rtcp_pli(ssrc))
+        task = asyncio.ensure_future(send_pli(self._receiver, ssrc))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -230,7 +231,7 @@ class CountingViewer:
         if 1 < ahead < 100:
             lost = [(self._max_seq + i) & 0xFFFF for i in range(1, ahead)]
             self.nacked += len(lost)
-            task = asyncio.ensure_future(self._receiver._send_rtcp_nack(ssrc, lost))
+            task = asyncio.ensure_future(send_nack(self._receiver, ssrc, lost))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self._max_seq = seq

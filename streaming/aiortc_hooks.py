@@ -11,6 +11,8 @@ private attribute                             why we need it
                                               decoder sees them (:func:`tap_decoder_queue`)
 ``RTCRtpReceiver.__rtx_ssrc``                 leave RTX streams out of the SSRCs a PLI names
 ``RTCRtpReceiver._send_rtcp_pli(ssrc)``       ask the host for a keyframe (:func:`send_pli`)
+``RTCRtpReceiver._send_rtcp_nack``,           the benchmark's counting viewers
+``RTCRtpReceiver._handle_rtp_packet``         (``scripts/relay_peers.py``): see RTP, not frames
 ``RTCRtpSender._send_keyframe``               a viewer's PLI/FIR would only flag the sender's
                                               (unused) encoder; we forward it to the host
 ``RTCRtpSender.__rtx_payload_type``,          switch a connected viewer's sender to the host's
@@ -43,6 +45,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
 
 __all__ = [
     "SenderCodec",
@@ -51,6 +54,8 @@ __all__ = [
     "observe_connect",
     "on_keyframe_request",
     "rtx_ssrcs",
+    "on_rtp_packet",
+    "send_nack",
     "send_pli",
     "tap_decoder_queue",
 ]
@@ -60,6 +65,8 @@ log = logging.getLogger("livecommerce.streaming")
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
 _SEND_PLI = "_send_rtcp_pli"
+_SEND_NACK = "_send_rtcp_nack"
+_HANDLE_RTP = "_handle_rtp_packet"
 _SEND_KEYFRAME = "_send_keyframe"
 _SENDER_RTX_PT = "_RTCRtpSender__rtx_payload_type"
 _SENDER_ENCODER = "_RTCRtpSender__encoder"
@@ -87,6 +94,20 @@ def send_pli(receiver: RTCRtpReceiver, ssrc: int) -> Coroutine[Any, Any, None]:
     """A coroutine sending one RTCP PLI for ``ssrc`` to the remote sender."""
     method: Callable[[int], Coroutine[Any, Any, None]] = getattr(receiver, _SEND_PLI)
     return method(ssrc)
+
+
+def send_nack(receiver: RTCRtpReceiver, ssrc: int, lost: list[int]) -> Coroutine[Any, Any, None]:
+    """A coroutine sending one RTCP NACK for the ``lost`` sequence numbers of ``ssrc``."""
+    method: Callable[[int, list[int]], Coroutine[Any, Any, None]] = getattr(receiver, _SEND_NACK)
+    return method(ssrc, lost)
+
+
+def on_rtp_packet(
+    receiver: RTCRtpReceiver, handler: Callable[[RtpPacket, int], Coroutine[Any, Any, None]]
+) -> None:
+    """Hand every RTP packet ``receiver`` gets to ``handler(packet, arrival_ms)``
+    instead of its jitter buffer (a load generator's viewer that only counts)."""
+    setattr(receiver, _HANDLE_RTP, handler)
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
@@ -218,6 +239,8 @@ async def missing_hooks() -> list[str]:
             (receiver, _DECODER_QUEUE),
             (receiver, _RTX_SSRC),
             (receiver, _SEND_PLI),
+            (receiver, _SEND_NACK),
+            (receiver, _HANDLE_RTP),
             (sender, _SEND_KEYFRAME),
             (sender, _SENDER_RTX_PT),
             (sender, _SENDER_ENCODER),
