@@ -18,13 +18,13 @@ from livecommerce.observability import configure_logging
 from livecommerce.settings import Settings, SettingsError
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
-from tests.support import Actors, ServerThread, seconds, wait_for
+from tests.support import Actors, ServerThread, seconds, streaming_only, wait_for
 from tests.test_streaming import Host, Watcher, advancing
 
 
 @pytest.fixture(scope="module")
 def media_server(settings: Settings) -> Iterator[ServerThread]:
-    thread = ServerThread(settings, components=[StreamingComponent(settings)]).start()
+    thread = ServerThread(settings, parts=streaming_only).start()
     yield thread
     thread.stop()
 
@@ -48,7 +48,7 @@ def _from_new_host(markers: list[int], seen: int) -> list[int]:
 
 
 def _streaming(server: ServerThread) -> StreamingComponent:
-    component: StreamingComponent = server.app.state.services.get(StreamingComponent)
+    component = server.component(StreamingComponent)
     return component
 
 
@@ -71,7 +71,7 @@ async def test_a_host_whose_encoder_died_goes_live_again_and_viewers_stay(
         first.track.stop()
         publisher = streaming.publisher_of(sid)
         assert publisher is not None
-        idle = media_server.app.state.services.settings.stream_publisher_idle_s
+        idle = streaming.settings.stream_publisher_idle_s
         await wait_for(lambda: publisher.idle_s >= idle, timeout=10)
         assert first.pc.connectionState == "connected" and not publisher.closed
         seen = len(watcher.markers)
@@ -129,7 +129,7 @@ async def test_viewers_waiting_for_an_h264_host_keep_their_connection_and_get_vi
             v.video_mime == "video/H264" for v in streaming.viewers.values() if v.id in waiting
         )
         first = max(w.first_frame_at or 0.0 for w in watchers) - live_at
-        assert first <= seconds(5), f"the last waiting viewer saw video {first:.2f} s after go-live"
+        assert first <= seconds(2), f"the last waiting viewer saw video {first:.2f} s after go-live"
     finally:
         await asyncio.gather(*(w.close() for w in watchers))
         await host.close()
