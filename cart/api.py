@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from cart import orders
 from cart.checkout import Purchase, PurchaseLine
+from cart.component import CartComponent
 from cart.idempotency import check_key, fingerprint, run_idempotent
 from cart.schemas import (
     BuyIn,
@@ -34,12 +35,9 @@ from livecommerce.accounts.schemas import PaymentMethodOut
 from livecommerce.api.routing import Api, Call, JSONResponse
 from livecommerce.errors import LivecommerceError, NotFound, Unavailable
 
-if TYPE_CHECKING:
-    from cart.component import CartComponent
-
 __all__ = ["api"]
 
-api = Api(tags=["cart and checkout"])
+api: Api[CartComponent] = Api(tags=["cart and checkout"])
 
 _CHECKOUT_ERRORS = [400, 402, 404, 409, 422, 503]
 
@@ -48,15 +46,7 @@ class ProblemJSON(JSONResponse):
     media_type = "application/problem+json"
 
 
-def _cart(call: Call) -> CartComponent:
-    from cart.component import CartComponent
-
-    component: CartComponent = call.services.get(CartComponent)
-    return component
-
-
-async def _cart_out(call: Call, user_id: int) -> CartOut:
-    cart = _cart(call)
+async def _cart_out(cart: CartComponent, user_id: int) -> CartOut:
     contents = await cart.carts.get(user_id)
     lines: list[CartLineOut] = []
     for (product_id, variant_id), quantity in contents.lines.items():
@@ -88,8 +78,8 @@ async def _cart_out(call: Call, user_id: int) -> CartOut:
 
 
 @api.route("GET", "/api/cart", summary="Your cart", response=CartOut, auth="required")
-async def get_cart(call: Call) -> CartOut:
-    return await _cart_out(call, call.principal.require_user())
+async def get_cart(cart: CartComponent, call: Call) -> CartOut:
+    return await _cart_out(cart, call.principal.require_user())
 
 
 @api.route(
@@ -101,15 +91,14 @@ async def get_cart(call: Call) -> CartOut:
     auth="required",
     errors=[404, 422],
 )
-async def add_cart_item(call: Call) -> CartOut:
+async def add_cart_item(cart: CartComponent, call: Call) -> CartOut:
     user_id = call.principal.require_user()
-    body: CartItemIn = call.body
-    cart = _cart(call)
+    body = call.body_as(CartItemIn)
     (await cart.lookups.product(body.product_id)).variant(body.variant_id)
     if body.session_id is not None:
         await cart.lookups.session(body.session_id)
     await cart.carts.add(user_id, body.product_id, body.variant_id, body.quantity, body.session_id)
-    return await _cart_out(call, user_id)
+    return await _cart_out(cart, user_id)
 
 
 @api.route(
@@ -121,12 +110,12 @@ async def add_cart_item(call: Call) -> CartOut:
     auth="required",
     errors=[404, 422],
 )
-async def update_cart_item(call: Call) -> CartOut:
+async def update_cart_item(cart: CartComponent, call: Call) -> CartOut:
     user_id = call.principal.require_user()
-    await _cart(call).carts.set(
-        user_id, call.path["product_id"], call.path["variant_id"], call.body.quantity
+    await cart.carts.set(
+        user_id, call.id("product_id"), call.id("variant_id"), call.body_as(CartItemPatch).quantity
     )
-    return await _cart_out(call, user_id)
+    return await _cart_out(cart, user_id)
 
 
 @api.route(
@@ -137,18 +126,19 @@ async def update_cart_item(call: Call) -> CartOut:
     auth="required",
     errors=[404],
 )
-async def remove_cart_item(call: Call) -> CartOut:
+async def remove_cart_item(cart: CartComponent, call: Call) -> CartOut:
     user_id = call.principal.require_user()
-    await _cart(call).carts.remove(user_id, call.path["product_id"], call.path["variant_id"])
-    return await _cart_out(call, user_id)
+    await cart.carts.remove(user_id, call.id("product_id"), call.id("variant_id"))
+    return await _cart_out(cart, user_id)
 
 
 @api.route("DELETE", "/api/cart", summary="Empty your cart", status=204, auth="required")
-async def clear_cart(call: Call) -> None:
-    await _cart(call).carts.clear(call.principal.require_user())
+async def clear_cart(cart: CartComponent, call: Call) -> None:
+    await cart.carts.clear(call.principal.require_user())
 
 
 async def _respond(
+    cart: CartComponent,
     call: Call,
     user_id: int,
     key: str,
@@ -156,7 +146,6 @@ async def _respond(
     run: Callable[[], Awaitable[OrderOut]],
     known: Callable[[], LivecommerceError | None] | None = None,
 ) -> JSONResponse:
-    cart = _cart(call)
     started = time.perf_counter()
     try:
         # Admission: at most CHECKOUT_ADMISSION (64) checkouts run at once per process;
@@ -190,10 +179,12 @@ async def _respond(
     return response_class(doc, status_code=status)
 
 
-async def _checkout(call: Call, endpoint: str, body: Any, purchase: Purchase) -> JSONResponse:
-    cart = _cart(call)
+async def _checkout(
+    cart: CartComponent, call: Call, endpoint: str, body: Any, purchase: Purchase
+) -> JSONResponse:
     fp = fingerprint(endpoint, body)
     return await _respond(
+        cart,
         call,
         purchase.user_id,
         purchase.idempotency_key,
@@ -214,10 +205,10 @@ async def _checkout(call: Call, endpoint: str, body: Any, purchase: Purchase) ->
     auth="required",
     errors=_CHECKOUT_ERRORS,
 )
-async def buy(call: Call) -> JSONResponse:
+async def buy(cart: CartComponent, call: Call) -> JSONResponse:
     user_id = call.principal.require_user()
     key = check_key(call.request.headers.get("idempotency-key"))
-    body: BuyIn = call.body
+    body = call.body_as(BuyIn)
     purchase = Purchase(
         user_id=user_id,
         idempotency_key=key,
@@ -225,7 +216,7 @@ async def buy(call: Call) -> JSONResponse:
         session_id=body.session_id,
         payment_method_id=body.payment_method_id,
     )
-    return await _checkout(call, "buy", body.model_dump(), purchase)
+    return await _checkout(cart, call, "buy", body.model_dump(), purchase)
 
 
 @api.route(
@@ -238,11 +229,10 @@ async def buy(call: Call) -> JSONResponse:
     auth="required",
     errors=_CHECKOUT_ERRORS,
 )
-async def checkout(call: Call) -> JSONResponse:
+async def checkout(cart: CartComponent, call: Call) -> JSONResponse:
     user_id = call.principal.require_user()
     key = check_key(call.request.headers.get("idempotency-key"))
-    body: CheckoutIn = call.body
-    cart = _cart(call)
+    body = call.body_as(CheckoutIn)
 
     async def run() -> OrderOut:
         contents = await cart.carts.get(user_id)
@@ -257,7 +247,7 @@ async def checkout(call: Call) -> JSONResponse:
         await cart.carts.clear(user_id)
         return order
 
-    return await _respond(call, user_id, key, fingerprint("checkout", body.model_dump()), run)
+    return await _respond(cart, call, user_id, key, fingerprint("checkout", body.model_dump()), run)
 
 
 @api.route(
@@ -268,10 +258,10 @@ async def checkout(call: Call) -> JSONResponse:
     response=OrderPage,
     auth="required",
 )
-async def list_orders(call: Call) -> OrderPage:
+async def list_orders(cart: CartComponent, call: Call) -> OrderPage:
     user_id = call.principal.require_user()
-    q: OrderQuery = call.query
-    async with call.services.db.sessions() as db:
+    q = call.query_as(OrderQuery)
+    async with cart.services.db.sessions() as db:
         items = await orders.list_orders(db, user_id, limit=q.limit, offset=q.offset)
     return OrderPage(items=items, next_offset=q.offset + q.limit if len(items) == q.limit else None)
 
@@ -284,9 +274,9 @@ async def list_orders(call: Call) -> OrderPage:
     auth="required",
     errors=[404],
 )
-async def get_order(call: Call) -> OrderOut:
-    async with call.services.db.sessions() as db:
-        return await orders.get_order(db, call.principal, call.path["order_id"])
+async def get_order(cart: CartComponent, call: Call) -> OrderOut:
+    async with cart.services.db.sessions() as db:
+        return await orders.get_order(db, call.principal, call.param("order_id"))
 
 
 @api.route(
@@ -297,10 +287,9 @@ async def get_order(call: Call) -> OrderOut:
     auth="required",
     errors=[402, 403, 404, 409],
 )
-async def refund_order(call: Call) -> OrderOut:
-    cart = _cart(call)
+async def refund_order(cart: CartComponent, call: Call) -> OrderOut:
     return await orders.refund_order(
-        call.services.db, cart.stock, cart.checkout.gateway, call.principal, call.path["order_id"]
+        cart.services.db, cart.stock, cart.checkout.gateway, call.principal, call.param("order_id")
     )
 
 
@@ -312,8 +301,8 @@ async def refund_order(call: Call) -> OrderOut:
     auth="required",
     errors=[403, 404, 409],
 )
-async def fulfil_order(call: Call) -> OrderOut:
-    return await orders.fulfil_order(call.services.db, call.principal, call.path["order_id"])
+async def fulfil_order(cart: CartComponent, call: Call) -> OrderOut:
+    return await orders.fulfil_order(cart.services.db, call.principal, call.param("order_id"))
 
 
 @api.route(
@@ -326,11 +315,11 @@ async def fulfil_order(call: Call) -> OrderOut:
     auth="required",
     errors=[409, 422],
 )
-async def add_payment_method(call: Call) -> PaymentMethodOut:
+async def add_payment_method(cart: CartComponent, call: Call) -> PaymentMethodOut:
     user_id = call.principal.require_user()
-    body: PaymentMethodIn = call.body
-    info = _cart(call).checkout.gateway(body.gateway).describe(body.token)
-    async with call.services.db.sessions() as db:
+    body = call.body_as(PaymentMethodIn)
+    info = cart.checkout.gateway(body.gateway).describe(body.token)
+    async with cart.services.db.sessions() as db:
         method = await payment_methods.add_method(
             db,
             user_id,
@@ -351,7 +340,7 @@ async def add_payment_method(call: Call) -> PaymentMethodOut:
     response=EarningsOut,
     auth="required",
 )
-async def my_earnings(call: Call) -> EarningsOut:
+async def my_earnings(cart: CartComponent, call: Call) -> EarningsOut:
     user_id = call.principal.require_user()
-    async with call.services.db.sessions() as db:
+    async with cart.services.db.sessions() as db:
         return await orders.earnings(db, user_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from cart import api as cart_api
 from cart.carts import CartStore
 from cart.checkout import Checkout
 from cart.events import StockEvents
@@ -25,22 +24,18 @@ from livecommerce.events import (
     StockTotalChanging,
 )
 from livecommerce.services import Services
-from livecommerce.settings import Settings
 
 __all__ = ["CartComponent"]
 
 
 class CartComponent(Component):
-    api = cart_api.api
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._services: Services | None = None
-
-    async def start(self, services: Services) -> None:
-        settings = self.settings
+    async def start(self) -> None:
+        services, settings = self.services, self.settings
         redis, db = services.redis, services.db
-        self._services = services
         self.admission = asyncio.Semaphore(settings.checkout_admission)
         self.stock = StockStore(redis, services.mux)
         self.onsale = OnSale(db=db, redis=redis, stock=self.stock)
@@ -89,13 +84,12 @@ class CartComponent(Component):
         return [self._reaper]
 
     async def _reaper(self) -> None:
-        assert self._services is not None, "jobs run after start()"
         await reaper_loop(
-            self._services.db,
+            self.services.db,
             self.stock,
             self.events,
             interval_s=self.settings.reaper_interval_s,
             refund=refunder(self.gateways),
-            clock=self._services.clock,
+            clock=self.services.clock,
             on_report=self.metrics.reaped,
         )

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -15,50 +16,76 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from cart import api as cart_api
+from cart.component import CartComponent
 from livecommerce import ops
 from livecommerce.accounts import api as accounts_api
 from livecommerce.api.openapi import openapi_document
-from livecommerce.api.routing import Api, JSONResponse
+from livecommerce.api.routing import Edge, JSONResponse
 from livecommerce.catalog import api as catalog_api
-from livecommerce.components import Component
-from livecommerce.db.engine import Database
+from livecommerce.components import BoundApi, Component, bind
+from livecommerce.dashboard import api as dashboard_api
+from livecommerce.dashboard.component import Dashboard
 from livecommerce.errors import LivecommerceError
 from livecommerce.http.security import ProblemCORSMiddleware, SecurityHeaders, cors_options
+from livecommerce.hub import api as hub_api
+from livecommerce.hub.component import Hub
 from livecommerce.live import api as live_api
-from livecommerce.metrics import Metrics
+from livecommerce.moderation import api as moderation_api
 from livecommerce.observability import RequestObserver
 from livecommerce.services import Services
 from livecommerce.settings import Settings
 from livecommerce.valkey import EmbeddedValkey
+from livecommerce.web.component import WebPages
+from streaming import api as streaming_api
+from streaming.component import StreamingComponent
 
-__all__ = ["create_app", "default_components", "open_redis"]
+__all__ = ["Parts", "PartsFactory", "create_app", "default_parts", "open_redis"]
 
 log = logging.getLogger("livecommerce")
 
 VERSION = "0.1.0"
 
 
-def default_components(settings: Settings) -> list[Component]:
-    """The parts that make up a full server, in start order."""
-    from cart.component import CartComponent
-    from livecommerce.dashboard.component import Dashboard
-    from livecommerce.hub.component import Hub
-    from livecommerce.moderation.component import Moderation
-    from livecommerce.web.component import WebPages
-    from streaming.component import StreamingComponent
+@dataclass(frozen=True)
+class Parts:
+    """What a server is made of: its components, in start order, and their APIs."""
 
+    components: Sequence[Component]
+    apis: Sequence[BoundApi] = ()
+
+
+#: Builds the parts of an app from its services (tests and benchmarks pass their own).
+PartsFactory = Callable[[Services], Parts]
+
+
+def default_parts(services: Services, *, streaming: StreamingComponent | None = None) -> Parts:
+    """The parts that make up a full server, each built with what it uses
+    (``streaming``: a relay of the caller's, as the relay benchmark's baseline)."""
+    hub = Hub(services)
+    streaming = streaming or StreamingComponent(services)
+    cart = CartComponent(services)
+    dashboard = Dashboard(services, hub)
+    return Parts(
+        components=[hub, streaming, cart, dashboard, WebPages(services.settings)],
+        apis=[
+            bind(hub_api.api, hub),
+            bind(streaming_api.api, streaming),
+            bind(cart_api.api, cart),
+            bind(moderation_api.api, services),
+            bind(dashboard_api.api, dashboard),
+        ],
+    )
+
+
+def core_apis(services: Services) -> list[BoundApi]:
+    """The HTTP API every server has, whatever its parts."""
     return [
-        Hub(),
-        StreamingComponent(settings),
-        CartComponent(settings),
-        Moderation(),
-        Dashboard(),
-        WebPages(),
+        bind(ops.api, services),
+        bind(accounts_api.api, services),
+        bind(catalog_api.api, services),
+        bind(live_api.api, services),
     ]
-
-
-def core_apis() -> list[Api]:
-    return [ops.api, accounts_api.api, catalog_api.api, live_api.api]
 
 
 class ProblemResponse(JSONResponse):
@@ -117,35 +144,34 @@ async def open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Re
 def create_app(
     settings: Settings,
     *,
-    components: Sequence[Component] | None = None,
+    parts: PartsFactory = default_parts,
     run_jobs: bool | None = None,
 ) -> Starlette:
-    """Build the app. ``components`` defaults to :func:`default_components`;
-    ``run_jobs`` (default: ``settings.embedded_worker``) runs background jobs in-process."""
-    parts = list(default_components(settings) if components is None else components)
-    apis = core_apis() + [c.api for c in parts if c.api is not None]
-    routes: list[BaseRoute] = [r for api in apis for r in api.routes()]
-    for part in parts:
-        routes.extend(part.routes())
-    metrics = Metrics()
+    """Build the app: the composition root, the one place that knows every part.
+    ``parts`` defaults to :func:`default_parts`; ``run_jobs`` (default:
+    ``settings.embedded_worker``) runs background jobs in-process."""
+    services = Services(settings)
+    built = parts(services)
+    apis = core_apis(services) + list(built.apis)
+    edge = Edge(tokens=services.tokens, max_body_bytes=settings.http_max_body_bytes)
+    routes: list[BaseRoute] = [r for api in apis for r in api.routes(edge)]
+    for component in built.components:
+        routes.extend(component.routes())
     jobs_enabled = settings.embedded_worker if run_jobs is None else run_jobs
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            redis = await open_redis(settings, stack)
-            db = Database(settings.database_url)
-            stack.push_async_callback(db.dispose)
-            services = Services(settings=settings, db=db, redis=redis, metrics=metrics)
-            stack.push_async_callback(services.mux.aclose)
-            app.state.services = services
-            for part in parts:
-                services.register(part)
-            for part in parts:
-                await part.start(services)
-                stack.push_async_callback(part.stop)
+            await services.open(stack, open_redis)
+            for component in built.components:
+                await component.start()
+                stack.push_async_callback(component.stop)
             if jobs_enabled:
-                tasks = [asyncio.create_task(job()) for part in parts for job in part.jobs()]
+                tasks = [
+                    asyncio.create_task(job())
+                    for component in built.components
+                    for job in component.jobs()
+                ]
                 stack.push_async_callback(_cancel, tasks)
             # Everything built so far lives as long as the process: move it out of the
             # collector's sight, so a full collection during a burst scans only what
@@ -172,7 +198,7 @@ def create_app(
     # before routing, every response gets the security headers.
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ProblemCORSMiddleware, **cors_options(settings))
-    app.add_middleware(RequestObserver, metrics=metrics)
+    app.add_middleware(RequestObserver, metrics=services.metrics)
     return app
 
 

@@ -17,8 +17,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from livecommerce.app import create_app
-    from livecommerce.http.server import uvicorn_config
     from livecommerce.observability import configure_logging
+    from livecommerce.server import uvicorn_config
 
     configure_logging(settings.log_level, library_level=settings.library_log_level)
     host = args.host or settings.host

@@ -9,10 +9,11 @@ from starlette.responses import Response
 
 from livecommerce.api.routing import Api, Call, JSONResponse
 from livecommerce.metrics import CONTENT_TYPE_LATEST
+from livecommerce.services import Services
 
 __all__ = ["api"]
 
-api = Api(tags=["operations"])
+api: Api[Services] = Api(tags=["operations"])
 
 
 class Health(BaseModel):
@@ -26,15 +27,14 @@ class Readiness(BaseModel):
 
 
 @api.route("GET", "/healthz", summary="The process is up", response=Health)
-async def healthz(call: Call) -> Health:
+async def healthz(services: Services, call: Call) -> Health:
     return Health(status="ok")
 
 
 @api.route(
     "GET", "/readyz", summary="The database and Redis answer", response=Readiness, errors=[503]
 )
-async def readyz(call: Call) -> Response:
-    services = call.services
+async def readyz(services: Services, call: Call) -> Response:
 
     async def check(probe: object) -> str:
         try:
@@ -51,8 +51,8 @@ async def readyz(call: Call) -> Response:
 
 
 @api.route("GET", "/metrics", summary="Prometheus metrics", response_media_type=CONTENT_TYPE_LATEST)
-async def metrics(call: Call) -> Response:
-    return Response(call.services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(services: Services, call: Call) -> Response:
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @api.route(
@@ -61,5 +61,5 @@ async def metrics(call: Call) -> Response:
     summary="This document (OpenAPI 3.1)",
     response_media_type="application/json",
 )
-async def openapi(call: Call) -> Response:
+async def openapi(services: Services, call: Call) -> Response:
     return JSONResponse(call.request.app.state.openapi)

@@ -1,15 +1,18 @@
-"""The app's services: everything a handler or component needs, built once per app.
+"""The app's shared infrastructure, built once per app and handed to every part.
 
-``create_app`` builds one :class:`Services` in its lifespan and stores it on
-``app.state.services``. Components (hub, cart, relay) are registered by type
-and looked up with :meth:`Services.get`, so packages stay decoupled.
+``create_app`` builds one :class:`Services` and passes it to each component's
+constructor and to the core HTTP handlers; :meth:`Services.open` connects Redis in
+the app's lifespan. It is a plain bag of the infrastructure everything shares
+(settings, SQL, Redis, metrics, tokens, the event bus, the clock), not a registry:
+no part is looked up through it — the composition root (:mod:`livecommerce.app`)
+hands each part the others it uses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
@@ -22,37 +25,45 @@ from livecommerce.settings import Settings
 
 __all__ = ["Services"]
 
-T = TypeVar("T")
+#: Opens the app's Redis (or starts the private valkey-server) and registers its close.
+RedisOpener = Callable[[Settings, contextlib.AsyncExitStack], Awaitable[Redis]]
 
 
 class Services:
     def __init__(
         self,
-        *,
         settings: Settings,
-        db: Database,
-        redis: Redis,
+        *,
+        db: Database | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
-        mux: RedisMux | None = None,
     ) -> None:
         self.settings = settings
-        self.db = db
-        self.redis = redis
-        #: The same Redis for hot-path commands, auto-pipelined (see livecommerce.redismux).
-        self.mux = mux or RedisMux.for_client(redis)
+        #: No connection is made until first use, in the app's event loop.
+        self.db = db or Database(settings.database_url)
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.tokens = TokenSigner(settings.secret_key, ttl_s=settings.token_ttl_s)
         self.events = EventBus()
-        self._components: dict[type[Any], Any] = {}
+        self._redis: Redis | None = None
+        self._mux: RedisMux | None = None
 
-    def register(self, component: Any) -> None:
-        self._components[type(component)] = component
+    async def open(self, stack: contextlib.AsyncExitStack, open_redis: RedisOpener) -> None:
+        """Connect Redis (closed by ``stack``); the SQL engine is closed there too."""
+        stack.push_async_callback(self.db.dispose)
+        self._redis = await open_redis(self.settings, stack)
+        self._mux = RedisMux.for_client(self._redis)
+        stack.push_async_callback(self._mux.aclose)
 
-    def get(self, kind: type[T]) -> T:
-        """The registered component of type ``kind`` (KeyError if not running)."""
-        return self._components[kind]
+    @property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("Services.open() has not run: Redis is used before start-up")
+        return self._redis
 
-    def find(self, kind: type[T]) -> T | None:
-        return self._components.get(kind)
+    @property
+    def mux(self) -> RedisMux:
+        """The same Redis for hot-path commands, auto-pipelined (livecommerce.redismux)."""
+        if self._mux is None:
+            raise RuntimeError("Services.open() has not run: Redis is used before start-up")
+        return self._mux

@@ -208,9 +208,7 @@ class Settings:
                 env, "STOCK_EVENT_INTERVAL_S", cls.stock_event_interval_s, low=0.01
             ),
             idempotency_wait_s=_float(env, "IDEMPOTENCY_WAIT_S", cls.idempotency_wait_s, low=0),
-            idempotency_poll_s=_float(
-                env, "IDEMPOTENCY_POLL_S", cls.idempotency_poll_s, low=0.001
-            ),
+            idempotency_poll_s=_float(env, "IDEMPOTENCY_POLL_S", cls.idempotency_poll_s, low=0.001),
             card_ttl_s=_float(env, "CARD_TTL_S", cls.card_ttl_s, low=0),
             cache_max_entries=_int(env, "CACHE_MAX_ENTRIES", cls.cache_max_entries, low=1),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
@@ -244,9 +242,7 @@ class Settings:
                 env, "STREAM_KEYFRAME_INTERVAL_S", cls.stream_keyframe_interval_s, low=0.05
             ),
             stream_viewer_queue=_int(env, "STREAM_VIEWER_QUEUE", cls.stream_viewer_queue, low=2),
-            http_max_body_bytes=_int(
-                env, "HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes, low=1024
-            ),
+            http_max_body_bytes=_int(env, "HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes, low=1024),
             http_header_timeout_s=_float(
                 env, "HTTP_HEADER_TIMEOUT_S", cls.http_header_timeout_s, low=0.1
             ),

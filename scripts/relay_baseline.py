@@ -126,21 +126,23 @@ class DecodingViewer(Viewer):
 def main() -> None:
     import uvicorn
 
-    from livecommerce.app import create_app, default_components
+    from livecommerce.app import Parts, create_app, default_parts
     from livecommerce.observability import configure_logging
+    from livecommerce.services import Services
     from livecommerce.settings import Settings
     from streaming.component import StreamingComponent
 
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, library_level=settings.library_log_level)
-    components = [
-        StreamingComponent(settings, publisher_type=DecodingPublisher, viewer_type=DecodingViewer)
-        if isinstance(c, StreamingComponent)
-        else c
-        for c in default_components(settings)
-    ]
+
+    def decoding_parts(services: Services) -> Parts:
+        relay = StreamingComponent(
+            services, publisher_type=DecodingPublisher, viewer_type=DecodingViewer
+        )
+        return default_parts(services, streaming=relay)
+
     uvicorn.run(
-        create_app(settings, components=components),
+        create_app(settings, parts=decoding_parts),
         host=settings.host,
         port=settings.port,
         log_config=None,

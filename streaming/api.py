@@ -7,8 +7,6 @@ Thin: check who is asking and what they sent, then hand over to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.responses import Response
 
 from livecommerce.api.routing import Api, Call
@@ -17,30 +15,20 @@ from livecommerce.db.models import SessionStatus
 from livecommerce.errors import Conflict, MethodNotAllowed
 from livecommerce.live import store
 from livecommerce.live.lifecycle import SessionLifecycle
+from streaming.component import StreamingComponent
 from streaming.sdp import SDP_MEDIA_TYPE, check_media_type, parse_offer
 from streaming.stats import MediaHealth
 from streaming.whep import Viewer
 from streaming.whip import Publisher
 
-if TYPE_CHECKING:
-    from streaming.component import StreamingComponent
-
 __all__ = ["api"]
 
-api = Api(tags=["streaming"])
+api: Api[StreamingComponent] = Api(tags=["streaming"])
 
 _RESOURCE_HEADERS = {
     "Location": "URL of the created resource; DELETE it to stop.",
     "ETag": "Entity tag of the ICE session (RFC 9725).",
 }
-
-
-def _streaming(call: Call) -> StreamingComponent:
-    # Imported here: the component module imports this one for its ``api``.
-    from streaming.component import StreamingComponent
-
-    component: StreamingComponent = call.services.get(StreamingComponent)
-    return component
 
 
 def _sdp_created(answer: str, location: str, etag: str) -> Response:
@@ -52,8 +40,8 @@ def _sdp_created(answer: str, location: str, etag: str) -> Response:
     )
 
 
-async def _session_status(call: Call, session_id: int) -> str:
-    async with call.services.db.sessions() as db:
+async def _session_status(streaming: StreamingComponent, session_id: int) -> str:
+    async with streaming.services.db.sessions() as db:
         return (await store.get_session(db, session_id)).status
 
 
@@ -68,29 +56,28 @@ async def _session_status(call: Call, session_id: int) -> str:
     response_media_type=SDP_MEDIA_TYPE,
     response_headers=_RESOURCE_HEADERS,
 )
-async def whip_publish(call: Call) -> Response:
-    session_id: int = call.path["session_id"]
-    async with call.services.db.sessions() as db:
+async def whip_publish(streaming: StreamingComponent, call: Call) -> Response:
+    session_id: int = call.id("session_id")
+    async with streaming.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
         if (await store.get_session(db, session_id)).status == SessionStatus.ENDED:
             raise Conflict("this session has ended; schedule a new one", code="session_ended")
     check_media_type(call.request.headers.get("content-type"))
-    offer = parse_offer(call.body, role="publish")
-    streaming = _streaming(call)
+    offer = parse_offer(call.content, role="publish")
     await streaming.claim_publishing(session_id)
     publisher = await streaming.publish(session_id, offer)
     try:
-        await _go_live(call, session_id)
+        await _go_live(streaming, session_id)
     except BaseException:
         await publisher.close()
         raise
     return _sdp_created(publisher.answer, f"/whip/{session_id}/{publisher.id}", publisher.etag)
 
 
-async def _go_live(call: Call, session_id: int) -> None:
+async def _go_live(streaming: StreamingComponent, session_id: int) -> None:
     """Publishing makes a scheduled show live (ending publishing does not end it)."""
-    async with call.services.db.sessions() as db:
-        await SessionLifecycle(call.services.events).go_live(db, session_id)
+    async with streaming.services.db.sessions() as db:
+        await SessionLifecycle(streaming.services.events).go_live(db, session_id)
 
 
 @api.route(
@@ -102,11 +89,11 @@ async def _go_live(call: Call, session_id: int) -> None:
     auth="required",
     errors=[401, 403, 404],
 )
-async def whip_stop(call: Call) -> Response:
-    session_id: int = call.path["session_id"]
-    async with call.services.db.sessions() as db:
+async def whip_stop(streaming: StreamingComponent, call: Call) -> Response:
+    session_id: int = call.id("session_id")
+    async with streaming.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
-    resource = _streaming(call).resource(Publisher, session_id, call.path["resource_id"])
+    resource = streaming.resource(Publisher, session_id, call.param("resource_id"))
     await resource.close()
     return Response(status_code=200, media_type="text/plain")  # RFC 9725: 200 OK
 
@@ -117,7 +104,7 @@ async def whip_stop(call: Call) -> Response:
     summary="WHIP trickle ICE / ICE restart: not supported (405); the answer has all candidates",
     errors=[405],
 )
-async def whip_patch(call: Call) -> Response:
+async def whip_patch(streaming: StreamingComponent, call: Call) -> Response:
     raise _no_trickle()
 
 
@@ -132,13 +119,13 @@ async def whip_patch(call: Call) -> Response:
     response_media_type=SDP_MEDIA_TYPE,
     response_headers=_RESOURCE_HEADERS,
 )
-async def whep_play(call: Call) -> Response:
-    session_id: int = call.path["session_id"]
-    if await _session_status(call, session_id) == SessionStatus.ENDED:
+async def whep_play(streaming: StreamingComponent, call: Call) -> Response:
+    session_id: int = call.id("session_id")
+    if await _session_status(streaming, session_id) == SessionStatus.ENDED:
         raise Conflict("this show has ended", code="session_ended")
     check_media_type(call.request.headers.get("content-type"))
-    offer = parse_offer(call.body, role="play")
-    viewer = await _streaming(call).watch(session_id, offer)
+    offer = parse_offer(call.content, role="play")
+    viewer = await streaming.watch(session_id, offer)
     return _sdp_created(viewer.answer, f"/whep/{session_id}/{viewer.id}", viewer.etag)
 
 
@@ -150,8 +137,8 @@ async def whep_play(call: Call) -> Response:
     response_media_type="text/plain",
     errors=[404],
 )
-async def whep_stop(call: Call) -> Response:
-    resource = _streaming(call).resource(Viewer, call.path["session_id"], call.path["resource_id"])
+async def whep_stop(streaming: StreamingComponent, call: Call) -> Response:
+    resource = streaming.resource(Viewer, call.id("session_id"), call.param("resource_id"))
     await resource.close()
     return Response(status_code=200, media_type="text/plain")  # RFC 9725: 200 OK
 
@@ -162,7 +149,7 @@ async def whep_stop(call: Call) -> Response:
     summary="WHEP trickle ICE / ICE restart: not supported (405); the answer has all candidates",
     errors=[405],
 )
-async def whep_patch(call: Call) -> Response:
+async def whep_patch(streaming: StreamingComponent, call: Call) -> Response:
     raise _no_trickle()
 
 
@@ -183,8 +170,8 @@ def _no_trickle() -> MethodNotAllowed:
     response=MediaHealth,
     errors=[404],
 )
-async def media_health(call: Call) -> MediaHealth:
-    session_id: int = call.path["session_id"]
-    await _session_status(call, session_id)  # 404 for an unknown session
-    health = await _streaming(call).health(session_id)
+async def media_health(streaming: StreamingComponent, call: Call) -> MediaHealth:
+    session_id: int = call.id("session_id")
+    await _session_status(streaming, session_id)  # 404 for an unknown session
+    health = await streaming.health(session_id)
     return health if health is not None else MediaHealth.idle(session_id)

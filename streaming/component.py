@@ -24,8 +24,6 @@ from livecommerce.components import Component
 from livecommerce.errors import Conflict, NotFound
 from livecommerce.events import SessionStateChanged
 from livecommerce.services import Services
-from livecommerce.settings import Settings
-from streaming.api import api
 from streaming.ice import rtc_configuration
 from streaming.peer import PeerResource
 from streaming.relay import SessionRelay
@@ -44,13 +42,13 @@ HEALTH_INTERVAL_S = 1.0
 class StreamingComponent(Component):
     def __init__(
         self,
-        settings: Settings,
+        services: Services,
         *,
         publisher_type: type[Publisher] = Publisher,
         viewer_type: type[Viewer] = Viewer,
     ) -> None:
-        self.api = api
-        self.settings = settings
+        self.services = services
+        settings = self.settings = services.settings
         self.publisher_type = publisher_type
         self.viewer_type = viewer_type
         self.configuration: RTCConfiguration = rtc_configuration(settings.ice_servers)
@@ -62,11 +60,10 @@ class StreamingComponent(Component):
         #: Sessions whose WHIP offer is being answered (a second one gets 409 meanwhile).
         self._claimed: set[int] = set()
         self._reporter: HealthReporter | None = None
-        self._services: Services | None = None
         self._health_task: asyncio.Task[None] | None = None
 
-    async def start(self, services: Services) -> None:
-        self._services = services
+    async def start(self) -> None:
+        services = self.services
         self._reporter = HealthReporter(services.redis, services.metrics.registry)
         self._health_task = asyncio.create_task(self._health_loop())
         services.events.subscribe(SessionStateChanged, self._on_session_state)
@@ -89,9 +86,9 @@ class StreamingComponent(Component):
         """The hub mirrors each session's status in Redis (``keys.session_status``)
         wherever it was changed; relays of sessions marked ended stop here too."""
         relayed = sorted(self.relays)
-        if not relayed or self._services is None:
+        if not relayed:
             return
-        statuses = await self._services.redis.mget([keys.session_status(s) for s in relayed])
+        statuses = await self.services.redis.mget([keys.session_status(s) for s in relayed])
         for session_id, status in zip(relayed, statuses, strict=True):
             if status == b"ended":
                 await self.end_session(session_id)

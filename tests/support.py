@@ -8,17 +8,22 @@ import socket
 import threading
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
 
 from livecommerce.accounts.store import create_user
-from livecommerce.app import create_app
-from livecommerce.components import Component
+from livecommerce.app import Parts, PartsFactory, create_app, default_parts
+from livecommerce.components import bind
 from livecommerce.db.engine import Database
-from livecommerce.http.server import uvicorn_config
+from livecommerce.server import uvicorn_config
+from livecommerce.services import Services
 from livecommerce.settings import Settings
+from streaming import api as streaming_api
+from streaming.component import StreamingComponent
+
+C = TypeVar("C")
 
 #: One scaled unit for every wait in the tests: a slow machine raises TEST_TIME_SCALE.
 SCALE = float(os.environ.get("TEST_TIME_SCALE", "1"))
@@ -35,16 +40,26 @@ def free_port() -> int:
         return port
 
 
+def streaming_only(services: Services) -> Parts:
+    """An app whose only part is the relay (WHIP/WHEP and media health)."""
+    streaming = StreamingComponent(services)
+    return Parts(components=[streaming], apis=[bind(streaming_api.api, streaming)])
+
+
 class ServerThread:
     """A real uvicorn server for ``create_app(settings)`` in a thread of its own."""
 
-    def __init__(
-        self, settings: Settings, *, components: Sequence[Component] | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, *, parts: PartsFactory = default_parts) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings, components=components)
-        # What `livecommerce serve` runs (livecommerce.http.server), with pings off and a
+        self._parts: Parts | None = None
+
+        def build(services: Services) -> Parts:
+            self._parts = parts(services)
+            return self._parts
+
+        self.app = create_app(settings, parts=build)
+        # What `livecommerce serve` runs (livecommerce.server), with pings off and a
         # short graceful shutdown.
         config = uvicorn_config(
             self.app,
@@ -74,6 +89,13 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(seconds(20))
+
+    def component(self, kind: type[C]) -> C:
+        """The app's running component of type ``kind``."""
+        assert self._parts is not None
+        found = [c for c in self._parts.components if isinstance(c, kind)]
+        assert len(found) == 1, f"the app has {len(found)} {kind.__name__} components"
+        return found[0]
 
 
 def unique(prefix: str = "u") -> str:

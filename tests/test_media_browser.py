@@ -18,7 +18,7 @@ import pytest
 from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from streaming.component import StreamingComponent
-from tests.support import Actors, ServerThread, seconds, wait_for
+from tests.support import Actors, ServerThread, seconds, streaming_only, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +66,7 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def media_server(settings: Settings) -> Iterator[ServerThread]:
-    thread = ServerThread(settings, components=[StreamingComponent(settings)]).start()
+    thread = ServerThread(settings, parts=streaming_only).start()
     yield thread
     thread.stop()
 
@@ -76,7 +76,7 @@ async def test_a_chromium_host_reaches_720p_within_seconds_of_going_live(
 ) -> None:
     from playwright.async_api import async_playwright
 
-    streaming: StreamingComponent = media_server.app.state.services.get(StreamingComponent)
+    streaming = media_server.component(StreamingComponent)
     async with httpx.AsyncClient(base_url=media_server.url, timeout=30) as client:
         show = await Actors(client, db).show()
     sid = show["id"]

@@ -26,7 +26,7 @@ from livecommerce.settings import Settings
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
 from streaming.sdp import answer_video_mime
-from tests.support import Actors, ServerThread, seconds, wait_for
+from tests.support import Actors, ServerThread, seconds, streaming_only, wait_for
 
 WIDTH, HEIGHT, BITS = 320, 240, 10
 BAR = WIDTH // BITS
@@ -156,7 +156,7 @@ class Host:
 
 @pytest.fixture(scope="module")
 def stream_server(settings: Settings) -> Iterator[ServerThread]:
-    thread = ServerThread(settings, components=[StreamingComponent(settings)]).start()
+    thread = ServerThread(settings, parts=streaming_only).start()
     yield thread
     thread.stop()
 
@@ -261,7 +261,7 @@ async def test_whip_to_whep_relays_decodable_video_and_audio(
 async def test_h264_host_is_relayed_as_h264_and_hanging_up_frees_the_relay(
     sclient: httpx.AsyncClient, sactors: Actors, stream_server: ServerThread
 ) -> None:
-    streaming = stream_server.app.state.services.get(StreamingComponent)
+    streaming = stream_server.component(StreamingComponent)
     show = await sactors.show()
     sid = show["id"]
     host = Host(video_mime="video/H264", audio=False)
@@ -294,7 +294,7 @@ async def test_ending_the_show_on_another_server_cuts_the_stream_relayed_here(
     client: httpx.AsyncClient,
     stream_server: ServerThread,
 ) -> None:
-    streaming = stream_server.app.state.services.get(StreamingComponent)
+    streaming = stream_server.component(StreamingComponent)
     show = await sactors.show()
     sid = show["id"]
     host = Host(audio=False)

@@ -17,10 +17,11 @@ from livecommerce.api.routing import Api, Call
 from livecommerce.db.models import User
 from livecommerce.errors import NotFound
 from livecommerce.http.throttle import Window, admit
+from livecommerce.services import Services
 
 __all__ = ["api"]
 
-api = Api(tags=["accounts"])
+api: Api[Services] = Api(tags=["accounts"])
 
 
 def _address(call: Call) -> str:
@@ -29,12 +30,12 @@ def _address(call: Call) -> str:
     return client.host if client is not None else "unknown"
 
 
-def _now_ms(call: Call) -> int:
-    return int(call.services.clock() * 1000)
+def _now_ms(services: Services) -> int:
+    return int(services.clock() * 1000)
 
 
-def _token(call: Call, user: User) -> TokenOut:
-    tokens = call.services.tokens
+def _token(services: Services, user: User) -> TokenOut:
+    tokens = services.tokens
     return TokenOut(
         token=tokens.issue(user.id, user.role, brand_id=user.brand_id),
         expires_in=tokens.ttl_s,
@@ -51,11 +52,11 @@ def _token(call: Call, user: User) -> TokenOut:
     status=201,
     errors=[409, 429],
 )
-async def signup(call: Call) -> TokenOut:
-    body: SignupIn = call.body
-    settings = call.services.settings
+async def signup(services: Services, call: Call) -> TokenOut:
+    body = call.body_as(SignupIn)
+    settings = services.settings
     await admit(
-        call.services.mux,
+        services.mux,
         [
             Window(
                 keys.throttle_signup_address(_address(call)),
@@ -63,9 +64,9 @@ async def signup(call: Call) -> TokenOut:
                 settings.auth_signup_window_s,
             )
         ],
-        now_ms=_now_ms(call),
+        now_ms=_now_ms(services),
     )
-    async with call.services.db.sessions() as db:
+    async with services.db.sessions() as db:
         user = await store.create_user(
             db,
             email=body.email,
@@ -74,7 +75,7 @@ async def signup(call: Call) -> TokenOut:
             role=body.role,
         )
         await db.commit()
-    return _token(call, user)
+    return _token(services, user)
 
 
 @api.route(
@@ -85,13 +86,13 @@ async def signup(call: Call) -> TokenOut:
     response=TokenOut,
     errors=[401, 429],
 )
-async def login(call: Call) -> TokenOut:
-    body: LoginIn = call.body
-    settings = call.services.settings
+async def login(services: Services, call: Call) -> TokenOut:
+    body = call.body_as(LoginIn)
+    settings = services.settings
     # Known or unknown, an e-mail address has its window, and authenticate() checks a
     # password against a hash either way: the answers cost the same (no enumeration).
     admission = await admit(
-        call.services.mux,
+        services.mux,
         [
             Window(
                 keys.throttle_login_account(body.email),
@@ -104,19 +105,19 @@ async def login(call: Call) -> TokenOut:
                 settings.auth_window_s,
             ),
         ],
-        now_ms=_now_ms(call),
+        now_ms=_now_ms(services),
     )
-    async with call.services.db.sessions() as db:
+    async with services.db.sessions() as db:
         user = await store.authenticate(db, body.email, body.password)
     # Only failures count against the account: the owner signing in gives it back.
     await admission.release()
-    return _token(call, user)
+    return _token(services, user)
 
 
 @api.route("GET", "/api/me", summary="The signed-in user", response=UserOut, auth="required")
-async def me(call: Call) -> UserOut:
+async def me(services: Services, call: Call) -> UserOut:
     user_id = call.principal.require_user()
-    async with call.services.db.sessions() as db:
+    async with services.db.sessions() as db:
         user = await db.get(User, user_id)
     if user is None:
         raise NotFound("this account no longer exists")
@@ -131,13 +132,13 @@ async def me(call: Call) -> UserOut:
     response=UserOut,
     auth="required",
 )
-async def put_address(call: Call) -> UserOut:
+async def put_address(services: Services, call: Call) -> UserOut:
     user_id = call.principal.require_user()
-    async with call.services.db.sessions() as db:
+    async with services.db.sessions() as db:
         user = await db.get(User, user_id)
         if user is None:
             raise NotFound("this account no longer exists")
-        user.shipping_address = call.body.model_dump()
+        user.shipping_address = call.body_as(Address).model_dump()
         await db.commit()
     return store.user_out(user)
 
@@ -149,7 +150,7 @@ async def put_address(call: Call) -> UserOut:
     response=list[PaymentMethodOut],
     auth="required",
 )
-async def payment_methods(call: Call) -> list[PaymentMethodOut]:
+async def payment_methods(services: Services, call: Call) -> list[PaymentMethodOut]:
     user_id = call.principal.require_user()
-    async with call.services.db.sessions() as db:
+    async with services.db.sessions() as db:
         return await list_methods(db, user_id)

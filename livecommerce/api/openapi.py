@@ -46,7 +46,7 @@ _STATUS_TEXT = {
 }
 
 
-def _models(endpoints: Iterable[Endpoint]) -> list[type[BaseModel]]:
+def _models(endpoints: Iterable[Endpoint[Any]]) -> list[type[BaseModel]]:
     seen: dict[type[BaseModel], None] = {}
     for e in endpoints:
         for candidate in (e.query, e.body, e.response):
@@ -76,7 +76,7 @@ def _response_schema(annotation: Any) -> dict[str, Any]:
 
 
 def openapi_document(
-    endpoints: Iterable[Endpoint], *, title: str, version: str, description: str = ""
+    endpoints: Iterable[Endpoint[Any]], *, title: str, version: str, description: str = ""
 ) -> dict[str, Any]:
     endpoints = list(endpoints)
     models = _models(endpoints)
@@ -99,7 +99,7 @@ def openapi_document(
     return doc
 
 
-def _operation(e: Endpoint) -> dict[str, Any]:
+def _operation(e: Endpoint[Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": e.name,
         "summary": e.summary,

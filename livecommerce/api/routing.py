@@ -5,16 +5,19 @@ models of its query, body and response; the same models validate incoming
 requests (via :meth:`Endpoint.asgi`) and generate the OpenAPI document (see
 :mod:`livecommerce.api.openapi`), so the two cannot drift.
 
-Handlers are thin adapters: ``async def handler(call: Call) -> Model | Response``.
-They pull what they need from ``call`` and hand it to domain code.
+Handlers are thin adapters: ``async def handler(context, call) -> Model | Response``.
+``context`` is what the handler's part of the app was built with — the cart's
+handlers get the cart, the catalog's the app's :class:`~livecommerce.services.Services`
+— bound when the composition root asks for :meth:`Api.routes`; ``call`` carries
+who is asking and the validated inputs. Handlers hand both to domain code.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -25,14 +28,18 @@ from starlette.routing import Route
 from livecommerce import encoding
 from livecommerce.api.common import MAX_ID
 from livecommerce.auth.permissions import ANONYMOUS, Principal
+from livecommerce.auth.tokens import TokenSigner
 from livecommerce.errors import BadRequest, NotFound, Unauthorized, ValidationFailed
 from livecommerce.http.limits import JSON_MEDIA_TYPE, check_media_type, read_body
 
-__all__ = ["Api", "Call", "Endpoint", "JSONResponse", "problem_from_validation"]
+__all__ = ["Api", "Call", "Edge", "Endpoint", "Handler", "JSONResponse", "problem_from_validation"]
 
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C")
 Auth = Literal["none", "optional", "required"]
-Handler = Callable[["Call"], Awaitable[Any]]
+#: ``async def handler(context, call)``: a JSON-able result (a model, a list of models,
+#: None for an empty answer) or a Starlette ``Response``.
+Handler = Callable[[C, "Call"], Awaitable[object]]
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 
@@ -44,27 +51,59 @@ class JSONResponse(Response):
         return encoding.dumps(content)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """What every endpoint checks before its handler runs, the same for the whole app."""
+
+    tokens: TokenSigner
+    #: Largest request body read, bytes, where an endpoint names no ``max_body``.
+    max_body_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
-    """Everything a handler gets: the request, the app's services, who is asking,
-    and the validated inputs."""
+    """One request as a handler sees it: who is asking and the validated inputs."""
 
     request: Request
     principal: Principal
-    path: dict[str, Any]
-    query: Any
-    body: Any
+    #: Path parameters, converted (``{session_id:int}`` is an int, in 1..MAX_ID).
+    path: Mapping[str, int | str]
+    query: BaseModel | None
+    body: BaseModel | None
+    #: The raw body of a non-JSON endpoint (WHIP/WHEP's SDP); empty otherwise.
+    content: bytes = b""
 
-    @property
-    def services(self) -> Any:
-        return self.request.app.state.services
+    def id(self, name: str) -> int:
+        """The ``{name:int}`` path parameter."""
+        value = self.path[name]
+        if not isinstance(value, int):
+            raise TypeError(f"path parameter {name!r} is not declared ':int'")
+        return value
+
+    def param(self, name: str) -> str:
+        """The ``{name}`` (text) path parameter."""
+        return str(self.path[name])
+
+    def query_as(self, kind: type[M]) -> M:
+        """The validated query, as the endpoint's ``query=`` model."""
+        return _as(self.query, kind, "query")
+
+    def body_as(self, kind: type[M]) -> M:
+        """The validated JSON body, as the endpoint's ``body=`` model."""
+        return _as(self.body, kind, "body")
+
+
+def _as(value: BaseModel | None, kind: type[M], where: str) -> M:
+    if not isinstance(value, kind):
+        raise TypeError(f"the endpoint declares no {where} of type {kind.__name__}")
+    return value
 
 
 @dataclass
-class Endpoint:
+class Endpoint(Generic[C]):
     method: str
     path: str
-    handler: Handler
+    handler: Handler[C]
     summary: str
     tags: Sequence[str]
     query: type[BaseModel] | None = None
@@ -94,18 +133,24 @@ class Endpoint:
     def name(self) -> str:
         return self.handler.__name__
 
-    def route(self) -> Route:
-        return Route(self.path, self.asgi, methods=[self.method], name=self.name)
+    def route(self, context: C, edge: Edge) -> Route:
+        """The Starlette route serving this endpoint with ``context`` for its handler."""
 
-    async def asgi(self, request: Request) -> Response:
-        services = request.app.state.services
-        principal = _principal(request, services, self.auth)
+        async def endpoint(request: Request) -> Response:
+            return await self.serve(request, context, edge)
+
+        endpoint.__name__ = endpoint.__qualname__ = self.name
+        return Route(self.path, endpoint, methods=[self.method], name=self.name)
+
+    async def serve(self, request: Request, context: C, edge: Edge) -> Response:
+        principal = _principal(request, edge.tokens, self.auth)
         query = None
         if self.query is not None:
             # Query parameters are text by nature: "5" is how a query says 5.
             query = _validate(self.query, dict(request.query_params), where="query", strict=False)
-        body: Any = None
-        limit = self.max_body or services.settings.http_max_body_bytes
+        body: BaseModel | None = None
+        content = b""
+        limit = self.max_body or edge.max_body_bytes
         if self.body is not None:
             check_media_type(request, JSON_MEDIA_TYPE)
             raw = await read_body(request, limit)
@@ -119,19 +164,15 @@ class Endpoint:
             body = _validate(self.body, data, where="body")
         elif self.request_media_type is not None:
             check_media_type(request, self.request_media_type)
-            body = await read_body(request, limit)
-        path = dict(request.path_params)
+            content = await read_body(request, limit)
+        path: dict[str, int | str] = dict(request.path_params)
         for name, kind in self.path_params:
-            if kind == "int" and not 1 <= path[name] <= MAX_ID:
+            if kind == "int" and not 1 <= int(path[name]) <= MAX_ID:
                 raise NotFound(f"no {name.removesuffix('_id')} with id {path[name]}")
         call = Call(
-            request=request,
-            principal=principal,
-            path=path,
-            query=query,
-            body=body,
+            request=request, principal=principal, path=path, query=query, body=body, content=content
         )
-        result = await self.handler(call)
+        result = await self.handler(context, call)
         if isinstance(result, Response):
             return result
         if result is None:
@@ -183,7 +224,7 @@ def problem_from_validation(exc: PydanticValidationError, *, where: str) -> Vali
     return ValidationFailed(f"{field_name}: {first['msg']}", errors=errors)
 
 
-def _principal(request: Request, services: Any, auth: Auth) -> Principal:
+def _principal(request: Request, tokens: TokenSigner, auth: Auth) -> Principal:
     header = request.headers.get("authorization")
     if header is None:
         if auth == "required":
@@ -194,16 +235,17 @@ def _principal(request: Request, services: Any, auth: Auth) -> Principal:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
     if auth == "none":
         return ANONYMOUS
-    claims = services.tokens.verify(token.strip())
+    claims = tokens.verify(token.strip())
     return Principal(user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id)
 
 
-class Api:
-    """A set of endpoints; components contribute one each, the app joins them."""
+class Api(Generic[C]):
+    """A set of endpoints whose handlers take the same context ``C``; the composition
+    root (:mod:`livecommerce.app`) binds each Api to its context with :meth:`routes`."""
 
     def __init__(self, *, tags: Sequence[str] = ()) -> None:
         self.tags = list(tags)
-        self.endpoints: list[Endpoint] = []
+        self.endpoints: list[Endpoint[C]] = []
 
     def route(
         self,
@@ -222,8 +264,8 @@ class Api:
         response_media_type: str | None = None,
         response_headers: dict[str, str] | None = None,
         max_body: int | None = None,
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
+    ) -> Callable[[Handler[C]], Handler[C]]:
+        def register(handler: Handler[C]) -> Handler[C]:
             self.endpoints.append(
                 Endpoint(
                     method=method.upper(),
@@ -247,5 +289,5 @@ class Api:
 
         return register
 
-    def routes(self) -> list[Route]:
-        return [e.route() for e in self.endpoints]
+    def routes(self, context: C, edge: Edge) -> list[Route]:
+        return [e.route(context, edge) for e in self.endpoints]

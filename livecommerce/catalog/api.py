@@ -20,10 +20,11 @@ from livecommerce.catalog.schemas import (
 )
 from livecommerce.db.models import Role
 from livecommerce.events import StockTotalChanging
+from livecommerce.services import Services
 
 __all__ = ["api"]
 
-api = Api(tags=["catalog"])
+api: Api[Services] = Api(tags=["catalog"])
 
 
 def _next(offset: int, limit: int, count: int) -> int | None:
@@ -31,9 +32,9 @@ def _next(offset: int, limit: int, count: int) -> int | None:
 
 
 @api.route("GET", "/api/brands", summary="List brands", query=PageQuery, response=BrandPage)
-async def list_brands(call: Call) -> BrandPage:
-    q: PageQuery = call.query
-    async with call.services.db.sessions() as db:
+async def list_brands(services: Services, call: Call) -> BrandPage:
+    q = call.query_as(PageQuery)
+    async with services.db.sessions() as db:
         rows = await store.list_brands(db, limit=q.limit, offset=q.offset)
     return BrandPage(
         items=[store.brand_out(b) for b in rows], next_offset=_next(q.offset, q.limit, len(rows))
@@ -50,18 +51,18 @@ async def list_brands(call: Call) -> BrandPage:
     auth="required",
     errors=[403, 409],
 )
-async def create_brand(call: Call) -> BrandOut:
+async def create_brand(services: Services, call: Call) -> BrandOut:
     call.principal.require_role(Role.ADMIN)
-    async with call.services.db.sessions() as db:
-        brand = await store.create_brand(db, call.body)
+    async with services.db.sessions() as db:
+        brand = await store.create_brand(db, call.body_as(BrandIn))
         await db.commit()
     return store.brand_out(brand)
 
 
 @api.route("GET", "/api/brands/{brand_id:int}", summary="One brand", response=BrandOut)
-async def get_brand(call: Call) -> BrandOut:
-    async with call.services.db.sessions() as db:
-        return store.brand_out(await store.get_brand(db, call.path["brand_id"]))
+async def get_brand(services: Services, call: Call) -> BrandOut:
+    async with services.db.sessions() as db:
+        return store.brand_out(await store.get_brand(db, call.id("brand_id")))
 
 
 @api.route(
@@ -71,9 +72,9 @@ async def get_brand(call: Call) -> BrandOut:
     query=ProductQuery,
     response=ProductPage,
 )
-async def list_products(call: Call) -> ProductPage:
-    q: ProductQuery = call.query
-    async with call.services.db.sessions() as db:
+async def list_products(services: Services, call: Call) -> ProductPage:
+    q = call.query_as(ProductQuery)
+    async with services.db.sessions() as db:
         rows = await store.list_products(
             db, limit=q.limit, offset=q.offset, brand_id=q.brand_id, q=q.q
         )
@@ -91,11 +92,11 @@ async def list_products(call: Call) -> ProductPage:
     auth="required",
     errors=[403, 409],
 )
-async def create_product(call: Call) -> ProductOut:
-    brand_id = call.path["brand_id"]
+async def create_product(services: Services, call: Call) -> ProductOut:
+    brand_id = call.id("brand_id")
     call.principal.require_brand(brand_id)
-    async with call.services.db.sessions() as db:
-        product = await store.create_product(db, brand_id, call.body)
+    async with services.db.sessions() as db:
+        product = await store.create_product(db, brand_id, call.body_as(ProductIn))
         await db.commit()
         product = await store.get_product(db, product.id)
         return store.product_out(product)
@@ -107,9 +108,9 @@ async def create_product(call: Call) -> ProductOut:
     summary="One product with its variants",
     response=ProductOut,
 )
-async def get_product(call: Call) -> ProductOut:
-    async with call.services.db.sessions() as db:
-        return store.product_out(await store.get_product(db, call.path["product_id"]))
+async def get_product(services: Services, call: Call) -> ProductOut:
+    async with services.db.sessions() as db:
+        return store.product_out(await store.get_product(db, call.id("product_id")))
 
 
 @api.route(
@@ -121,11 +122,11 @@ async def get_product(call: Call) -> ProductOut:
     auth="required",
     errors=[403],
 )
-async def update_product(call: Call) -> ProductOut:
-    async with call.services.db.sessions() as db:
-        product = await store.get_product(db, call.path["product_id"])
+async def update_product(services: Services, call: Call) -> ProductOut:
+    async with services.db.sessions() as db:
+        product = await store.get_product(db, call.id("product_id"))
         call.principal.require_brand(product.brand_id)
-        await store.update_product(db, product, call.body)
+        await store.update_product(db, product, call.body_as(ProductPatch))
         await db.commit()
         return store.product_out(await store.get_product(db, product.id))
 
@@ -138,9 +139,9 @@ async def update_product(call: Call) -> ProductOut:
     auth="required",
     errors=[403],
 )
-async def delete_product(call: Call) -> None:
-    async with call.services.db.sessions() as db:
-        product = await store.get_product(db, call.path["product_id"])
+async def delete_product(services: Services, call: Call) -> None:
+    async with services.db.sessions() as db:
+        product = await store.get_product(db, call.id("product_id"))
         call.principal.require_brand(product.brand_id)
         product.is_active = False
         await db.commit()
@@ -156,11 +157,11 @@ async def delete_product(call: Call) -> None:
     auth="required",
     errors=[403, 409],
 )
-async def add_variant(call: Call) -> VariantOut:
-    async with call.services.db.sessions() as db:
-        product = await store.get_product(db, call.path["product_id"])
+async def add_variant(services: Services, call: Call) -> VariantOut:
+    async with services.db.sessions() as db:
+        product = await store.get_product(db, call.id("product_id"))
         call.principal.require_brand(product.brand_id)
-        variant = await store.add_variant(db, product, call.body)
+        variant = await store.add_variant(db, product, call.body_as(VariantIn))
         await db.commit()
         return store.variant_out(variant, product)
 
@@ -174,16 +175,16 @@ async def add_variant(call: Call) -> VariantOut:
     auth="required",
     errors=[403, 409],
 )
-async def update_variant(call: Call) -> VariantOut:
-    async with call.services.db.sessions() as db:
-        variant = await store.get_variant(db, call.path["variant_id"])
+async def update_variant(services: Services, call: Call) -> VariantOut:
+    async with services.db.sessions() as db:
+        variant = await store.get_variant(db, call.id("variant_id"))
         call.principal.require_brand(variant.product.brand_id)
         old_total = variant.stock_total
-        await store.update_variant(db, variant, call.body)
+        await store.update_variant(db, variant, call.body_as(VariantPatch))
         if variant.stock_total != old_total:
             # Sent before the commit: a receiver (the cart) refuses a total below what
             # is already sold or held, and its error rolls the change back.
-            await call.services.events.publish(
+            await services.events.publish(
                 StockTotalChanging(
                     product_id=variant.product_id,
                     variant_id=variant.id,

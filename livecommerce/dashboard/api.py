@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select
 
 from livecommerce import keys
 from livecommerce.api.routing import Api, Call
 from livecommerce.auth.permissions import session_rights
+from livecommerce.dashboard.component import Dashboard
 from livecommerce.dashboard.numbers import conversion, live_counters
 from livecommerce.dashboard.schemas import DashboardOut, OverviewItem, OverviewOut
 from livecommerce.db.models import LiveSession, SessionStatus
 from livecommerce.pinstate import current_pin
 
-if TYPE_CHECKING:
-    from livecommerce.dashboard.component import Dashboard
-
 __all__ = ["api"]
 
-api = Api(tags=["dashboards"])
-
-
-def _dashboard(call: Call) -> Dashboard:
-    from livecommerce.dashboard.component import Dashboard
-
-    component: Dashboard = call.services.get(Dashboard)
-    return component
+api: Api[Dashboard] = Api(tags=["dashboards"])
 
 
 @api.route(
@@ -38,12 +27,12 @@ def _dashboard(call: Call) -> Dashboard:
     auth="required",
     errors=[401, 403, 404],
 )
-async def session_dashboard(call: Call) -> DashboardOut:
-    session_id = call.path["session_id"]
+async def session_dashboard(dashboard: Dashboard, call: Call) -> DashboardOut:
+    session_id = call.id("session_id")
     call.principal.require_user()
-    async with call.services.db.sessions() as db:
+    async with dashboard.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_moderate()
-    return await _dashboard(call).dashboard(session_id)
+    return await dashboard.dashboard(session_id)
 
 
 @api.route(
@@ -54,9 +43,9 @@ async def session_dashboard(call: Call) -> DashboardOut:
     auth="required",
     errors=[401, 403],
 )
-async def admin_overview(call: Call) -> OverviewOut:
+async def admin_overview(dashboard: Dashboard, call: Call) -> OverviewOut:
     call.principal.require_role()  # admins only
-    services = call.services
+    services = dashboard.services
     async with services.db.sessions() as db:
         rows = list(
             await db.execute(
@@ -66,7 +55,6 @@ async def admin_overview(call: Call) -> OverviewOut:
                 .limit(500)
             )
         )
-    dashboard = _dashboard(call)
     items = []
     for session_id, title, host_id in rows:
         counters = await live_counters(services.redis, session_id)

@@ -14,22 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from livecommerce import encoding
 from livecommerce.auth.permissions import Principal
 from livecommerce.components import Component
-from livecommerce.dashboard import api as dashboard_api
 from livecommerce.dashboard.numbers import compute_dashboard
 from livecommerce.dashboard.sales import SalesCache, SessionSales
 from livecommerce.dashboard.schemas import DashboardOut
 from livecommerce.errors import LivecommerceError
+from livecommerce.hub.component import Hub, Member
 from livecommerce.hub.snapshot import session_status
 from livecommerce.services import Services
-
-if TYPE_CHECKING:
-    from livecommerce.hub.component import Hub
-    from livecommerce.hub.endpoint import Connection
 
 __all__ = ["Dashboard"]
 
@@ -37,14 +32,14 @@ log = logging.getLogger("livecommerce.dashboard")
 
 
 class Dashboard(Component):
-    api = dashboard_api.api
-
-    def __init__(self, *, push_interval_s: float = 1.0) -> None:
+    def __init__(self, services: Services, hub: Hub, *, push_interval_s: float = 1.0) -> None:
+        self.services = services
+        self.hub = hub
         self.push_interval_s = push_interval_s
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, services: Services) -> None:
-        self.services = services
+    async def start(self) -> None:
+        services = self.services
         self.sales = SalesCache(services.db, max_entries=services.settings.cache_max_entries)
         self._task = asyncio.create_task(self._push_loop(), name="dashboard-push")
 
@@ -79,34 +74,24 @@ class Dashboard(Component):
 
     async def push_once(self) -> None:
         """Send the current dashboard to every local connection that may see it."""
-        from livecommerce.hub.component import Hub
-
-        hub = self.services.find(Hub)
-        if hub is None:
-            return
-        watchers: dict[int, list[Connection]] = {}
-        for conn in list(hub.connections):
-            subscriber = conn.subscriber
-            if subscriber is None or conn.principal.user_id is None:
-                continue
-            if await self._may_watch(hub, conn.principal, subscriber.session_id):
-                watchers.setdefault(subscriber.session_id, []).append(conn)
-        for session_id, conns in watchers.items():
+        watchers: dict[int, list[Member]] = {}
+        for member in self.hub.members():
+            if await self._may_watch(member.principal, member.session_id):
+                watchers.setdefault(member.session_id, []).append(member)
+        for session_id, members in watchers.items():
             try:
                 numbers = await self.dashboard(session_id)
             except LivecommerceError:
                 continue
             text = encoding.dumps(numbers.model_dump(mode="json")).decode()
-            for conn in conns:
-                sub = conn.subscriber
-                if sub is not None and sub.session_id == session_id:
-                    conn.outbox.push(text)
+            for member in members:
+                member.send(text)
 
-    async def _may_watch(self, hub: Hub, principal: Principal, session_id: int) -> bool:
+    async def _may_watch(self, principal: Principal, session_id: int) -> bool:
         if principal.is_admin:
             return True
         try:
-            staff = await hub.rights.staff(session_id)
+            staff = await self.hub.rights.staff(session_id)
         except LivecommerceError:  # the session is gone
             return False
         return staff.may_moderate(principal)

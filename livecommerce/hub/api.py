@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from livecommerce.api.routing import Api, Call
 from livecommerce.hub import pins
+from livecommerce.hub.component import Hub
 from livecommerce.hub.schemas import PinIn, PinOut, SessionState
 from livecommerce.hub.snapshot import snapshot
 
 __all__ = ["api"]
 
-api = Api(tags=["live hub"])
-
-
-def _hub(call: Call):  # type: ignore[no-untyped-def]
-    from livecommerce.hub.component import Hub
-
-    return call.services.get(Hub)
+api: Api[Hub] = Api(tags=["live hub"])
 
 
 @api.route(
@@ -28,10 +23,9 @@ def _hub(call: Call):  # type: ignore[no-untyped-def]
     auth="required",
     errors=[403, 404, 409, 422],
 )
-async def pin_product(call: Call) -> PinOut:
-    hub = _hub(call)
+async def pin_product(hub: Hub, call: Call) -> PinOut:
     return await pins.pin_product(
-        call.services, hub.cards, call.principal, call.path["session_id"], call.body
+        hub.services, hub.cards, call.principal, call.id("session_id"), call.body_as(PinIn)
     )
 
 
@@ -43,8 +37,8 @@ async def pin_product(call: Call) -> PinOut:
     auth="required",
     errors=[403, 404, 409],
 )
-async def unpin_product(call: Call) -> None:
-    await pins.unpin(call.services, call.principal, call.path["session_id"])
+async def unpin_product(hub: Hub, call: Call) -> None:
+    await pins.unpin(hub.services, call.principal, call.id("session_id"))
 
 
 @api.route(
@@ -54,8 +48,8 @@ async def unpin_product(call: Call) -> None:
     response=list[PinOut],
     errors=[404],
 )
-async def list_pins(call: Call) -> list[PinOut]:
-    return await pins.pin_history(call.services, call.path["session_id"])
+async def list_pins(hub: Hub, call: Call) -> list[PinOut]:
+    return await pins.pin_history(hub.services, call.id("session_id"))
 
 
 @api.route(
@@ -65,13 +59,13 @@ async def list_pins(call: Call) -> list[PinOut]:
     response=SessionState,
     errors=[404],
 )
-async def session_state(call: Call) -> SessionState:
-    services = call.services
+async def session_state(hub: Hub, call: Call) -> SessionState:
+    services = hub.services
     state = await snapshot(
         services.redis,
         services.db,
-        _hub(call).cards,
-        call.path["session_id"],
+        hub.cards,
+        call.id("session_id"),
         recent_chat=services.settings.hub_recent_chat,
     )
     return SessionState.model_validate(state)

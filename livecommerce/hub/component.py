@@ -13,9 +13,8 @@ from livecommerce import keys
 from livecommerce.components import Component
 from livecommerce.db.models import SessionStatus
 from livecommerce.events import SessionStateChanged
-from livecommerce.hub import api as hub_api
 from livecommerce.hub.cards import CardCache
-from livecommerce.hub.endpoint import Connection, hub_endpoint
+from livecommerce.hub.endpoint import Connection, HubEndpoint
 from livecommerce.hub.fanout import Fanout
 from livecommerce.hub.pins import end_pins
 from livecommerce.hub.presence import Presence
@@ -24,7 +23,7 @@ from livecommerce.hub.rights import RightsCache
 from livecommerce.services import Services
 from livecommerce.sessionfeed import publish
 
-__all__ = ["Hub"]
+__all__ = ["Hub", "Member"]
 
 log = logging.getLogger("livecommerce.hub")
 
@@ -32,17 +31,16 @@ log = logging.getLogger("livecommerce.hub")
 class Hub(Component):
     """Owns this process's connections, rooms and the stream reader."""
 
-    api = hub_api.api
-
-    def __init__(self) -> None:
+    def __init__(self, services: Services) -> None:
+        self.services = services
         self.connections: set[Connection] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
-        return [WebSocketRoute("/ws", hub_endpoint)]
+        return [WebSocketRoute("/ws", HubEndpoint(self))]
 
-    async def start(self, services: Services) -> None:
-        self.services = services
+    async def start(self) -> None:
+        services = self.services
         settings = services.settings
         self.cards = CardCache(
             services.db, ttl_s=settings.card_ttl_s, max_entries=settings.cache_max_entries
@@ -109,7 +107,32 @@ class Hub(Component):
             except Exception:
                 log.exception("hub: periodic task failed")
 
+    def members(self) -> list[Member]:
+        """Signed-in connections that joined a session, for pushes that are not
+        session events (the moderators' dashboard)."""
+        members = []
+        for conn in list(self.connections):
+            subscriber = conn.subscriber
+            if subscriber is not None and conn.principal.user_id is not None:
+                members.append(Member(conn, subscriber.session_id))
+        return members
+
     def _sweep_idle(self, now: float, timeout_s: float) -> None:
         for conn in list(self.connections):
             if conn.state.idle(now, timeout_s):
                 conn.outbox.close_after(CLOSE_IDLE, "idle: join a session or send a ping")
+
+
+class Member:
+    """A signed-in connection and the session it watches."""
+
+    def __init__(self, conn: Connection, session_id: int) -> None:
+        self._conn = conn
+        self.principal = conn.principal
+        self.session_id = session_id
+
+    def send(self, text: str) -> None:
+        """Queue ``text`` on the connection, unless it has left the session since."""
+        subscriber = self._conn.subscriber
+        if subscriber is not None and subscriber.session_id == self.session_id:
+            self._conn.outbox.push(text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from pydantic import ValidationError as PydanticValidationError
@@ -29,33 +29,50 @@ from livecommerce.auth.permissions import Principal, SessionRights
 from livecommerce.db.models import User
 from livecommerce.errors import Forbidden, LivecommerceError, Unauthorized, Unavailable
 from livecommerce.hub import chat, pins
+from livecommerce.hub.cards import CardCache
 from livecommerce.hub.client import ClientState, Close, Dispatch, require_int
+from livecommerce.hub.fanout import Fanout
 from livecommerce.hub.outbox import Outbox, send_message
+from livecommerce.hub.presence import Presence
 from livecommerce.hub.protocol import Request, ack_frame, error_frame, hello_frame, replay_frames
+from livecommerce.hub.rights import RightsCache
 from livecommerce.hub.rooms import Room, Subscriber
 from livecommerce.hub.schemas import PinIn
 from livecommerce.hub.snapshot import missed_events, session_status, snapshot
 from livecommerce.hub.wire import WIRE_EXTENSION, RawWire
+from livecommerce.metrics import HubMetrics
 from livecommerce.moderation import state as moderation_state
 from livecommerce.moderation.actions import moderate
 from livecommerce.moderation.schemas import ModerateIn
+from livecommerce.services import Services
 
-if TYPE_CHECKING:
-    from livecommerce.hub.component import Hub
-
-__all__ = ["Connection", "hub_endpoint"]
+__all__ = ["Connection", "HubEndpoint", "HubParts"]
 
 log = logging.getLogger("livecommerce.hub")
+
+
+class HubParts(Protocol):
+    """What a connection uses of its hub (:class:`~livecommerce.hub.component.Hub`
+    has these once started)."""
+
+    services: Services
+    connections: set[Connection]
+    fanout: Fanout
+    presence: Presence
+    cards: CardCache
+    rights: RightsCache
+    metrics: HubMetrics
 
 
 class HubEndpoint:
     """The raw ASGI app behind ``/ws`` (no Starlette ``WebSocket`` wrapper: the fan-out
     hands every viewer the same prebuilt ASGI message)."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from livecommerce.hub.component import Hub
+    def __init__(self, hub: HubParts) -> None:
+        self.hub = hub
 
-        hub = scope["app"].state.services.get(Hub)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hub = self.hub
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
@@ -87,13 +104,10 @@ class HubEndpoint:
             hub.metrics.closed(conn.outbox.close_code)
 
 
-hub_endpoint = HubEndpoint()
-
-
 class Connection:
     """One client's transport side: its state, its outbox, its subscription."""
 
-    def __init__(self, hub: Hub, send: Send, wire: RawWire | None = None) -> None:
+    def __init__(self, hub: HubParts, send: Send, wire: RawWire | None = None) -> None:
         self.hub = hub
         settings = hub.services.settings
         self.state = ClientState(

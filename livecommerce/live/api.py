@@ -20,10 +20,11 @@ from livecommerce.live.schemas import (
     SessionPatch,
     SessionQuery,
 )
+from livecommerce.services import Services
 
 __all__ = ["api"]
 
-api = Api(tags=["live sessions"])
+api: Api[Services] = Api(tags=["live sessions"])
 
 
 def _audit(db: AsyncSession, session_id: int, call: Call, action: str, user_id: int) -> None:
@@ -45,9 +46,9 @@ def _audit(db: AsyncSession, session_id: int, call: Call, action: str, user_id: 
     query=SessionQuery,
     response=SessionPage,
 )
-async def list_sessions(call: Call) -> SessionPage:
-    q: SessionQuery = call.query
-    async with call.services.db.sessions() as db:
+async def list_sessions(services: Services, call: Call) -> SessionPage:
+    q = call.query_as(SessionQuery)
+    async with services.db.sessions() as db:
         rows = await store.list_sessions(
             db, limit=q.limit, offset=q.offset, status=q.status, host_id=q.host_id
         )
@@ -67,10 +68,10 @@ async def list_sessions(call: Call) -> SessionPage:
     auth="required",
     errors=[403],
 )
-async def create_session(call: Call) -> SessionOut:
+async def create_session(services: Services, call: Call) -> SessionOut:
     host_id = call.principal.require_role(Role.HOST)
-    async with call.services.db.sessions() as db:
-        session = await store.create_session(db, host_id, call.body)
+    async with services.db.sessions() as db:
+        session = await store.create_session(db, host_id, call.body_as(SessionIn))
         await db.commit()
         return await store.session_out(db, session)
 
@@ -81,9 +82,9 @@ async def create_session(call: Call) -> SessionOut:
     summary="A session with its lineup",
     response=SessionOut,
 )
-async def get_session(call: Call) -> SessionOut:
-    async with call.services.db.sessions() as db:
-        return await store.session_out(db, await store.get_session(db, call.path["session_id"]))
+async def get_session(services: Services, call: Call) -> SessionOut:
+    async with services.db.sessions() as db:
+        return await store.session_out(db, await store.get_session(db, call.id("session_id")))
 
 
 @api.route(
@@ -95,26 +96,28 @@ async def get_session(call: Call) -> SessionOut:
     auth="required",
     errors=[403, 409],
 )
-async def update_session(call: Call) -> SessionOut:
-    session_id = call.path["session_id"]
-    async with call.services.db.sessions() as db:
+async def update_session(services: Services, call: Call) -> SessionOut:
+    session_id = call.id("session_id")
+    async with services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
         session = await store.get_session(db, session_id)
-        await store.update_session(db, session, call.body)
+        await store.update_session(db, session, call.body_as(SessionPatch))
         await db.commit()
         return await store.session_out(db, session)
 
 
-async def _transition(call: Call, to: SessionStatus, *, moderators_may: bool) -> SessionOut:
-    session_id = call.path["session_id"]
-    async with call.services.db.sessions() as db:
+async def _transition(
+    services: Services, call: Call, to: SessionStatus, *, moderators_may: bool
+) -> SessionOut:
+    session_id = call.id("session_id")
+    async with services.db.sessions() as db:
         rights = await session_rights(db, call.principal, session_id)
         if moderators_may:
             rights.require_moderate()
         else:
             rights.require_manage()
         session = await store.get_session(db, session_id)
-        await SessionLifecycle(call.services.events).move(db, session, to)
+        await SessionLifecycle(services.events).move(db, session, to)
         return await store.session_out(db, session)
 
 
@@ -126,8 +129,8 @@ async def _transition(call: Call, to: SessionStatus, *, moderators_may: bool) ->
     auth="required",
     errors=[403, 409],
 )
-async def start_session(call: Call) -> SessionOut:
-    return await _transition(call, SessionStatus.LIVE, moderators_may=False)
+async def start_session(services: Services, call: Call) -> SessionOut:
+    return await _transition(services, call, SessionStatus.LIVE, moderators_may=False)
 
 
 @api.route(
@@ -138,8 +141,8 @@ async def start_session(call: Call) -> SessionOut:
     auth="required",
     errors=[403, 409],
 )
-async def end_session(call: Call) -> SessionOut:
-    return await _transition(call, SessionStatus.ENDED, moderators_may=True)
+async def end_session(services: Services, call: Call) -> SessionOut:
+    return await _transition(services, call, SessionStatus.ENDED, moderators_may=True)
 
 
 @api.route(
@@ -151,15 +154,15 @@ async def end_session(call: Call) -> SessionOut:
     auth="required",
     errors=[403, 409],
 )
-async def set_lineup(call: Call) -> SessionOut:
-    session_id = call.path["session_id"]
-    body: LineupIn = call.body
-    async with call.services.db.sessions() as db:
+async def set_lineup(services: Services, call: Call) -> SessionOut:
+    session_id = call.id("session_id")
+    body = call.body_as(LineupIn)
+    async with services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
         session = await store.get_session(db, session_id)
         await store.set_lineup(db, session, body.product_ids)
         await db.commit()
-        await call.services.events.publish(
+        await services.events.publish(
             LineupChanged(session_id=session_id, product_ids=tuple(body.product_ids))
         )
         return await store.session_out(db, session)
@@ -171,10 +174,10 @@ async def set_lineup(call: Call) -> SessionOut:
     summary="The session's moderators",
     response=list[ModeratorOut],
 )
-async def list_moderators(call: Call) -> list[ModeratorOut]:
-    async with call.services.db.sessions() as db:
-        await store.get_session(db, call.path["session_id"])
-        return await store.list_moderators(db, call.path["session_id"])
+async def list_moderators(services: Services, call: Call) -> list[ModeratorOut]:
+    async with services.db.sessions() as db:
+        await store.get_session(db, call.id("session_id"))
+        return await store.list_moderators(db, call.id("session_id"))
 
 
 @api.route(
@@ -187,12 +190,12 @@ async def list_moderators(call: Call) -> list[ModeratorOut]:
     auth="required",
     errors=[403, 409],
 )
-async def add_moderator(call: Call) -> list[ModeratorOut]:
-    session_id = call.path["session_id"]
-    async with call.services.db.sessions() as db:
+async def add_moderator(services: Services, call: Call) -> list[ModeratorOut]:
+    session_id = call.id("session_id")
+    async with services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
-        await store.add_moderator(db, session_id, call.body.user_id)
-        _audit(db, session_id, call, "add_moderator", call.body.user_id)
+        await store.add_moderator(db, session_id, call.body_as(ModeratorIn).user_id)
+        _audit(db, session_id, call, "add_moderator", call.body_as(ModeratorIn).user_id)
         await db.commit()
         return await store.list_moderators(db, session_id)
 
@@ -205,10 +208,10 @@ async def add_moderator(call: Call) -> list[ModeratorOut]:
     auth="required",
     errors=[403],
 )
-async def remove_moderator(call: Call) -> None:
-    session_id = call.path["session_id"]
-    async with call.services.db.sessions() as db:
+async def remove_moderator(services: Services, call: Call) -> None:
+    session_id = call.id("session_id")
+    async with services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
-        await store.remove_moderator(db, session_id, call.path["user_id"])
-        _audit(db, session_id, call, "remove_moderator", call.path["user_id"])
+        await store.remove_moderator(db, session_id, call.id("user_id"))
+        _audit(db, session_id, call, "remove_moderator", call.id("user_id"))
         await db.commit()

@@ -15,10 +15,11 @@ from livecommerce.moderation.schemas import (
     ModerationOut,
     ModerationStateOut,
 )
+from livecommerce.services import Services
 
 __all__ = ["api"]
 
-api = Api(tags=["moderation"])
+api: Api[Services] = Api(tags=["moderation"])
 
 
 class LogQuery(StrictModel):
@@ -36,8 +37,10 @@ class LogQuery(StrictModel):
     auth="required",
     errors=[401, 403, 404, 409, 422],
 )
-async def post_moderation(call: Call) -> ModerationOut:
-    return await actions.moderate(call.services, call.principal, call.path["session_id"], call.body)
+async def post_moderation(services: Services, call: Call) -> ModerationOut:
+    return await actions.moderate(
+        services, call.principal, call.id("session_id"), call.body_as(ModerateIn)
+    )
 
 
 @api.route(
@@ -48,14 +51,14 @@ async def post_moderation(call: Call) -> ModerationOut:
     auth="required",
     errors=[401, 403, 404, 422],
 )
-async def delete_message(call: Call) -> ModerationOut:
+async def delete_message(services: Services, call: Call) -> ModerationOut:
     try:
         action = ModerateIn.model_validate(
-            {"action": "delete_message", "message_id": call.path["message_id"]}
+            {"action": "delete_message", "message_id": call.param("message_id")}
         )
     except PydanticValidationError as exc:
         raise problem_from_validation(exc, where="path") from None
-    return await actions.moderate(call.services, call.principal, call.path["session_id"], action)
+    return await actions.moderate(services, call.principal, call.id("session_id"), action)
 
 
 @api.route(
@@ -66,8 +69,8 @@ async def delete_message(call: Call) -> ModerationOut:
     auth="required",
     errors=[401, 403, 404],
 )
-async def get_moderation(call: Call) -> ModerationStateOut:
-    return await actions.moderation_state(call.services, call.principal, call.path["session_id"])
+async def get_moderation(services: Services, call: Call) -> ModerationStateOut:
+    return await actions.moderation_state(services, call.principal, call.id("session_id"))
 
 
 @api.route(
@@ -79,8 +82,8 @@ async def get_moderation(call: Call) -> ModerationStateOut:
     auth="required",
     errors=[401, 403, 404],
 )
-async def get_log(call: Call) -> ModerationLogOut:
+async def get_log(services: Services, call: Call) -> ModerationLogOut:
     items = await actions.audit_log(
-        call.services, call.principal, call.path["session_id"], limit=call.query.limit
+        services, call.principal, call.id("session_id"), limit=call.query_as(LogQuery).limit
     )
     return ModerationLogOut(items=items)

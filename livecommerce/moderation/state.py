@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
 from livecommerce.errors import Forbidden, TooManyRequests
-from livecommerce.sessionfeed import publish
 from livecommerce.lua import script
+from livecommerce.sessionfeed import publish
 
 __all__ = [
     "ChatRules",

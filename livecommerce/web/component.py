@@ -6,7 +6,7 @@ URL and talks to the public API and the WebSocket hub, like any other client.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from starlette.requests import Request
@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from livecommerce.components import Component
 from livecommerce.http.security import inline_script_hashes, page_headers
+from livecommerce.settings import Settings
 
 __all__ = ["WebPages"]
 
@@ -33,24 +34,28 @@ PAGES = {
 }
 
 
-def _page(filename: str) -> Endpoint:
+def _page(filename: str, frame_ancestors: Sequence[str]) -> Endpoint:
     path = STATIC / filename
     # The page's own inline scripts are allowed by hash, nothing else inline.
     hashes = inline_script_hashes(path.read_text())
 
+    # no-cache: pages are tiny and must pick up a new deploy at once.
+    headers = {"Cache-Control": "no-cache", **page_headers(hashes, frame_ancestors)}
+
     async def endpoint(request: Request) -> Response:
-        settings = request.app.state.services.settings
-        # no-cache: pages are tiny and must pick up a new deploy at once.
-        headers = {"Cache-Control": "no-cache", **page_headers(hashes, settings.frame_ancestors)}
         return FileResponse(path, media_type="text/html", headers=headers)
 
     return endpoint
 
 
 class WebPages(Component):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
     def routes(self) -> list[BaseRoute]:
+        ancestors = self.settings.frame_ancestors
         routes: list[BaseRoute] = [
-            Route(url, _page(filename), methods=["GET"], name=f"page:{filename}")
+            Route(url, _page(filename, ancestors), methods=["GET"], name=f"page:{filename}")
             for url, filename in PAGES.items()
         ]
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
