@@ -15,6 +15,7 @@ import fractions
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import httpx
@@ -106,7 +107,7 @@ class LoopTrack(MediaStreamTrack):
         self.keyframe_requests += 1
         self.index = 0
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         loop = asyncio.get_running_loop()

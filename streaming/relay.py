@@ -19,6 +19,7 @@ import asyncio
 import fractions
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -40,7 +41,7 @@ class RelayTrack(MediaStreamTrack):
     def __init__(self, kind: str, *, maxsize: int, on_need_keyframe: Callable[[], None]) -> None:
         super().__init__()
         self.kind = kind
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(maxsize)
         self._need_keyframe = kind == "video"
         self._on_need_keyframe = on_need_keyframe
         self._started = False
@@ -61,7 +62,7 @@ class RelayTrack(MediaStreamTrack):
             self.frames_dropped += self._drain()
             self._need_keyframe = True
 
-    def offer(self, packet: av.Packet, keyframe: bool) -> None:
+    def offer(self, packet: av.Packet[Any], keyframe: bool) -> None:
         """Queue one frame for this viewer (called by :class:`Fanout`, never blocks)."""
         if self.readyState != "live":
             return
@@ -82,7 +83,7 @@ class RelayTrack(MediaStreamTrack):
             else:
                 self._queue.put_nowait(packet)
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if not self._started:
