@@ -11,10 +11,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from redis.asyncio import Redis
+from typing_extensions import TypedDict
 
 from livecommerce import encoding, keys
 
-__all__ = ["PinState", "clear_pin", "current_pin", "parse_pin", "store_pin"]
+__all__ = ["PinState", "PinTerms", "clear_pin", "current_pin", "parse_pin", "store_pin"]
+
+
+class PinTerms(TypedDict):
+    """A pin's terms as viewers get them (the ``pin`` of a ``pinned`` event)."""
+
+    pin_id: int
+    product_id: int
+    pinned_at_ms: int
+    flash_price_minor: int | None
+    quantity_cap: int | None
+    ends_at_ms: int | None
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,16 @@ class PinState:
     quantity_cap: int | None = None
     #: When the flash terms end (unix ms); None: until unpinned.
     ends_at_ms: int | None = None
+
+    def terms(self) -> PinTerms:
+        return PinTerms(
+            pin_id=self.pin_id,
+            product_id=self.product_id,
+            pinned_at_ms=self.pinned_at_ms,
+            flash_price_minor=self.flash_price_minor,
+            quantity_cap=self.quantity_cap,
+            ends_at_ms=self.ends_at_ms,
+        )
 
     def flash_active(self, now_ms: int) -> bool:
         """Whether the flash price applies at ``now_ms``."""

@@ -23,7 +23,7 @@ from livecommerce.pinstate import PinState, clear_pin, store_pin
 from livecommerce.services import Services
 from livecommerce.sessionfeed import publish
 
-__all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "unpin"]
+__all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "pin_state", "unpin"]
 
 
 def _ms(moment: datetime) -> int:
@@ -42,6 +42,19 @@ def pin_out(pin: Pin) -> PinOut:
         pinned_at=pin.pinned_at,
         unpinned_at=pin.unpinned_at,
         offset_ms=pin.offset_ms,
+    )
+
+
+def pin_state(pin: Pin) -> PinState:
+    """The live pin kept in Redis (what the cart honours) from its SQL history row."""
+    return PinState(
+        pin_id=pin.id,
+        session_id=pin.session_id,
+        product_id=pin.product_id,
+        pinned_at_ms=_ms(pin.pinned_at),
+        flash_price_minor=pin.flash_price_minor,
+        quantity_cap=pin.quantity_cap,
+        ends_at_ms=None if pin.ends_at is None else _ms(pin.ends_at),
     )
 
 
@@ -119,15 +132,7 @@ async def pin_product(
         db.add(row)
         await db.commit()
         out = pin_out(row)
-    state = PinState(
-        pin_id=out.id,
-        session_id=session_id,
-        product_id=data.product_id,
-        pinned_at_ms=_ms(now),
-        flash_price_minor=data.flash_price_minor,
-        quantity_cap=data.quantity_cap,
-        ends_at_ms=None if ends_at is None else _ms(ends_at),
-    )
+    state = pin_state(row)
     await store_pin(services.redis, state)
     await services.events.publish(ProductPinned(session_id=session_id, pin=state))
     view = await pinned_view(services.redis, cards, state)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from livecommerce.api.common import IsoDatetime, MinorUnits, StrictModel
+from livecommerce.hub.cards import PinnedView
 
 __all__ = ["PinIn", "PinOut", "SessionState"]
 
@@ -52,6 +53,6 @@ class SessionState(BaseModel):
     session: int
     seq: int
     status: str
-    pinned: dict[str, Any] | None
+    pinned: PinnedView | None
     viewers: int
     chat: list[dict[str, Any]]

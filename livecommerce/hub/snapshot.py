@@ -16,7 +16,7 @@ from livecommerce.db.engine import Database
 from livecommerce.db.models import LiveSession
 from livecommerce.errors import NotFound
 from livecommerce.hub.cards import CardCache, pinned_view
-from livecommerce.pinstate import PinState
+from livecommerce.pinstate import parse_pin
 
 __all__ = ["missed_events", "session_status", "snapshot"]
 
@@ -48,9 +48,8 @@ async def snapshot(
         pipe.lrange(keys.session_chat(session_id), 0, recent_chat - 1)
         pipe.hget(keys.session_counters(session_id), "viewers_now")
         seq, pin_raw, status_raw, chat_raw, viewers = await pipe.execute()
-    pinned = None
-    if pin_raw is not None:
-        pinned = await pinned_view(redis, cards, PinState(**encoding.loads(pin_raw)))
+    pin = parse_pin(pin_raw)
+    pinned = None if pin is None else await pinned_view(redis, cards, pin)
     return {
         "type": "snapshot",
         "session": session_id,
