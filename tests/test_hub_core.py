@@ -11,6 +11,7 @@ from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
 
 from livecommerce.errors import BadRequest
+from livecommerce.hub.frames import text_frame
 from livecommerce.hub.outbox import Outbox
 from livecommerce.hub.protocol import (
     CLOSE_SLOW,
@@ -20,7 +21,6 @@ from livecommerce.hub.protocol import (
     replay_frames,
 )
 from livecommerce.hub.rooms import Event, Room, Subscriber
-from livecommerce.hub.wire import text_frame
 
 
 def _event(seq: int, kind: str = "price") -> Event:

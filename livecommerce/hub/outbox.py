@@ -11,7 +11,7 @@ the outbox gives up on the connection (close code
 reconnecting with ``join {since}``. So one slow viewer costs the others one
 deque append per event.
 
-With a :class:`~livecommerce.hub.wire.RawWire` (uvicorn's sans-I/O protocol,
+With a :class:`~livecommerce.hub.frames.Wire` (uvicorn's sans-I/O protocol,
 no compression), :meth:`Outbox.push_frame` writes the frame's prebuilt bytes
 straight to the socket while nothing is queued and the socket is not backed
 up; otherwise the frame takes the path above, so the bounds are unchanged.
@@ -30,8 +30,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
 
+from livecommerce.hub.frames import Wire
 from livecommerce.hub.protocol import CLOSE_SLOW
-from livecommerce.hub.wire import RawWire
 
 __all__ = ["Outbox", "send_message"]
 
@@ -93,7 +93,7 @@ class Outbox:
         *,
         limit: int,
         max_chars: int,
-        wire: RawWire | None = None,
+        wire: Wire | None = None,
         close_grace_s: float = 5.0,
     ) -> None:
         self._send = send

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from livecommerce.hub.frames import text_frame
 from livecommerce.hub.outbox import Outbox, send_message
 from livecommerce.hub.protocol import COALESCED_KINDS, batch_frame
-from livecommerce.hub.wire import text_frame
 
 __all__ = ["Event", "Frame", "Room", "Subscriber"]
 

@@ -40,7 +40,6 @@ __all__ = [
     "WIRE_EXTENSION",
     "HubWebSocketProtocol",
     "RawWire",
-    "text_frame",
 ]
 
 log = logging.getLogger("livecommerce.hub")
@@ -69,26 +68,14 @@ UVICORN_PRIVATE_HOOKS: tuple[str, ...] = (
 #: The ASGI scope extension holding ``{"wire": RawWire}``.
 WIRE_EXTENSION = "livecommerce.wire"
 
-_SHORT = struct.Struct("!BB")
-_MEDIUM = struct.Struct("!BBH")
-_LONG = struct.Struct("!BBQ")
-_FIN_TEXT = 0x81
 #: ``SO_LINGER`` on, 0 s: close() resets the connection and drops unsent data.
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
 
-def text_frame(payload: bytes) -> bytes:
-    """A whole unmasked, unfragmented server text frame carrying ``payload`` (UTF-8)."""
-    size = len(payload)
-    if size < 126:
-        return _SHORT.pack(_FIN_TEXT, size) + payload
-    if size < 1 << 16:
-        return _MEDIUM.pack(_FIN_TEXT, 126, size) + payload
-    return _LONG.pack(_FIN_TEXT, 127, size) + payload
-
-
 class RawWire:
-    """Direct writes of prebuilt frames to one accepted WebSocket's transport."""
+    """Direct writes of prebuilt frames (:func:`~livecommerce.hub.frames.text_frame`)
+    to one accepted WebSocket's transport: the :class:`~livecommerce.hub.frames.Wire`
+    the hub's outboxes use."""
 
     __slots__ = ("_protocol", "_transport")
 
