@@ -133,7 +133,7 @@ async def open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Re
     redis = Redis.from_url(
         url,
         decode_responses=False,
-        max_connections=512,
+        max_connections=settings.redis_max_connections,
         health_check_interval=0,
         socket_timeout=settings.redis_socket_timeout_s or None,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class Settings:
     #: redis-py wraps every command in a timer task when this is set (~15% of a
     #: checkout's CPU); a dead server still fails fast, as its connection is reset.
     redis_socket_timeout_s: float = 0.0
+    #: Connections redis-py's pool may open per process (blocking reads, pub/sub and
+    #: everything not on the auto-pipelined RedisMux); past it a command fails at once.
+    redis_max_connections: int = 512
     secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -134,7 +137,6 @@ class Settings:
     #: Sign-up throttle: sign-ups per client address within ``auth_signup_window_s``.
     auth_signup_attempts: int = 30
     auth_signup_window_s: int = 60
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -186,6 +188,9 @@ class Settings:
             redis_socket_timeout_s=_float(
                 env, "REDIS_SOCKET_TIMEOUT_S", cls.redis_socket_timeout_s, low=0
             ),
+            redis_max_connections=_int(
+                env, "REDIS_MAX_CONNECTIONS", cls.redis_max_connections, low=4
+            ),
             secret_key=secret_key,
             host=env.get("HOST", "127.0.0.1"),
             port=_int(env, "PORT", 8000, low=0, high=65535),
@@ -217,6 +222,17 @@ class Settings:
             hub_send_buffer_bytes=_int(
                 env, "HUB_SEND_BUFFER_BYTES", cls.hub_send_buffer_bytes, low=16 * 1024
             ),
+            hub_max_frame_bytes=_int(env, "HUB_MAX_FRAME_BYTES", cls.hub_max_frame_bytes, low=1024),
+            hub_idle_timeout_s=_float(env, "HUB_IDLE_TIMEOUT_S", cls.hub_idle_timeout_s, low=1),
+            hub_chat_max_len=_int(env, "HUB_CHAT_MAX_LEN", cls.hub_chat_max_len, low=1),
+            hub_request_rate=_float(env, "HUB_REQUEST_RATE", cls.hub_request_rate, low=0.1),
+            hub_chat_rate=_int(env, "HUB_CHAT_RATE", cls.hub_chat_rate, low=1),
+            hub_chat_window_s=_float(env, "HUB_CHAT_WINDOW_S", cls.hub_chat_window_s, low=0.1),
+            hub_reaction_window_s=_float(
+                env, "HUB_REACTION_WINDOW_S", cls.hub_reaction_window_s, low=0.05
+            ),
+            hub_recent_chat=_int(env, "HUB_RECENT_CHAT", cls.hub_recent_chat, low=0),
+            cart_ttl_s=_int(env, "CART_TTL_S", cls.cart_ttl_s, low=60),
             hub_ping_interval_s=_float(env, "HUB_PING_INTERVAL_S", cls.hub_ping_interval_s, low=0),
             hub_batch_window_s=_float(env, "HUB_BATCH_WINDOW_S", cls.hub_batch_window_s, low=0),
             hub_ws_max_frame_bytes=_int(

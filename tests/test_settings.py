@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,22 @@ def test_tokens_expire_and_resist_tampering() -> None:
     with pytest.raises(Unauthorized):
         signer.verify("not-a-token", now=1000)
     assert payload
+
+
+#: Settings whose variable is not the field's name in capitals.
+_ENV_NAMES = {"environment": "LIVECOMMERCE_ENV", "data_dir": "LIVECOMMERCE_DATA_DIR"}
+
+
+def test_every_setting_is_read_from_the_environment_and_documented() -> None:
+    """Every tunable lives in Settings (issue 11): each field has its variable, read by
+    from_env, and a row in docs/operations.md."""
+    source = inspect.getsource(Settings.from_env)
+    doc = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    unread, undocumented = [], []
+    for f in dataclasses.fields(Settings):
+        name = _ENV_NAMES.get(f.name, f.name.upper())
+        if f'"{name}"' not in source:
+            unread.append(name)
+        if f"`{name}`" not in doc:
+            undocumented.append(name)
+    assert unread == [] and undocumented == []
