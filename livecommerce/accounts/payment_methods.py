@@ -40,13 +40,7 @@ class SavedMethod:
 
 
 def method_out(method: PaymentMethod) -> PaymentMethodOut:
-    return PaymentMethodOut(
-        id=method.id,
-        gateway=method.gateway,
-        brand=method.brand,
-        last4=method.last4,
-        is_default=method.is_default,
-    )
+    return PaymentMethodOut.model_validate(method, from_attributes=True)
 
 
 async def list_methods(db: AsyncSession, user_id: int) -> list[PaymentMethodOut]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecommerce.accounts.schemas import Address, UserOut
+from livecommerce.accounts.schemas import UserOut
 from livecommerce.auth.passwords import hash_password, verify_password
 from livecommerce.db.models import Role, User
 from livecommerce.errors import Conflict, Unauthorized
@@ -58,14 +58,4 @@ async def authenticate(db: AsyncSession, email: str, password: str) -> User:
 
 
 def user_out(user: User) -> UserOut:
-    return UserOut(
-        id=user.id,
-        email=user.email,
-        display_name=user.display_name,
-        role=user.role,
-        brand_id=user.brand_id,
-        shipping_address=Address.model_validate(user.shipping_address)
-        if user.shipping_address
-        else None,
-        created_at=user.created_at,
-    )
+    return UserOut.model_validate(user, from_attributes=True)

@@ -31,18 +31,8 @@ def _ms(moment: datetime) -> int:
 
 
 def pin_out(pin: Pin) -> PinOut:
-    return PinOut(
-        id=pin.id,
-        session_id=pin.session_id,
-        product_id=pin.product_id,
-        pinned_by=pin.pinned_by,
-        flash_price_minor=pin.flash_price_minor,
-        quantity_cap=pin.quantity_cap,
-        ends_at=pin.ends_at,
-        pinned_at=pin.pinned_at,
-        unpinned_at=pin.unpinned_at,
-        offset_ms=pin.offset_ms,
-    )
+    """The pin history record the API answers with."""
+    return PinOut.model_validate(pin, from_attributes=True)
 
 
 def pin_state(pin: Pin) -> PinState:

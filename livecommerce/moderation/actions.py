@@ -30,16 +30,7 @@ __all__ = ["audit_log", "moderate", "moderation_state", "record_out"]
 
 
 def record_out(row: ModerationAction) -> ModerationOut:
-    return ModerationOut(
-        id=row.id,
-        session_id=row.session_id,
-        actor_id=row.actor_id,
-        action=row.action,
-        target_user_id=row.target_user_id,
-        target_message_id=row.target_message_id,
-        details=dict(row.details or {}),
-        created_at=row.created_at,
-    )
+    return ModerationOut.model_validate(row, from_attributes=True)
 
 
 async def moderate(

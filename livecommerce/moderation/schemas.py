@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from livecommerce.api.common import Id, StrictModel
 
@@ -84,6 +84,11 @@ class ModerationOut(BaseModel):
     target_message_id: str | None
     details: dict[str, Any]
     created_at: datetime
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _no_details(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 class ModerationLogOut(BaseModel):
