@@ -24,7 +24,7 @@ from livecommerce.db.engine import Database
 from livecommerce.db.migrate import migrate
 from livecommerce.settings import Settings
 from livecommerce.valkey import EmbeddedValkey
-from tests.support import Actors, ServerThread
+from tests.support import Actors, ServerThread, random_address
 
 
 def _reset_postgres(url: str) -> None:
@@ -99,7 +99,11 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def client(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+    # Each test is a client of its own address (X-Forwarded-For, trusted from loopback),
+    # as real users are: the per-address sign-in and sign-up throttles then count what
+    # one test does, not the whole suite's traffic from 127.0.0.1.
+    headers = {"X-Forwarded-For": random_address()}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=headers) as c:
         yield c
 
 

@@ -23,7 +23,7 @@ from streaming.client import post_offer
 from tests.hub_client import HubClient
 from tests.processes import ServeProcess
 from tests.rawws import RawWebSocket
-from tests.support import Actors, seconds
+from tests.support import Actors, random_address, seconds, unique
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture
 async def client(server: ServeProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=seconds(20)) as c:
+    headers = {"X-Forwarded-For": random_address()}
+    async with httpx.AsyncClient(base_url=server.url, timeout=seconds(20), headers=headers) as c:
         yield c
 
 
@@ -169,7 +170,7 @@ async def test_the_edge_answers_every_abuse_with_a_clear_4xx_and_logs_no_error(
         sock.close()
 
     # Password guessing is throttled (429 with Retry-After), for known and unknown e-mails.
-    for email in (viewer["email"], "nobody@test.livecommerce.dev"):
+    for email in (viewer["email"], f"{unique('nobody')}@test.livecommerce.dev"):
         statuses = []
         for _ in range(30):
             r = await client.post("/api/auth/login", json={"email": email, "password": "wrong"})
