@@ -42,34 +42,25 @@ import asyncio
 import multiprocessing as mp
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from livecommerce import encoding
+from scripts.bench_procs import cpu_seconds, start_servers, stop_servers
+from scripts.checkout_data import SECRET, seed, verify
 from scripts.checkout_load import client_process, fire, percentile, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-key-" + "x" * 20
 #: The baseline server, run as a module from the project root (see scripts/__init__.py).
 BASELINE_SERVER = ["-m", "scripts.checkout_baseline"]
 
 
 def log(msg: str) -> None:
     print(f"[bench_checkout {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run_sale(
@@ -150,158 +141,34 @@ def summarize(
     }
 
 
-# --------------------------------------------------------------------------- the stack
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready in {timeout} s")
-
-
-async def seed(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
-
-    from livecommerce.accounts.bulk import insert_buyers
-    from livecommerce.auth.passwords import hash_password
-    from livecommerce.auth.tokens import TokenSigner
-    from livecommerce.db.engine import Database
-    from livecommerce.db.models import (
-        Brand,
-        LiveSession,
-        Product,
-        SessionProduct,
-        User,
-        Variant,
-    )
-
-    db = Database(database_url)
-    signer = TokenSigner(SECRET, ttl_s=3600)
-    tag = uuid.uuid4().hex[:8]
-    password = hash_password("bench password")
-    address = {
-        "name": "Buyer",
-        "line1": "1 Bench Road",
-        "city": "Loadville",
-        "postal_code": "10000",
-        "country": "US",
-    }
-    async with db.sessions() as s, s.begin():
-        brand = Brand(name="Bench", slug=f"bench-{tag}")
-        host = User(
-            email=f"host-{tag}@bench.dev", display_name="Host", password_hash=password, role="host"
-        )
-        s.add_all([brand, host])
-        await s.flush()
-        products = {}
-        for name in ("ours", "baseline", "ours-warmup", "baseline-warmup"):
-            units = 10**6 if name.endswith("warmup") else args.stock
-            product = Product(
-                brand_id=brand.id,
-                name=f"Hot item ({name})",
-                price_minor=1999,
-                currency="USD",
-                commission_bps=1000,
-                variants=[Variant(sku=f"{name}-{tag}", name="One size", stock_total=units)],
-            )
-            s.add(product)
-            await s.flush()
-            products[name] = (product.id, product.variants[0].id)
-        show = LiveSession(host_id=host.id, title="Flash sale", status="scheduled")
-        s.add(show)
-        await s.flush()
-        s.add(SessionProduct(session_id=show.id, product_id=products["ours"][0], position=0))
-        emails = [f"b{i}-{tag}@bench.dev" for i in range(args.buyers)]
-        ids = await insert_buyers(s, emails, password_hash=password, address=address)
-    await db.dispose()
-    return {
-        "products": products,
-        "show_id": show.id,
-        "host": signer.issue(host.id, "host"),
-        "buyers": [(uid, signer.issue(uid, "viewer")) for uid in ids],
-    }
-
-
-async def verify(database_url: str, product_id: int, stock: int) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from livecommerce.db.engine import Database
-    from livecommerce.db.models import Order, OrderItem
-
-    db = Database(database_url)
-    async with db.sessions() as s:
-        sold = await s.scalar(
-            select(func.coalesce(func.sum(OrderItem.quantity), 0)).where(
-                OrderItem.product_id == product_id
-            )
-        )
-        orders = await s.scalar(
-            select(func.count(func.distinct(Order.id)))
-            .join(OrderItem, OrderItem.order_id == Order.id)
-            .where(OrderItem.product_id == product_id)
-        )
-    await db.dispose()
-    return {"oversold": max(0, int(sold or 0) - stock), "orders_in_sql": int(orders or 0)}
-
-
-def start_servers(
-    cmd: list[str],
-    n: int,
-    env: dict[str, str],
-    workdir: Path,
+def measure(
     name: str,
-    *,
-    cwd: Path | None = None,
-) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
-    procs, urls = [], []
-    for i in range(n):
-        port = free_port()
-        logf = open(workdir / f"{name}-{i}.log", "wb")  # noqa: SIM115 - closed with the process
-        procs.append(
-            subprocess.Popen(
-                [*cmd, str(port)],
-                env=env,
-                cwd=cwd or workdir,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    for proc, url in zip(procs, urls, strict=True):
-        wait_ready(url, proc)
-    return procs, urls
-
-
-def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
-    """User + system CPU time of the server processes so far (Linux /proc)."""
-    total = 0.0
-    for proc in procs:
-        try:
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
-def stop_servers(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    servers: list[subprocess.Popen[bytes]],
+    urls: list[str],
+    seeded: dict[str, Any],
+    body: dict[str, Any],
+    args: argparse.Namespace,
+    database_url: str,
+    session_id: int | None = None,
+) -> dict[str, Any]:
+    """One side's sale: warm-up, the measured sale with the servers' CPU time, then the
+    servers stop and SQL is checked (``name`` "ours" or "baseline")."""
+    product_id = body["product_id"]
+    warm_up(
+        [u + "/api/buy" for u in urls],
+        seeded["buyers"],
+        seeded["products"][f"{name}-warmup"],
+        args.warmup,
+        session_id,
+    )
+    cpu0 = cpu_seconds(servers)
+    figures = run_sale([u + "/api/buy" for u in urls], seeded["buyers"], body, args)
+    figures["server_cpu_s"] = round(cpu_seconds(servers) - cpu0, 2)
+    figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    stop_servers(servers)
+    figures.update(asyncio.run(verify(database_url, product_id, args.stock)))
+    log(f"{name}: {encoding.dumps(figures).decode()}")
+    return figures
 
 
 def main() -> int:
@@ -370,21 +237,8 @@ def main() -> int:
             "session_id": show_id,
         }
         log(f"sale: {args.buyers} buyers over {args.arrival_s} s on {args.servers} server(s)")
-        warm_up(
-            [u + "/api/buy" for u in urls],
-            seeded["buyers"],
-            seeded["products"]["ours-warmup"],
-            args.warmup,
-            show_id,
-        )
-        cpu0 = cpu_seconds(servers)
-        ours = run_sale([u + "/api/buy" for u in urls], seeded["buyers"], body, args)
-        ours["server_cpu_s"] = round(cpu_seconds(servers) - cpu0, 2)
-        ours["load_avg_1m"] = round(os.getloadavg()[0], 2)
-        stop_servers(servers)
+        ours = measure("ours", servers, urls, seeded, body, args, database_url, show_id)
         servers = []
-        ours.update(asyncio.run(verify(database_url, ours_pid, args.stock)))
-        log(f"ours: {encoding.dumps(ours).decode()}")
         result: dict[str, Any] = {**ours, "arrival_s": args.arrival_s, "arrival": "uniform"}
         result.update(servers=args.servers, clients=args.clients)
         if not args.no_baseline:
@@ -399,20 +253,8 @@ def main() -> int:
             base_pid, base_vid = seeded["products"]["baseline"]
             body = {"product_id": base_pid, "variant_id": base_vid, "quantity": 1}
             log("baseline sale: SQL row-locking checkout")
-            warm_up(
-                [u + "/api/buy" for u in urls],
-                seeded["buyers"],
-                seeded["products"]["baseline-warmup"],
-                args.warmup,
-            )
-            cpu0 = cpu_seconds(servers)
-            base = run_sale([u + "/api/buy" for u in urls], seeded["buyers"], body, args)
-            base["server_cpu_s"] = round(cpu_seconds(servers) - cpu0, 2)
-            base["load_avg_1m"] = round(os.getloadavg()[0], 2)
-            stop_servers(servers)
+            base = measure("baseline", servers, urls, seeded, body, args, database_url)
             servers = []
-            base.update(asyncio.run(verify(database_url, base_pid, args.stock)))
-            log(f"baseline: {encoding.dumps(base).decode()}")
             result["baseline"] = base
             # On a shared machine wall-clock rates depend on what else runs; server CPU
             # seconds per sale do not, so the CPU cost ratio is reported too.

@@ -26,323 +26,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
-
-from scripts.hub_baseline import WS_IMPL
+from scripts.hub_host import host_baseline, host_ours
 from scripts.hub_load import LoadGenerator, raise_fd_limit
-
-ROOT = Path(__file__).resolve().parent.parent
-#: The baseline server, run as a module from the project root (see scripts/__init__.py).
-BASELINE_SERVER = ["-m", "scripts.hub_baseline"]
+from scripts.hub_seed import seed
+from scripts.hub_stack import Servers
 
 
 def log(message: str) -> None:
     print(f"[bench_hub {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-# --------------------------------------------------------------------------- servers
-
-
-class Servers:
-    def __init__(self, procs: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
-        self.procs = procs
-        self.ports = ports
-
-    @classmethod
-    def ours(cls, tmp: Path, database_url: str, redis_url: str) -> Servers:
-        ports = [free_port(), free_port()]
-        procs = []
-        for i, port in enumerate(ports):
-            env = {
-                **os.environ,
-                "LIVECOMMERCE_ENV": "development",
-                "LIVECOMMERCE_DATA_DIR": str(tmp / f"hub{i}"),
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis_url,
-                "SECRET_KEY": "bench-secret-key-0123456789",
-                "LOG_LEVEL": "WARNING",
-                "HUB_WS_IMPL": WS_IMPL,
-            }
-            code = "from livecommerce.cli import main; raise SystemExit(main())"
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", code, "serve", "--port", str(port)], env=env
-                )
-            )
-        return cls(procs, ports)
-
-    @classmethod
-    def baseline(cls, redis_url: str) -> Servers:
-        ports = [free_port(), free_port()]
-        procs = [
-            subprocess.Popen([sys.executable, *BASELINE_SERVER, str(port), redis_url], cwd=ROOT)
-            for port in ports
-        ]
-        return cls(procs, ports)
-
-    def wait_ready(self) -> None:
-        for port in self.ports:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=2):
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server on {port} did not start")
-                time.sleep(0.2)
-
-    def rss_kb(self) -> int:
-        return int(sum(psutil.Process(p.pid).memory_info().rss for p in self.procs)) // 1024
-
-    def cpu_s(self) -> float:
-        total = 0.0
-        for p in self.procs:
-            times = psutil.Process(p.pid).cpu_times()
-            total += times.user + times.system
-        return total
-
-    def stop(self) -> None:
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-# --------------------------------------------------------------------------- seeding
-
-
-async def seed(base: str, database_url: str) -> dict[str, Any]:
-    """Admin and brand users (SQL), then brand, products, host and live show via the API."""
-    from livecommerce.accounts.store import create_user
-    from livecommerce.db.engine import Database
-
-    db = Database(database_url)
-    password = "correct horse battery"
-    async with db.sessions() as s:
-        await create_user(
-            s, email="admin@bench.dev", password=password, display_name="a", role="admin"
-        )
-        await s.commit()
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-
-        async def login(email: str) -> dict[str, str]:
-            r = await client.post("/api/auth/login", json={"email": email, "password": password})
-            r.raise_for_status()
-            return {"Authorization": f"Bearer {r.json()['token']}"}
-
-        admin = await login("admin@bench.dev")
-        r = await client.post("/api/brands", json={"name": "B", "slug": "bench"}, headers=admin)
-        r.raise_for_status()
-        brand_id = r.json()["id"]
-        async with db.sessions() as s:
-            await create_user(
-                s,
-                email="brand@bench.dev",
-                password=password,
-                display_name="b",
-                role="brand",
-                brand_id=brand_id,
-            )
-            await s.commit()
-        brand = await login("brand@bench.dev")
-        products = []
-        for i in range(2):
-            r = await client.post(
-                f"/api/brands/{brand_id}/products",
-                json={
-                    "name": f"Bench product {i}",
-                    "description": "A product for the hub benchmark.",
-                    "images": ["https://example.com/p.jpg"],
-                    "price_minor": 2500,
-                    "currency": "USD",
-                    "variants": [
-                        {"sku": f"BENCH-{i}-{v}", "name": f"Size {v}", "stock_total": 1000}
-                        for v in range(3)
-                    ],
-                },
-                headers=brand,
-            )
-            r.raise_for_status()
-            products.append(r.json()["id"])
-        r = await client.post(
-            "/api/auth/signup",
-            json={
-                "email": "host@bench.dev",
-                "password": password,
-                "display_name": "host",
-                "role": "host",
-            },
-        )
-        r.raise_for_status()
-        host = await login("host@bench.dev")
-        r = await client.post(
-            "/api/sessions", json={"title": "Bench show", "product_ids": products}, headers=host
-        )
-        r.raise_for_status()
-        session_id = r.json()["id"]
-        r = await client.post(f"/api/sessions/{session_id}/start", headers=host)
-        r.raise_for_status()
-    await db.dispose()
-    return {
-        "session": session_id,
-        "products": products,
-        "host_token": host["Authorization"].split(" ", 1)[1],
-    }
-
-
-# --------------------------------------------------------------------------- the host
-
-
-async def host_ours(
-    port: int,
-    token: str,
-    session: int,
-    products: list[int],
-    pins: int,
-    interval: float,
-    max_seconds: float,
-) -> tuple[dict[int, float], dict[str, Any] | None]:
-    """Pin/unpin over the host's WebSocket, each request after the previous one's ack
-    (as a host's app does); returns pin id → send time, and one pinned event (to give
-    the baseline the same payload)."""
-    from websockets.asyncio.client import connect
-
-    sent: dict[int, float] = {}
-    acks: list[float] = []
-    sample: dict[str, Any] | None = None
-    waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
-    async with connect(f"ws://127.0.0.1:{port}/ws?token={token}", max_size=None) as ws:
-
-        async def read() -> None:
-            nonlocal sample
-            async for message in ws:
-                frame = json.loads(message)
-                events = frame["events"] if frame.get("type") == "batch" else [frame]
-                for event in events:
-                    kind = event.get("type")
-                    if kind in ("ack", "error") and event.get("id") in waiting:
-                        waiting.pop(event["id"]).set_result(event)
-                    elif kind == "pinned" and sample is None:
-                        sample = event
-
-        async def request(body: dict[str, Any]) -> dict[str, Any]:
-            future = asyncio.get_running_loop().create_future()
-            waiting[body["id"]] = future
-            await ws.send(json.dumps(body))
-            reply: dict[str, Any] = await asyncio.wait_for(future, 30)
-            if reply["type"] == "error":
-                log(f"  host error: {reply}")
-            return reply
-
-        reader = asyncio.create_task(read())
-        await request({"type": "join", "session": session, "id": "j"})
-        deadline = time.monotonic() + max_seconds
-        for i in range(pins):
-            if time.monotonic() > deadline:
-                log(f"  stopping after {i} pins: the {max_seconds:g} s budget is spent")
-                break
-            t0 = time.time()
-            reply = await request(
-                {
-                    "type": "pin",
-                    "id": f"p{i}",
-                    "session": session,
-                    "product_id": products[i % len(products)],
-                    "flash_price_minor": 1999,
-                    "duration_s": 60,
-                }
-            )
-            acks.append((time.time() - t0) * 1000)
-            if reply["type"] == "ack":
-                sent[reply["pin"]["id"]] = t0
-            await asyncio.sleep(interval)
-            await request({"type": "unpin", "id": f"u{i}", "session": session})
-            await asyncio.sleep(interval)
-            if (i + 1) % 25 == 0:
-                log(f"  {i + 1}/{pins} pins")
-        reader.cancel()
-    acks.sort()
-    log(f"  pin request → ack: p50 {acks[len(acks) // 2]:.1f} ms, max {acks[-1]:.1f} ms")
-    return sent, sample
-
-
-async def host_baseline(
-    port: int,
-    session: int,
-    payload: dict[str, Any],
-    pins: int,
-    interval: float,
-    max_seconds: float,
-) -> dict[int, float]:
-    """The same for socket.io: ``pin``/``unpin`` events with acks, one after another."""
-    from websockets.asyncio.client import connect
-
-    sent: dict[int, float] = {}
-    waiting: dict[int, asyncio.Future[None]] = {}
-    url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
-    async with connect(url, max_size=None) as ws:
-        assert str(await ws.recv()).startswith("0{")
-        await ws.send("40")
-        assert str(await ws.recv()).startswith("40")
-
-        async def read() -> None:
-            async for message in ws:
-                text = str(message)
-                if text == "2":
-                    await ws.send("3")
-                elif text.startswith("43"):
-                    ack_id = int(text[2 : text.index("[")])
-                    if ack_id in waiting:
-                        waiting.pop(ack_id).set_result(None)
-
-        async def emit(ack_id: int, event: str, body: dict[str, Any]) -> None:
-            future = asyncio.get_running_loop().create_future()
-            waiting[ack_id] = future
-            await ws.send(f"42{ack_id}" + json.dumps([event, body]))
-            await asyncio.wait_for(future, 30)
-
-        reader = asyncio.create_task(read())
-        deadline = time.monotonic() + max_seconds
-        for i in range(pins):
-            if time.monotonic() > deadline:
-                log(f"  stopping after {i} pins: the {max_seconds:g} s budget is spent")
-                break
-            pin_id = 10_000_000 + i
-            body = {**payload, "session": session}
-            body["pin"] = {**payload.get("pin", {}), "pin_id": pin_id}
-            sent[pin_id] = time.time()
-            await emit(2 * i + 1, "pin", body)
-            await asyncio.sleep(interval)
-            await emit(2 * i + 2, "unpin", {"session": session, "pin_id": pin_id})
-            await asyncio.sleep(interval)
-            if (i + 1) % 25 == 0:
-                log(f"  {i + 1}/{pins} pins")
-        reader.cancel()
-    return sent
 
 
 # --------------------------------------------------------------------------- figures
@@ -451,6 +149,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     args.pins,
                     args.interval,
                     args.max_pin_seconds,
+                    log,
                 ),
             )
             output = dict(run["result"])
@@ -472,6 +171,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                             args.pins,
                             args.interval,
                             args.baseline_pin_seconds,
+                            log,
                         ),
                         None,
                     )
