@@ -9,6 +9,7 @@ database schema and the Redis database are wiped at the start.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -117,3 +118,28 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def actors(client: httpx.AsyncClient, db: Database) -> Actors:
     return Actors(client, db)
+
+
+@pytest.fixture
+def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """None of these abuses is the server's fault: no ERROR line, no traceback (the
+    edge tests use it: ``pytestmark = pytest.mark.usefixtures("no_server_errors")``)."""
+    caplog.set_level(logging.WARNING)
+    yield
+    bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not bad, [r.getMessage() for r in bad]
+
+
+@pytest.fixture(scope="module")
+def edge(settings: Settings) -> Iterator[ServerThread]:
+    """A server with short deadlines and windows, and configured foreign origins."""
+    thread = ServerThread(
+        settings.with_(
+            http_header_timeout_s=1.0,
+            auth_window_s=2,
+            cors_origins=("https://shop.example",),
+            frame_ancestors=("https://brand.example",),
+        )
+    ).start()
+    yield thread
+    thread.stop()

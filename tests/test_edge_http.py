@@ -1,15 +1,13 @@
 """The public HTTP edge against a real server: body limits (413), JSON only (415),
-strict request models, sign-in throttles (429), problem+json for what uvicorn answers
-itself, LIKE wildcards in search, CORS and security headers, the header deadline."""
+strict request models, problem+json for what uvicorn answers itself, LIKE wildcards in
+search, CORS and security headers, the header deadline. The sign-in throttles are in
+test_edge_throttle.py."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
-import statistics
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,33 +15,11 @@ import orjson
 import pytest
 
 from livecommerce.settings import Settings, SettingsError
-from tests.support import Actors, ServerThread, random_address, seconds, unique
+from tests.support import Actors, ServerThread, seconds
 
 PASSWORD = "correct horse battery"
 
-
-@pytest.fixture(autouse=True)
-def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """None of these abuses is the server's fault: no ERROR line, no traceback."""
-    caplog.set_level(logging.WARNING)
-    yield
-    bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
-    assert not bad, [r.getMessage() for r in bad]
-
-
-@pytest.fixture(scope="module")
-def edge(settings: Settings) -> Iterator[ServerThread]:
-    """A server with short deadlines and windows, and configured foreign origins."""
-    thread = ServerThread(
-        settings.with_(
-            http_header_timeout_s=1.0,
-            auth_window_s=2,
-            cors_origins=("https://shop.example",),
-            frame_ancestors=("https://brand.example",),
-        )
-    ).start()
-    yield thread
-    thread.stop()
+pytestmark = pytest.mark.usefixtures("no_server_errors")
 
 
 def _raw(port: int, data: bytes, *, timeout: float = 10) -> socket.socket:
@@ -214,113 +190,6 @@ async def test_datetimes_are_iso_text_and_queries_stay_text(
     assert r.status_code == 422, r.text
     r = await client.get("/api/products", params={"limit": "5", "offset": "0"})
     assert r.status_code == 200, r.text
-
-
-# --- sign-in and sign-up throttles ------------------------------------------------------
-
-
-async def _login(
-    client: httpx.AsyncClient, email: str, password: str, address: str
-) -> httpx.Response:
-    return await client.post(
-        "/api/auth/login",
-        json={"email": email, "password": password},
-        headers={"X-Forwarded-For": address},
-    )
-
-
-async def test_wrong_passwords_lock_the_account_then_the_lock_expires(
-    edge: ServerThread, settings: Settings
-) -> None:
-    async with httpx.AsyncClient(base_url=edge.url, timeout=30) as client:
-        email = f"{unique('victim')}@test.livecommerce.dev"
-        r = await client.post(
-            "/api/auth/signup",
-            json={"email": email, "password": PASSWORD, "display_name": "v"},
-            headers={"X-Forwarded-For": random_address()},
-        )
-        assert r.status_code == 201, r.text
-        # Each guess from an address of its own: the account's window is what stops them.
-        statuses = [
-            (await _login(client, email, f"guess-{i}", random_address())).status_code
-            for i in range(8)
-        ]
-        assert statuses[:5] == [401] * 5
-        assert statuses[5:] == [429] * 3
-        r = await _login(client, email, PASSWORD, random_address())
-        assert r.status_code == 429
-        problem = r.json()
-        assert r.headers["content-type"].startswith("application/problem+json")
-        assert problem["code"] == "rate_limited"
-        retry_after = int(r.headers["retry-after"])
-        assert 1 <= retry_after <= 2
-        # Not locked for good: after Retry-After the owner signs in.
-        deadline = time.monotonic() + seconds(retry_after + 5)
-        while True:
-            await asyncio.sleep(retry_after)
-            r = await _login(client, email, PASSWORD, random_address())
-            if r.status_code == 200 or time.monotonic() > deadline:
-                break
-        assert r.status_code == 200, r.text
-
-
-async def test_unknown_email_is_throttled_like_a_known_one(client: httpx.AsyncClient) -> None:
-    email = f"{unique('ghost')}@test.livecommerce.dev"
-    statuses = [
-        (await _login(client, email, "guess", random_address())).status_code for _ in range(6)
-    ]
-    assert statuses == [401] * 5 + [429]
-
-
-async def test_one_address_is_throttled_across_accounts(
-    client: httpx.AsyncClient, settings: Settings
-) -> None:
-    address = random_address()
-    statuses = [
-        (await _login(client, f"{unique('s')}@example.com", "guess", address)).status_code
-        for _ in range(settings.auth_address_attempts + 1)
-    ]
-    assert statuses == [401] * settings.auth_address_attempts + [429]
-
-
-async def test_signups_are_throttled_per_address(
-    client: httpx.AsyncClient, settings: Settings
-) -> None:
-    address = random_address()
-    statuses = []
-    for _ in range(settings.auth_signup_attempts + 1):
-        r = await client.post(
-            "/api/auth/signup",
-            json={
-                "email": f"{unique('bot')}@example.com",
-                "password": PASSWORD,
-                "display_name": "bot",
-            },
-            headers={"X-Forwarded-For": address},
-        )
-        statuses.append(r.status_code)
-    assert statuses == [201] * settings.auth_signup_attempts + [429]
-    assert int(r.headers["retry-after"]) >= 1
-
-
-async def test_unknown_email_costs_what_a_known_one_costs(
-    client: httpx.AsyncClient, actors: Actors
-) -> None:
-    known = await actors.user("viewer")
-
-    async def timed(email: str) -> float:
-        started = time.perf_counter()
-        r = await _login(client, email, "wrong password", random_address())
-        assert r.status_code == 401
-        return time.perf_counter() - started
-
-    known_times, unknown_times = [], []
-    for _ in range(4):  # under the account's window
-        known_times.append(await timed(known["email"]))
-        unknown_times.append(await timed(f"{unique('nobody')}@example.com"))
-    ratio = statistics.median(unknown_times) / statistics.median(known_times)
-    # Both verify an argon2 hash (tens of ms); a skipped hash would be ~10x faster.
-    assert 0.5 < ratio < 2, (known_times, unknown_times)
 
 
 # --- what uvicorn answers before the app -----------------------------------------------
