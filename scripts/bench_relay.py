@@ -27,7 +27,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,16 +40,13 @@ import httpx
 import uvloop
 from aiortc import RTCPeerConnection, RTCRtpSender
 
+from scripts.bench_procs import free_port, wait_ready
+from scripts.relay_peers import FPS, HEIGHT, WIDTH, CountingViewer, LoopTrack, encode_loop
+from streaming.aiortc_hooks import on_keyframe_request
+from streaming.client import post_offer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from relay_peers import FPS, HEIGHT, WIDTH, CountingViewer, LoopTrack, encode_loop  # noqa: E402
-
-from streaming.aiortc_hooks import on_keyframe_request  # noqa: E402
-from streaming.client import post_offer  # noqa: E402
-
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-BASELINE_SERVER = Path(__file__).resolve().parent / "relay_baseline.py"
 
 
 def log(msg: str) -> None:
@@ -58,13 +54,6 @@ def log(msg: str) -> None:
 
 
 # --- the server under test -------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -93,20 +82,12 @@ def server(workdir: Path, mode: str) -> Iterator[tuple[str, int]]:
     exe = Path(sys.executable).with_name("livecommerce")
     cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "livecommerce.cli"]
     subprocess.run([*cli, "migrate"], env=env, cwd=str(data_dir), check=True)
-    cmd = [*cli, "serve"] if mode == "encoded" else [sys.executable, str(BASELINE_SERVER)]
-    proc = subprocess.Popen(cmd, env=env, cwd=str(data_dir))
+    baseline = [sys.executable, "-m", "scripts.relay_baseline"]
+    cmd = [*cli, "serve"] if mode == "encoded" else baseline
+    proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT))
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready in 60 s")
-            time.sleep(0.2)
+        wait_ready(url, proc)
         yield url, proc.pid
     finally:
         proc.terminate()
