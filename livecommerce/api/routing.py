@@ -180,7 +180,7 @@ class Endpoint(Generic[C]):
         return JSONResponse(_dump(result), status_code=self.status)
 
 
-def _dump(result: Any) -> Any:
+def _dump(result: object) -> object:
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json")
     if isinstance(result, list):
@@ -188,7 +188,7 @@ def _dump(result: Any) -> Any:
     return result
 
 
-def _has_nul(data: Any) -> bool:
+def _has_nul(data: object) -> bool:
     if isinstance(data, str):
         return "\x00" in data
     if isinstance(data, dict):
@@ -198,7 +198,7 @@ def _has_nul(data: Any) -> bool:
     return False
 
 
-def _validate(model: type[M], data: Any, *, where: str, strict: bool | None = None) -> M:
+def _validate(model: type[M], data: object, *, where: str, strict: bool | None = None) -> M:
     # PostgreSQL cannot store NUL in text, and no field of ours has a use for it:
     # refuse it here, once, instead of failing deep in the driver.
     if _has_nul(data):

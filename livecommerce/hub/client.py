@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from livecommerce.auth.permissions import ANONYMOUS, Principal
 from livecommerce.errors import BadRequest, LivecommerceError, ValidationFailed
 from livecommerce.hub.protocol import (
     CLOSE_RATE_LIMITED,
     Request,
+    RequestId,
     TokenBucket,
     error_frame,
     parse_request,
@@ -98,7 +98,7 @@ class ClientState:
         self.refused = 0
         return Dispatch(request)
 
-    def _over_rate(self, request_id: Any) -> Decision:
+    def _over_rate(self, request_id: RequestId) -> Decision:
         self.refused += 1
         if self.refused > self.max_refused:
             return Close(CLOSE_RATE_LIMITED, "too many requests")
@@ -115,7 +115,7 @@ class ClientState:
             raise BadRequest("join a session first", code="not_joined")
         return self.session_id
 
-    def session_of(self, body: dict[str, Any]) -> int:
+    def session_of(self, body: dict[str, object]) -> int:
         """The ``session`` named in a signed-in user's request (removed from ``body``),
         else the joined one."""
         self.principal.require_user()
@@ -133,7 +133,7 @@ class ClientState:
         return self.session_id is None and now - self.last_active > timeout_s
 
 
-def require_int(value: Any, field: str, *, low: int = 1) -> int:
+def require_int(value: object, field: str, *, low: int = 1) -> int:
     """``value`` as an integer ≥ ``low`` (booleans are not integers), else
     ``validation_failed`` naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:

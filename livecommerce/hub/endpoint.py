@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs
 
 from pydantic import ValidationError as PydanticValidationError
@@ -126,7 +126,7 @@ class Connection:
         self.subscriber: Subscriber | None = None
         #: Request type → handler; a handler returns the ack's fields, or None when it
         #: has replied itself.
-        self.handlers: dict[str, Callable[[Request], Awaitable[dict[str, Any] | None]]] = {
+        self.handlers: dict[str, Callable[[Request], Awaitable[dict[str, object] | None]]] = {
             "auth": self._on_auth,
             "join": self._on_join,
             "leave": self._on_leave,
@@ -182,18 +182,18 @@ class Connection:
 
     # -- requests ---------------------------------------------------------------
 
-    async def _on_ping(self, request: Request) -> dict[str, Any] | None:
+    async def _on_ping(self, request: Request) -> dict[str, object] | None:
         self.outbox.push(encoding.dumps({"type": "pong", "id": request.id}).decode())
         return None
 
-    async def _on_auth(self, request: Request) -> dict[str, Any]:
+    async def _on_auth(self, request: Request) -> dict[str, object]:
         token = request.body.get("token")
         if not isinstance(token, str) or not token:
             raise Unauthorized("auth needs a 'token'")
         self.authenticate(token)
         return {"user_id": self.principal.user_id, "role": self.principal.role}
 
-    async def _on_join(self, request: Request) -> dict[str, Any] | None:
+    async def _on_join(self, request: Request) -> dict[str, object] | None:
         session_id = require_int(request.body.get("session"), "session")
         since_raw = request.body.get("since")
         since = None if since_raw is None else require_int(since_raw, "since", low=0)
@@ -257,11 +257,11 @@ class Connection:
         self.outbox.push_message(message)
         return seq
 
-    async def _on_leave(self, request: Request) -> dict[str, Any]:
+    async def _on_leave(self, request: Request) -> dict[str, object]:
         self.leave()
         return {}
 
-    async def _on_chat(self, request: Request) -> dict[str, Any]:
+    async def _on_chat(self, request: Request) -> dict[str, object]:
         session_id = self.state.joined()
         user_id = self.principal.require_user()
         name = await self._display_name()
@@ -277,12 +277,12 @@ class Connection:
         )
         return {"message_id": message_id, "seq": seq}
 
-    async def _on_react(self, request: Request) -> dict[str, Any]:
+    async def _on_react(self, request: Request) -> dict[str, object]:
         session_id = self.state.joined()
         self.hub.presence.react(session_id, chat.check_reaction(request.body.get("kind")))
         return {}
 
-    async def _on_pin(self, request: Request) -> dict[str, Any]:
+    async def _on_pin(self, request: Request) -> dict[str, object]:
         body = dict(request.body)
         session_id = self.state.session_of(body)
         data = PinIn.model_validate(body)
@@ -296,14 +296,14 @@ class Connection:
         )
         return {"pin": out.model_dump(mode="json")}
 
-    async def _on_unpin(self, request: Request) -> dict[str, Any]:
+    async def _on_unpin(self, request: Request) -> dict[str, object]:
         session_id = self.state.session_of(dict(request.body))
         out = await pins.unpin(
             self.hub.services, self.principal, session_id, rights=await self._rights(session_id)
         )
         return {"pin": out.model_dump(mode="json")}
 
-    async def _on_moderate(self, request: Request) -> dict[str, Any]:
+    async def _on_moderate(self, request: Request) -> dict[str, object]:
         body = dict(request.body)
         session_id = self.state.session_of(body)
         # livecommerce.moderation checks the rights and writes the audit log.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from livecommerce import encoding
 from livecommerce.errors import BadRequest, LivecommerceError, ValidationFailed
@@ -76,14 +75,18 @@ _FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
 }
 _JSON_NAMES = {str: "a string", int: "an integer"}
 
+#: A request's ``id``: any string or integer the client chose, echoed in the reply.
+RequestId = str | int | None
+
 _BATCH_HEAD = '{"type":"batch","events":['
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
     type: str
-    id: Any
-    body: dict[str, Any]
+    id: RequestId
+    #: The request's other fields, as JSON values (their JSON types checked per type).
+    body: dict[str, object]
 
 
 def parse_request(text: str | bytes, *, max_bytes: int) -> Request:
@@ -125,21 +128,21 @@ def parse_request(text: str | bytes, *, max_bytes: int) -> Request:
     return Request(type=kind, id=request_id, body=data)
 
 
-def _with_id(error: LivecommerceError, request_id: Any) -> LivecommerceError:
+def _with_id(error: LivecommerceError, request_id: RequestId) -> LivecommerceError:
     error.extra["id"] = request_id
     return error
 
 
-def request_id_of(error: LivecommerceError) -> Any:
+def request_id_of(error: LivecommerceError) -> RequestId:
     """The request ``id`` a :func:`parse_request` error carries (None if unread)."""
     return error.extra.get("id")
 
 
-def ack_frame(request_id: Any, **extra: Any) -> str:
+def ack_frame(request_id: RequestId, **extra: object) -> str:
     return encoding.dumps({"type": "ack", "id": request_id, **extra}).decode()
 
 
-def error_frame(error: LivecommerceError, request_id: Any = None) -> str:
+def error_frame(error: LivecommerceError, request_id: RequestId = None) -> str:
     if request_id is None:
         request_id = error.extra.get("id")
     return encoding.dumps(
