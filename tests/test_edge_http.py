@@ -341,25 +341,3 @@ def test_token_ttl_minimum_is_stated() -> None:
         Settings.from_env({"TOKEN_TTL_S": "5", "SECRET_KEY": "x" * 20})
     assert str(info.value) == "TOKEN_TTL_S must be at least 60, got 5"
     assert "None" not in str(info.value)
-
-
-# --- uvicorn's internals ----------------------------------------------------------------
-
-
-async def test_the_uvicorn_hooks_the_edge_protocol_uses_exist() -> None:
-    """livecommerce.http.protocol overrides private parts of uvicorn's httptools protocol;
-    an upgrade that renames one would silently bypass the edge's answers."""
-    from uvicorn.config import Config
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    from uvicorn.server import ServerState
-
-    from livecommerce.http.protocol import UVICORN_PRIVATE_HOOKS
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        raise NotImplementedError
-
-    protocol = HttpToolsProtocol(
-        config=Config(app, log_config=None), server_state=ServerState(), app_state={}
-    )
-    missing = [name for name in UVICORN_PRIVATE_HOOKS if not hasattr(protocol, name)]
-    assert not missing, f"uvicorn no longer has {missing}: see livecommerce/http/protocol.py"

@@ -19,7 +19,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from livecommerce.hub.protocol import CLIENT_TYPES, CLOSE_SLOW
-from livecommerce.hub.wire import UVICORN_PRIVATE_HOOKS
 from livecommerce.sessionfeed import publish
 from livecommerce.settings import Settings
 from tests.hub_client import HubClient
@@ -387,11 +386,3 @@ async def test_hub_metrics_are_exported(
         assert "livecommerce_hub_fanout_seconds_count" in after
     finally:
         await viewer.close()
-
-
-def test_the_hooks_checked_against_uvicorn_are_those_the_hub_uses() -> None:
-    # tests/test_private_hooks.py asks uvicorn itself for each hook; hub/wire.py lists
-    # what it uses. The two lists must not drift apart.
-    from tests.test_private_hooks import _UVICORN_ATTRIBUTES, _UVICORN_METHODS
-
-    assert set(UVICORN_PRIVATE_HOOKS) == {*_UVICORN_ATTRIBUTES, *_UVICORN_METHODS}

@@ -1,10 +1,12 @@
 """The private internals of aiortc, aioice and uvicorn that the relay and the hub rely on.
 
 None of these is public API: an upgrade may rename one, and the symptom would be a
-relay that silently forwards nothing or a hub that falls back to slow sends. So this
-test asks the installed libraries themselves (not our wrappers) whether every hook is
-still there, and names the missing ones. pyproject.toml caps aiortc, aioice and uvicorn
-below their next release; raise a cap only together with a green run of this file.
+relay that silently forwards nothing, a hub that falls back to slow sends or an edge
+that no longer answers its own errors. Each module that uses them lists them
+(streaming.aiortc_hooks, livecommerce.hub.wire, livecommerce.http.protocol); this file
+asks the installed libraries for every listed hook and names the missing ones.
+pyproject.toml holds aiortc, aioice and uvicorn to one minor release; move a bound only
+together with a green run of this file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from importlib.metadata import version
 
 import pytest
 from aiortc import RTCPeerConnection
+
+from livecommerce.http.protocol import UVICORN_PRIVATE_HOOKS as EDGE_HOOKS
+from livecommerce.hub.wire import UVICORN_PRIVATE_HOOKS as WIRE_HOOKS
+from streaming import aiortc_hooks
 
 
 def _missing(obj: object, names: list[str]) -> list[str]:
@@ -40,19 +46,9 @@ async def test_aiortc_and_aioice_hooks_exist() -> None:
     try:
         transceiver = pc.addTransceiver("video", direction="sendrecv")
         receiver, sender = transceiver.receiver, transceiver.sender
-        missing = [
-            # The tap takes the host's encoded frames before any decoder sees them.
-            *_missing(receiver, ["_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__rtx_ssrc"]),
-            # Keyframe requests: PLI upstream to the host, a viewer's PLI/FIR forwarded.
-            *_missing(receiver, ["_send_rtcp_pli"]),
-            *_missing(sender, ["_send_keyframe"]),
-            # Switching a connected viewer's sender to the host's codec.
-            *_missing(sender, ["_RTCRtpSender__rtx_payload_type", "_RTCRtpSender__encoder"]),
-            *_missing(transceiver, ["_codecs"]),
-            # The connect task aiortc never awaits.
-            *_missing(pc, ["_RTCPeerConnection__connect"]),
-        ]
-        _fail_if(missing, "aiortc")
+        # Every hook streaming.aiortc_hooks lists, asked of a throwaway peer connection.
+        _fail_if(await aiortc_hooks.missing_hooks(), "aiortc")
+        # And the shapes the relay relies on.
 
         decoder_queue = getattr(receiver, "_RTCRtpReceiver__decoder_queue")  # noqa: B009
         assert isinstance(decoder_queue, queue.Queue), type(decoder_queue)
@@ -63,34 +59,11 @@ async def test_aiortc_and_aioice_hooks_exist() -> None:
         assert inspect.iscoroutinefunction(getattr(pc, "_RTCPeerConnection__connect"))  # noqa: B009
 
         # aioice: the ICE connection under aiortc's transport, and its UDP sockets.
-        ice_transport = receiver.transport.transport
-        _fail_if(_missing(ice_transport, ["_connection"]), "aiortc")
-        connection = getattr(ice_transport, "_connection")  # noqa: B009
+        connection = getattr(receiver.transport.transport, "_connection")  # noqa: B009
         assert type(connection).__module__.startswith("aioice"), type(connection)
-        _fail_if(_missing(connection, ["_protocols"]), "aioice")
         assert isinstance(getattr(connection, "_protocols"), list)  # noqa: B009
     finally:
         await pc.close()
-
-
-# What the hub's raw-frame path (livecommerce.hub.wire) uses of uvicorn's
-# websockets-sansio protocol beyond the ASGI interface.
-_UVICORN_METHODS = ["handle_parser_exception", "run_asgi", "send_receive_event_to_app"]
-_UVICORN_ATTRIBUTES = [
-    "close_sent",
-    "close_timeout",
-    "close_timer",
-    "conn",
-    "curr_msg_data_type",
-    "disconnected",
-    "frames",
-    "handshake_complete",
-    "loop",
-    "queue",
-    "read_paused",
-    "scope",
-    "transport",
-]
 
 
 async def test_uvicorn_websockets_sansio_hooks_exist() -> None:
@@ -104,7 +77,6 @@ async def test_uvicorn_websockets_sansio_hooks_exist() -> None:
         raise
     protocol_class = getattr(module, "WebSocketsSansIOProtocol", None)
     _fail_if([] if protocol_class else ["WebSocketsSansIOProtocol"], "uvicorn")
-    _fail_if(_missing(protocol_class, _UVICORN_METHODS), "uvicorn")
 
     async def app(scope: object, receive: object, send: object) -> None:  # pragma: no cover
         pass
@@ -113,7 +85,21 @@ async def test_uvicorn_websockets_sansio_hooks_exist() -> None:
     config.load()
     protocol = protocol_class(config, ServerState(), {}, _loop=asyncio.get_running_loop())
     # `scope` is set only when the upgrade request arrives, so it is looked for in the source.
-    missing = _missing(protocol, [a for a in _UVICORN_ATTRIBUTES if a != "scope"])
+    missing = _missing(protocol, [a for a in WIRE_HOOKS if a != "scope"])
     if "self.scope" not in inspect.getsource(protocol_class):
         missing.append(f"{protocol_class.__name__}.scope")
     _fail_if(missing, "uvicorn")
+
+
+async def test_uvicorn_httptools_hooks_exist() -> None:
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.server import ServerState
+
+    async def app(scope: object, receive: object, send: object) -> None:  # pragma: no cover
+        pass
+
+    protocol = HttpToolsProtocol(
+        config=Config(app, log_config=None), server_state=ServerState(), app_state={}
+    )
+    _fail_if(_missing(protocol, list(EDGE_HOOKS)), "uvicorn")
