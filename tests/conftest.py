@@ -25,7 +25,7 @@ from livecommerce.db.engine import Database
 from livecommerce.db.migrate import migrate
 from livecommerce.settings import Settings
 from livecommerce.valkey import EmbeddedValkey
-from tests.support import Actors, ServerThread, random_address
+from tests.support import Actors, ServerThread, random_address, streaming_only
 
 
 def _reset_postgres(url: str) -> None:
@@ -143,3 +143,22 @@ def edge(settings: Settings) -> Iterator[ServerThread]:
     ).start()
     yield thread
     thread.stop()
+
+
+@pytest.fixture(scope="module")
+def stream_server(settings: Settings) -> Iterator[ServerThread]:
+    """A server whose only part is the relay (WHIP/WHEP), one per test module."""
+    thread = ServerThread(settings, parts=streaming_only).start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+async def sclient(stream_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stream_server.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def sactors(sclient: httpx.AsyncClient, db: Database) -> Actors:
+    return Actors(sclient, db)

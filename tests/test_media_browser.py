@@ -14,16 +14,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from livecommerce.db.engine import Database
-from livecommerce.settings import Settings
 from streaming.component import StreamingComponent
-from tests.support import Actors, ServerThread, seconds, streaming_only, wait_for
+from tests.support import Actors, ServerThread, seconds, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -100,27 +98,20 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def media_server(settings: Settings) -> Iterator[ServerThread]:
-    thread = ServerThread(settings, parts=streaming_only).start()
-    yield thread
-    thread.stop()
-
-
 async def test_a_chromium_host_reaches_720p_within_seconds_of_going_live(
-    media_server: ServerThread, db: Database, chromium_path: str
+    stream_server: ServerThread, db: Database, chromium_path: str
 ) -> None:
     from playwright.async_api import async_playwright
 
-    streaming = media_server.component(StreamingComponent)
-    async with httpx.AsyncClient(base_url=media_server.url, timeout=30) as client:
+    streaming = stream_server.component(StreamingComponent)
+    async with httpx.AsyncClient(base_url=stream_server.url, timeout=30) as client:
         show = await Actors(client, db).show()
     sid = show["id"]
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=ARGS)
         try:
             page = await browser.new_page()
-            await page.goto(f"{media_server.url}/readyz")  # same origin as /whip
+            await page.goto(f"{stream_server.url}/readyz")  # same origin as /whip
             answer = await page.evaluate(_PUBLISH, {"sid": sid, "token": show["host"]["token"]})
             live_at = asyncio.get_running_loop().time()
             # The answer keeps the feedback Chromium needs to raise its bitrate.
@@ -153,14 +144,14 @@ async def test_a_chromium_host_reaches_720p_within_seconds_of_going_live(
 
 
 async def test_a_chromium_viewer_waiting_for_an_h264_host_plays_it_on_the_same_connection(
-    media_server: ServerThread, db: Database, chromium_path: str
+    stream_server: ServerThread, db: Database, chromium_path: str
 ) -> None:
     from playwright.async_api import async_playwright
 
     from streaming.client import post_offer
     from tests.test_streaming import Host
 
-    async with httpx.AsyncClient(base_url=media_server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=stream_server.url, timeout=30) as client:
         show = await Actors(client, db).show()
         sid = show["id"]
         host = Host(video_mime="video/H264", audio=False)
@@ -168,7 +159,7 @@ async def test_a_chromium_viewer_waiting_for_an_h264_host_plays_it_on_the_same_c
             browser = await p.chromium.launch(executable_path=chromium_path, args=ARGS)
             try:
                 page = await browser.new_page()
-                await page.goto(f"{media_server.url}/readyz")
+                await page.goto(f"{stream_server.url}/readyz")
                 await page.evaluate(_WATCH, {"sid": sid})
 
                 async def connected() -> bool:

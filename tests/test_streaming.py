@@ -10,23 +10,19 @@ through a server that never decoded it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 from redis.asyncio import Redis
 
 from livecommerce import keys
-from livecommerce.db.engine import Database
-from livecommerce.settings import Settings
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
 from streaming.sdp import answer_video_mime
-from tests.support import Actors, ServerThread, seconds, streaming_only, wait_for
+from tests.support import Actors, ServerThread, seconds, wait_for
 
 WIDTH, HEIGHT, BITS = 320, 240, 10
 BAR = WIDTH // BITS
@@ -152,24 +148,6 @@ class Host:
 
     async def close(self) -> None:
         await self.pc.close()
-
-
-@pytest.fixture(scope="module")
-def stream_server(settings: Settings) -> Iterator[ServerThread]:
-    thread = ServerThread(settings, parts=streaming_only).start()
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture
-async def sclient(stream_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stream_server.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-async def sactors(sclient: httpx.AsyncClient, db: Database) -> Actors:
-    return Actors(sclient, db)
 
 
 async def test_whip_to_whep_relays_decodable_video_and_audio(

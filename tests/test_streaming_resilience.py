@@ -7,37 +7,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
 
-from livecommerce.db.engine import Database
 from livecommerce.observability import configure_logging
 from livecommerce.settings import Settings, SettingsError
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
-from tests.support import Actors, ServerThread, seconds, streaming_only, wait_for
+from tests.support import Actors, ServerThread, seconds, wait_for
 from tests.test_streaming import Host, Watcher, advancing
-
-
-@pytest.fixture(scope="module")
-def media_server(settings: Settings) -> Iterator[ServerThread]:
-    thread = ServerThread(settings, parts=streaming_only).start()
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture
-async def mclient(media_server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=media_server.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-async def mactors(mclient: httpx.AsyncClient, db: Database) -> Actors:
-    return Actors(mclient, db)
 
 
 def _from_new_host(markers: list[int], seen: int) -> list[int]:
@@ -53,17 +33,17 @@ def _streaming(server: ServerThread) -> StreamingComponent:
 
 
 async def test_a_host_whose_encoder_died_goes_live_again_and_viewers_stay(
-    mclient: httpx.AsyncClient, mactors: Actors, media_server: ServerThread
+    sclient: httpx.AsyncClient, sactors: Actors, stream_server: ServerThread
 ) -> None:
-    streaming = _streaming(media_server)
-    show = await mactors.show()
+    streaming = _streaming(stream_server)
+    show = await sactors.show()
     sid, token = show["id"], show["host"]["token"]
     first, second, watcher = Host(audio=False), Host(audio=False), Watcher()
     try:
-        r = await post_offer(mclient, f"/whip/{sid}", first.pc, token=token)
+        r = await post_offer(sclient, f"/whip/{sid}", first.pc, token=token)
         assert r.status_code == 201, r.text
         lost_location = r.headers["location"]
-        await watcher.play(mclient, sid)
+        await watcher.play(sclient, sid)
         await wait_for(lambda: advancing(watcher.markers, 10), timeout=20)
 
         # The host's encoder dies: no more media, no DELETE, its peer connection stays up
@@ -77,10 +57,10 @@ async def test_a_host_whose_encoder_died_goes_live_again_and_viewers_stay(
         seen = len(watcher.markers)
 
         # Publishing again replaces the silent publisher at once.
-        r = await post_offer(mclient, f"/whip/{sid}", second.pc, token=token)
+        r = await post_offer(sclient, f"/whip/{sid}", second.pc, token=token)
         assert r.status_code == 201, r.text
         assert publisher.closed and streaming.publisher_of(sid) is not publisher
-        r = await mclient.delete(lost_location, headers=show["host"]["headers"])
+        r = await sclient.delete(lost_location, headers=show["host"]["headers"])
         assert r.status_code == 404
 
         # The viewer kept its connection and decodes the new host's frames.
@@ -91,7 +71,7 @@ async def test_a_host_whose_encoder_died_goes_live_again_and_viewers_stay(
         # A publisher that is sending keeps its slot: a second tab gets 409.
         third = Host(audio=False)
         try:
-            r = await post_offer(mclient, f"/whip/{sid}", third.pc, token=token)
+            r = await post_offer(sclient, f"/whip/{sid}", third.pc, token=token)
             assert r.status_code == 409 and r.json()["code"] == "already_publishing"
         finally:
             await third.close()
@@ -102,23 +82,23 @@ async def test_a_host_whose_encoder_died_goes_live_again_and_viewers_stay(
 
 
 async def test_viewers_waiting_for_an_h264_host_keep_their_connection_and_get_video(
-    mclient: httpx.AsyncClient, mactors: Actors, media_server: ServerThread
+    sclient: httpx.AsyncClient, sactors: Actors, stream_server: ServerThread
 ) -> None:
-    streaming = _streaming(media_server)
-    show = await mactors.show()
+    streaming = _streaming(stream_server)
+    show = await sactors.show()
     sid = show["id"]
     watchers = [Watcher() for _ in range(10)]
     host = Host(video_mime="video/H264", audio=False)
     try:
         # The audience arrives before the host (who publishes H.264, like OBS).
-        await asyncio.gather(*(w.play(mclient, sid) for w in watchers))
+        await asyncio.gather(*(w.play(sclient, sid) for w in watchers))
         waiting = {v.id for v in streaming.viewers.values() if v.session_id == sid}
         assert len(waiting) == len(watchers)
         await wait_for(
             lambda: all(w.pc.connectionState == "connected" for w in watchers), timeout=20
         )
         live_at = asyncio.get_running_loop().time()
-        r = await post_offer(mclient, f"/whip/{sid}", host.pc, token=show["host"]["token"])
+        r = await post_offer(sclient, f"/whip/{sid}", host.pc, token=show["host"]["token"])
         assert r.status_code == 201, r.text
 
         await wait_for(lambda: all(advancing(w.markers, 5) for w in watchers), timeout=20)
@@ -136,13 +116,13 @@ async def test_viewers_waiting_for_an_h264_host_keep_their_connection_and_get_vi
 
 
 async def test_viewers_deleted_while_connecting_leave_nothing_behind(
-    mclient: httpx.AsyncClient,
-    mactors: Actors,
-    media_server: ServerThread,
+    sclient: httpx.AsyncClient,
+    sactors: Actors,
+    stream_server: ServerThread,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    streaming = _streaming(media_server)
-    show = await mactors.show()
+    streaming = _streaming(stream_server)
+    show = await sactors.show()
     sid = show["id"]
     caplog.set_level(logging.DEBUG, logger="asyncio")
     for i in range(16):
@@ -152,11 +132,11 @@ async def test_viewers_deleted_while_connecting_leave_nothing_behind(
         pc.addTransceiver("video", direction="recvonly")
         pc.addTransceiver("audio", direction="recvonly")
         try:
-            r = await post_offer(mclient, f"/whep/{sid}", pc)
+            r = await post_offer(sclient, f"/whep/{sid}", pc)
             assert r.status_code == 201, r.text
             # Gone while the server's side is still starting ICE/DTLS (some 0-75 ms in).
             await asyncio.sleep(i * 0.005)
-            assert (await mclient.delete(r.headers["location"])).status_code == 200
+            assert (await sclient.delete(r.headers["location"])).status_code == 200
         finally:
             await pc.close()
     # Deleted viewers hold nothing: no resource, no relay, no sender tasks.
