@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from livecommerce.components import Component
 from livecommerce.http.security import inline_script_hashes, page_headers
 from livecommerce.settings import Settings
+from livecommerce.web.language import LANGUAGES, choose, with_lang
 
 __all__ = ["WebPages"]
 
@@ -35,15 +36,22 @@ PAGES = {
 
 
 def _page(filename: str, frame_ancestors: Sequence[str]) -> Endpoint:
-    path = STATIC / filename
-    # The page's own inline scripts are allowed by hash, nothing else inline.
-    hashes = inline_script_hashes(path.read_text())
+    html = (STATIC / filename).read_text()
+    # The page's own inline scripts are allowed by hash, nothing else inline;
+    # only <html lang> differs between languages, so the hashes hold for all.
+    hashes = inline_script_hashes(html)
+    served = {lang: with_lang(html, lang) for lang in LANGUAGES}
 
     # no-cache: pages are tiny and must pick up a new deploy at once.
-    headers = {"Cache-Control": "no-cache", **page_headers(hashes, frame_ancestors)}
+    headers = {
+        "Cache-Control": "no-cache",
+        "Vary": "Accept-Language, Cookie",
+        **page_headers(hashes, frame_ancestors),
+    }
 
     async def endpoint(request: Request) -> Response:
-        return FileResponse(path, media_type="text/html", headers=headers)
+        lang = choose(request.cookies.get("lang"), request.headers.get("accept-language"))
+        return HTMLResponse(served[lang], headers={**headers, "Content-Language": lang})
 
     return endpoint
 

@@ -2,7 +2,9 @@
 import { api, el, header, money, sessionIdFromPath } from "/static/app.js";
 import { Hub, countdown, whipPublish } from "/static/live.js";
 import { renderNumbers } from "/static/numbers.js";
+import { initI18n } from "/static/i18n.js";
 
+await initI18n();
 header();
 const sessionId = sessionIdFromPath();
 const $ = (id) => document.getElementById(id);

@@ -3,7 +3,9 @@
 import { api, el, header, sessionIdFromPath } from "/static/app.js";
 import { Hub } from "/static/live.js";
 import { renderNumbers } from "/static/numbers.js";
+import { initI18n } from "/static/i18n.js";
 
+await initI18n();
 header();
 const sessionId = sessionIdFromPath();
 const $ = (id) => document.getElementById(id);

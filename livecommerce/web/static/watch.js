@@ -1,7 +1,9 @@
 // /watch/{session}: video (WHEP), the pinned product card, two-tap buy, cart, chat, reactions.
 import { api, el, header, money, sessionIdFromPath } from "/static/app.js";
 import { Hub, countdown, newKey, whepPlay } from "/static/live.js";
+import { initI18n } from "/static/i18n.js";
 
+await initI18n();
 header();
 const sessionId = sessionIdFromPath();
 const user = api.user();
