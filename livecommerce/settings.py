@@ -103,6 +103,8 @@ class Settings:
     #: finish before it gets 409 ``idempotency_in_progress``, and how often it looks.
     idempotency_wait_s: float = 30.0
     idempotency_poll_s: float = 0.05
+    #: Cart: days after a purchase its buyer may ask for a refund (0: never).
+    return_window_days: int = 30
     #: Hub: seconds a product card (name, images, prices) is cached per process.
     card_ttl_s: float = 5.0
     #: Entries a per-process cache (cards, lookups, rights, sales) holds before it is emptied.
@@ -214,6 +216,9 @@ class Settings:
             ),
             idempotency_wait_s=_float(env, "IDEMPOTENCY_WAIT_S", cls.idempotency_wait_s, low=0),
             idempotency_poll_s=_float(env, "IDEMPOTENCY_POLL_S", cls.idempotency_poll_s, low=0.001),
+            return_window_days=_int(
+                env, "RETURN_WINDOW_DAYS", cls.return_window_days, low=0, high=3650
+            ),
             card_ttl_s=_float(env, "CARD_TTL_S", cls.card_ttl_s, low=0),
             cache_max_entries=_int(env, "CACHE_MAX_ENTRIES", cls.cache_max_entries, low=1),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
