@@ -13,21 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from cart.stock import StockStore
 from livecommerce import keys
+from livecommerce.catalog.stock import DEAD_STATUSES, sql_stock
 from livecommerce.db.engine import Database
-from livecommerce.db.models import (
-    LiveSession,
-    Order,
-    OrderItem,
-    OrderStatus,
-    SessionProduct,
-    SessionStatus,
-    Variant,
-)
+from livecommerce.db.models import LiveSession, SessionProduct, SessionStatus
 from livecommerce.events import (
     LineupChanged,
     ProductPinned,
@@ -40,27 +32,6 @@ __all__ = [
     "OnSale",
     "sql_stock",
 ]
-
-#: Orders in these states no longer hold stock.
-DEAD_STATUSES = (OrderStatus.CANCELLED.value, OrderStatus.REFUNDED.value)
-
-
-async def sql_stock(db: AsyncSession, product_id: int) -> dict[int, tuple[int, int]]:
-    """Variant id -> (stock_total, units in orders that are not cancelled/refunded)."""
-    totals = {
-        v: t
-        for v, t in await db.execute(
-            select(Variant.id, Variant.stock_total).where(Variant.product_id == product_id)
-        )
-    }
-    sold_rows = await db.execute(
-        select(OrderItem.variant_id, func.sum(OrderItem.quantity))
-        .join(Order, Order.id == OrderItem.order_id)
-        .where(OrderItem.product_id == product_id, Order.status.not_in(DEAD_STATUSES))
-        .group_by(OrderItem.variant_id)
-    )
-    sold = {int(v): int(q or 0) for v, q in sold_rows}
-    return {int(v): (int(t), sold.get(int(v), 0)) for v, t in totals.items()}
 
 
 class OnSale:

@@ -14,11 +14,14 @@ from livecommerce.catalog.schemas import (
     ProductPage,
     ProductPatch,
     ProductQuery,
+    ProductStockOut,
     VariantIn,
     VariantOut,
     VariantPatch,
 )
+from livecommerce.catalog.stock import available
 from livecommerce.db.models import Role
+from livecommerce.errors import NotFound
 from livecommerce.events import StockTotalChanging
 from livecommerce.services import Services
 
@@ -111,6 +114,28 @@ async def create_product(services: Services, call: Call) -> ProductOut:
 async def get_product(services: Services, call: Call) -> ProductOut:
     async with services.db.sessions() as db:
         return store.product_out(await store.get_product(db, call.id("product_id")))
+
+
+@api.route(
+    "GET",
+    "/api/products/{product_id:int}/stock",
+    summary="Units left of a product still sold, per variant",
+    response=ProductStockOut,
+    errors=[404],
+)
+async def product_stock(services: Services, call: Call) -> ProductStockOut:
+    product_id = call.id("product_id")
+    async with services.db.sessions() as db:
+        product = await store.get_product(db, product_id)
+        if not product.is_active:
+            raise NotFound(f"product {product_id} is no longer sold")
+        variants, on_sale = await available(db, services.redis, product_id)
+    return ProductStockOut(
+        product_id=product_id,
+        units_left=sum(variants.values()),
+        variants=variants,
+        on_sale=on_sale,
+    )
 
 
 @api.route(

@@ -17,6 +17,7 @@ __all__ = [
     "ProductPage",
     "ProductPatch",
     "ProductQuery",
+    "ProductStockOut",
     "VariantIn",
     "VariantOut",
     "VariantPatch",
@@ -106,3 +107,13 @@ class ProductPage(BaseModel):
 class ProductQuery(PageQuery):
     brand_id: Id | None = None
     q: str | None = Field(None, min_length=1, max_length=100, description="Name contains.")
+
+
+class ProductStockOut(BaseModel):
+    product_id: int
+    units_left: int = Field(description="Units left of the whole product.")
+    variants: dict[int, int] = Field(description="Variant id -> units left.")
+    on_sale: bool = Field(
+        description="True: the live figure from the cart's stock counters (the product is "
+        "on sale); false: stock_total minus units in orders that are not cancelled/refunded."
+    )

@@ -9,7 +9,12 @@ from livecommerce.api.routing import Api, Call
 from livecommerce.auth.permissions import session_rights
 from livecommerce.dashboard.component import Dashboard
 from livecommerce.dashboard.numbers import conversion, live_counters
-from livecommerce.dashboard.schemas import DashboardOut, OverviewItem, OverviewOut
+from livecommerce.dashboard.schemas import (
+    DashboardOut,
+    OverviewItem,
+    OverviewOut,
+    SessionSummaryOut,
+)
 from livecommerce.db.models import LiveSession, SessionStatus
 from livecommerce.pinstate import current_pin
 
@@ -33,6 +38,35 @@ async def session_dashboard(dashboard: Dashboard, call: Call) -> DashboardOut:
     async with dashboard.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_moderate()
     return await dashboard.dashboard(session_id)
+
+
+@api.route(
+    "GET",
+    "/api/sessions/{session_id:int}/summary",
+    summary="A session's headline numbers (host, moderators, admins): orders, units and "
+    "revenue from SQL, peak viewers if known",
+    response=SessionSummaryOut,
+    auth="required",
+    errors=[401, 403, 404],
+)
+async def session_summary(dashboard: Dashboard, call: Call) -> SessionSummaryOut:
+    session_id = call.id("session_id")
+    call.principal.require_user()
+    async with dashboard.services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_moderate()
+        status = await db.scalar(select(LiveSession.status).where(LiveSession.id == session_id))
+    sales = await dashboard.sales_of(session_id)
+    peak = await dashboard.services.redis.hget(keys.session_counters(session_id), "viewers_peak")
+    return SessionSummaryOut(
+        session=session_id,
+        status=str(status),
+        orders=sales.orders,
+        buyers=sales.buyers,
+        units_sold=sales.units_sold,
+        gmv_minor=sales.gmv_minor,
+        currency=sales.currency,
+        viewers_peak=None if peak is None else int(peak),
+    )
 
 
 @api.route(

@@ -10,6 +10,7 @@ __all__ = [
     "OverviewOut",
     "PinnedNumbers",
     "ProductNumbers",
+    "SessionSummaryOut",
     "StreamNumbers",
     "ViewerNumbers",
 ]
@@ -92,3 +93,18 @@ class OverviewItem(BaseModel):
 
 class OverviewOut(BaseModel):
     items: list[OverviewItem]
+
+
+class SessionSummaryOut(BaseModel):
+    """A session's headline numbers, for its host's list of shows (any status)."""
+
+    session: int
+    status: str
+    orders: int = Field(description="Paid or fulfilled orders from this session.")
+    buyers: int
+    units_sold: int
+    gmv_minor: int
+    currency: str | None
+    viewers_peak: int | None = Field(
+        description="Most viewers at once; null if not known (never live, or Redis lost it)."
+    )

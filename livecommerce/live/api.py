@@ -6,7 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecommerce.api.routing import Api, Call
 from livecommerce.auth.permissions import session_rights
+from livecommerce.catalog.store import get_product
 from livecommerce.db.models import ModerationAction, Role, SessionStatus
+from livecommerce.errors import NotFound
 from livecommerce.events import LineupChanged
 from livecommerce.live import store
 from livecommerce.live.lifecycle import SessionLifecycle
@@ -14,6 +16,7 @@ from livecommerce.live.schemas import (
     LineupIn,
     ModeratorIn,
     ModeratorOut,
+    ProductSessionsOut,
     SessionIn,
     SessionOut,
     SessionPage,
@@ -215,3 +218,29 @@ async def remove_moderator(services: Services, call: Call) -> None:
         await store.remove_moderator(db, session_id, call.id("user_id"))
         _audit(db, session_id, call, "remove_moderator", call.id("user_id"))
         await db.commit()
+
+
+#: At most this many live, and this many upcoming, sessions are listed for one product.
+FEATURING_LIMIT = 20
+
+
+@api.route(
+    "GET",
+    "/api/products/{product_id:int}/sessions",
+    summary="The live and upcoming sessions featuring a product (in their lineup)",
+    response=ProductSessionsOut,
+    errors=[404],
+)
+async def product_sessions(services: Services, call: Call) -> ProductSessionsOut:
+    product_id = call.id("product_id")
+    async with services.db.sessions() as db:
+        product = await get_product(db, product_id)
+        if not product.is_active:
+            raise NotFound(f"product {product_id} is no longer sold")
+        live = await store.sessions_featuring(
+            db, product_id, status=SessionStatus.LIVE, limit=FEATURING_LIMIT
+        )
+        upcoming = await store.sessions_featuring(
+            db, product_id, status=SessionStatus.SCHEDULED, limit=FEATURING_LIMIT
+        )
+    return ProductSessionsOut(product_id=product_id, live=live, upcoming=upcoming)

@@ -13,6 +13,8 @@ __all__ = [
     "LineupIn",
     "ModeratorIn",
     "ModeratorOut",
+    "ProductSessionsOut",
+    "SessionBrief",
     "SessionIn",
     "SessionOut",
     "SessionPage",
@@ -58,6 +60,25 @@ class SessionOut(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     lineup: list[ProductOut]
+
+
+class SessionBrief(BaseModel):
+    """A session without its lineup: where a product is featured."""
+
+    id: int
+    title: str
+    status: str
+    host_name: str
+    scheduled_at: datetime | None
+    started_at: datetime | None
+
+
+class ProductSessionsOut(BaseModel):
+    product_id: int
+    live: list[SessionBrief] = Field(description="Live now, featuring the product; at most 20.")
+    upcoming: list[SessionBrief] = Field(
+        description="Scheduled, soonest first (unscheduled last), at most 20."
+    )
 
 
 class SessionPage(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +21,19 @@ from livecommerce.db.models import (
     utcnow,
 )
 from livecommerce.errors import Conflict, NotFound, ValidationFailed
-from livecommerce.live.schemas import ModeratorOut, SessionIn, SessionOut, SessionPatch
+from livecommerce.live.schemas import (
+    ModeratorOut,
+    SessionBrief,
+    SessionIn,
+    SessionOut,
+    SessionPatch,
+)
 
 __all__ = [
+    "SCHEDULE_SLACK",
     "TRANSITIONS",
     "add_moderator",
+    "check_schedule",
     "check_transition",
     "create_session",
     "get_session",
@@ -34,6 +42,7 @@ __all__ = [
     "list_sessions",
     "remove_moderator",
     "session_out",
+    "sessions_featuring",
     "set_lineup",
     "transition",
     "update_session",
@@ -47,6 +56,25 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+#: How far in the past a show may still be scheduled: a time picker has minute steps, so
+#: "now" chosen in a form is up to a minute old when it arrives.
+SCHEDULE_SLACK = timedelta(minutes=1)
+
+
+def _field_error(field: str, message: str, kind: str) -> ValidationFailed:
+    """A 422 naming the body field it is about, shaped like the request validator's
+    (``errors[].loc``), so a form can show the message next to its field."""
+    return ValidationFailed(
+        f"{field}: {message}", errors=[{"loc": ["body", field], "msg": message, "type": kind}]
+    )
+
+
+def check_schedule(scheduled_at: datetime | None, *, now: datetime) -> None:
+    """422 if a show would be scheduled in the past (more than :data:`SCHEDULE_SLACK`)."""
+    if scheduled_at is not None and scheduled_at < now - SCHEDULE_SLACK:
+        raise _field_error("scheduled_at", "must not be in the past", "past_time")
+
+
 async def get_session(db: AsyncSession, session_id: int) -> LiveSession:
     session = await db.get(LiveSession, session_id)
     if session is None:
@@ -55,6 +83,7 @@ async def get_session(db: AsyncSession, session_id: int) -> LiveSession:
 
 
 async def create_session(db: AsyncSession, host_id: int, data: SessionIn) -> LiveSession:
+    check_schedule(data.scheduled_at, now=utcnow())
     session = LiveSession(
         host_id=host_id,
         title=data.title,
@@ -71,6 +100,7 @@ async def create_session(db: AsyncSession, host_id: int, data: SessionIn) -> Liv
 async def update_session(db: AsyncSession, session: LiveSession, patch: SessionPatch) -> None:
     if session.status == SessionStatus.ENDED:
         raise Conflict("this session has ended and can no longer be edited", code="session_ended")
+    check_schedule(patch.scheduled_at, now=utcnow())
     for name, value in patch.model_dump(exclude_unset=True).items():
         if value is None and name != "scheduled_at":
             continue
@@ -102,7 +132,9 @@ def transition(session: LiveSession, to: SessionStatus, *, now: datetime | None 
 async def set_lineup(db: AsyncSession, session: LiveSession, product_ids: Sequence[int]) -> None:
     """Replace the lineup; any active product of any brand may be featured."""
     if len(set(product_ids)) != len(product_ids):
-        raise ValidationFailed("product_ids: a product can appear in the lineup only once")
+        raise _field_error(
+            "product_ids", "a product can appear in the lineup only once", "duplicate"
+        )
     if session.status == SessionStatus.ENDED:
         raise Conflict("this session has ended and can no longer be edited", code="session_ended")
     if product_ids:
@@ -111,9 +143,20 @@ async def set_lineup(db: AsyncSession, session: LiveSession, product_ids: Sequen
                 select(Product.id).where(Product.id.in_(product_ids), Product.is_active)
             )
         )
-        missing = [p for p in product_ids if p not in found]
+        missing = [(i, p) for i, p in enumerate(product_ids) if p not in found]
         if missing:
-            raise ValidationFailed(f"product_ids: no active product with id {missing[0]}")
+            # Every missing one, each at its place in the list, so a form can mark them all.
+            raise ValidationFailed(
+                f"product_ids: no active product with id {missing[0][1]}",
+                errors=[
+                    {
+                        "loc": ["body", "product_ids", str(i)],
+                        "msg": f"no active product with id {p}",
+                        "type": "not_found",
+                    }
+                    for i, p in missing
+                ],
+            )
     await db.execute(delete(SessionProduct).where(SessionProduct.session_id == session.id))
     db.add_all(
         SessionProduct(session_id=session.id, product_id=pid, position=i)
@@ -174,6 +217,36 @@ async def list_sessions(
     )
     rows = await db.scalars(query.limit(limit).offset(offset))
     return rows.all()
+
+
+async def sessions_featuring(
+    db: AsyncSession, product_id: int, *, status: SessionStatus, limit: int
+) -> list[SessionBrief]:
+    """Sessions in ``status`` whose lineup holds ``product_id``, soonest scheduled first
+    (unscheduled last), at most ``limit``."""
+    rows = await db.execute(
+        select(LiveSession, User.display_name)
+        .join(SessionProduct, SessionProduct.session_id == LiveSession.id)
+        .join(User, User.id == LiveSession.host_id)
+        .where(SessionProduct.product_id == product_id, LiveSession.status == status.value)
+        .order_by(
+            LiveSession.scheduled_at.is_(None),
+            LiveSession.scheduled_at,
+            LiveSession.id,
+        )
+        .limit(limit)
+    )
+    return [
+        SessionBrief(
+            id=s.id,
+            title=s.title,
+            status=s.status,
+            host_name=name,
+            scheduled_at=s.scheduled_at,
+            started_at=s.started_at,
+        )
+        for s, name in rows
+    ]
 
 
 async def add_moderator(db: AsyncSession, session_id: int, user_id: int) -> None:
