@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -17,6 +18,7 @@ from cart import orders
 from cart.checkout import Purchase, PurchaseLine
 from cart.component import CartComponent
 from cart.idempotency import check_key, fingerprint, run_idempotent
+from cart.payments import listed_test_cards
 from cart.schemas import (
     BuyIn,
     CartItemIn,
@@ -29,6 +31,8 @@ from cart.schemas import (
     OrderPage,
     OrderQuery,
     PaymentMethodIn,
+    RefundRequestIn,
+    TestCardOut,
 )
 from livecommerce.accounts import payment_methods
 from livecommerce.accounts.schemas import PaymentMethodOut
@@ -289,8 +293,36 @@ async def get_order(cart: CartComponent, call: Call) -> OrderOut:
 )
 async def refund_order(cart: CartComponent, call: Call) -> OrderOut:
     return await orders.refund_order(
-        cart.services.db, cart.stock, cart.checkout.gateway, call.principal, call.param("order_id")
+        cart.services.db,
+        cart.order_feed,
+        cart.stock,
+        cart.checkout.gateway,
+        call.principal,
+        call.param("order_id"),
     )
+
+
+@api.route(
+    "POST",
+    "/api/orders/{order_id}/refund-request",
+    summary="Ask the seller for a refund of your order (paid or fulfilled, within "
+    "RETURN_WINDOW_DAYS of the purchase; asking again changes nothing)",
+    body=RefundRequestIn,
+    response=OrderOut,
+    auth="required",
+    errors=[404, 409],
+)
+async def request_refund(cart: CartComponent, call: Call) -> OrderOut:
+    services = cart.services
+    order, _ = await orders.request_refund(
+        services.db,
+        call.principal,
+        call.param("order_id"),
+        reason=call.body_as(RefundRequestIn).reason,
+        now=datetime.fromtimestamp(services.clock(), UTC),
+        window_days=services.settings.return_window_days,
+    )
+    return order
 
 
 @api.route(
@@ -302,7 +334,9 @@ async def refund_order(cart: CartComponent, call: Call) -> OrderOut:
     errors=[403, 404, 409],
 )
 async def fulfil_order(cart: CartComponent, call: Call) -> OrderOut:
-    return await orders.fulfil_order(cart.services.db, call.principal, call.param("order_id"))
+    return await orders.fulfil_order(
+        cart.services.db, cart.order_feed, call.principal, call.param("order_id")
+    )
 
 
 @api.route(
@@ -331,6 +365,20 @@ async def add_payment_method(cart: CartComponent, call: Call) -> PaymentMethodOu
         )
         await db.commit()
         return payment_methods.method_out(method)
+
+
+@api.route(
+    "GET",
+    "/api/payments/test-cards",
+    summary="The test gateway's cards the pages offer (none in production)",
+    response=list[TestCardOut],
+)
+async def test_cards(cart: CartComponent, call: Call) -> list[TestCardOut]:
+    cards = listed_test_cards(cart.services.settings.environment)
+    return [
+        TestCardOut(token=token, brand=brand, last4=last4, behaviour=behaviour)
+        for token, (brand, last4, behaviour) in cards.items()
+    ]
 
 
 @api.route(

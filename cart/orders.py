@@ -11,6 +11,9 @@ Checkout writes orders as ``paid`` (the payment is captured before the write);
 ``pending`` is for gateways that confirm later. A refund reverses the creator's
 commission in the same transaction (negative ``reversed`` ledger entries) and, once
 committed, returns the units to the stock on sale.
+
+Every committed creation or status change is told to the buyer's live connections
+through :meth:`cart.orderfeed.OrderFeed.changed`, once, after the commit.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from cart.orderfeed import OrderFeed
 from cart.payments import GatewayDeclined, PaymentGateway
+from cart.returns import check_refund_request
 from cart.schemas import EarningEntryOut, EarningsOut, OrderItemOut, OrderOut
 from cart.stock import StockStore
 from livecommerce.auth.permissions import Principal
@@ -46,6 +51,7 @@ __all__ = [
     "list_orders",
     "order_out",
     "refund_order",
+    "request_refund",
     "transition",
 ]
 
@@ -103,7 +109,14 @@ class OrderLike(Protocol):
     def items(self) -> Sequence[_ItemLike]: ...
 
 
-def order_out(order: OrderLike, payment_status: str | None, created_at: datetime) -> OrderOut:
+def order_out(
+    order: OrderLike,
+    payment_status: str | None,
+    created_at: datetime,
+    *,
+    refund_requested_at: datetime | None = None,
+    refund_reason: str | None = None,
+) -> OrderOut:
     """The API's view of an order, stored or just written."""
     return OrderOut(
         id=order.id,
@@ -124,11 +137,19 @@ def order_out(order: OrderLike, payment_status: str | None, created_at: datetime
             for i in order.items
         ],
         created_at=created_at,
+        refund_requested_at=refund_requested_at,
+        refund_reason=refund_reason,
     )
 
 
 def _stored_out(order: Order, payment: Payment | None) -> OrderOut:
-    return order_out(order, payment.status if payment else None, order.created_at)
+    return order_out(
+        order,
+        payment.status if payment else None,
+        order.created_at,
+        refund_requested_at=order.refund_requested_at,
+        refund_reason=order.refund_reason,
+    )
 
 
 async def _payment(db: AsyncSession, order_id: str) -> Payment | None:
@@ -146,10 +167,11 @@ async def _load(db: AsyncSession, order_id: str, *, lock: bool = False) -> Order
 
 
 async def get_order(db: AsyncSession, principal: Principal, order_id: str) -> OrderOut:
-    """The buyer's own order (admins see any); others get 404, not 403 (I6: no probing)."""
+    """The buyer's own order; the brand that sold it and admins see it too (to act on a
+    refund request). Others get 404, not 403 (I6: no probing)."""
     user_id = principal.require_user()
     order = await _load(db, order_id)
-    if order.user_id != user_id and not principal.is_admin:
+    if order.user_id != user_id and not await _sold_by(db, principal, order):
         raise NotFound(f"order {order_id} does not exist")
     return _stored_out(order, await _payment(db, order.id))
 
@@ -173,31 +195,73 @@ async def list_orders(db: AsyncSession, user_id: int, *, limit: int, offset: int
     return [_stored_out(o, payments.get(o.id)) for o in orders]
 
 
-async def _require_seller(db: AsyncSession, principal: Principal, order: Order) -> None:
+async def _sold_by(db: AsyncSession, principal: Principal, order: Order) -> bool:
     """Admins, or a brand user whose brand sells every product of the order."""
-    principal.require_user()
     if principal.is_admin:
-        return
+        return True
+    if principal.brand_id is None:
+        return False
     brands = set(
         await db.scalars(
             select(Product.brand_id).where(Product.id.in_([i.product_id for i in order.items]))
         )
     )
-    if principal.brand_id is None or brands != {principal.brand_id}:
+    return brands == {principal.brand_id}
+
+
+async def _require_seller(db: AsyncSession, principal: Principal, order: Order) -> None:
+    principal.require_user()
+    if not await _sold_by(db, principal, order):
         raise Forbidden("only an admin or the brand that sold the order may do this")
 
 
-async def fulfil_order(db: Database, principal: Principal, order_id: str) -> OrderOut:
+async def request_refund(
+    db: Database,
+    principal: Principal,
+    order_id: str,
+    *,
+    reason: str,
+    now: datetime,
+    window_days: int,
+) -> tuple[OrderOut, bool]:
+    """The buyer asks for a refund of their own order (others: 404): recorded on the
+    order for the seller to act on (:mod:`cart.returns` has the rule). Returns the order
+    and whether this call recorded the request (False: it was already asked)."""
+    user_id = principal.require_user()
+    async with db.sessions() as session, session.begin():
+        order = await _load(session, order_id, lock=True)
+        if order.user_id != user_id:
+            raise NotFound(f"order {order_id} does not exist")
+        recorded = check_refund_request(
+            status=order.status,
+            purchased_at=order.created_at,
+            requested_at=order.refund_requested_at,
+            now=now,
+            window_days=window_days,
+        )
+        if recorded:
+            order.refund_requested_at = now
+            order.refund_reason = reason or None
+        payment = await _payment(session, order.id)
+        out = _stored_out(order, payment)
+    return out, recorded
+
+
+async def fulfil_order(
+    db: Database, feed: OrderFeed, principal: Principal, order_id: str
+) -> OrderOut:
     async with db.sessions() as session, session.begin():
         order = await _load(session, order_id, lock=True)
         await _require_seller(session, principal, order)
         transition(order, OrderStatus.FULFILLED)
+    await feed.changed(order.user_id, order.id, order.status)
     async with db.sessions() as session:
         return _stored_out(order, await _payment(session, order_id))
 
 
 async def refund_order(
     db: Database,
+    feed: OrderFeed,
     stock: StockStore,
     gateway_for: Callable[[str], PaymentGateway],
     principal: Principal,
@@ -205,7 +269,7 @@ async def refund_order(
 ) -> OrderOut:
     """Refund in full: order -> refunded, payment refunded, commission reversed, all in one
     transaction (the gateway refund runs inside it, so a gateway error rolls back);
-    then the units go back on sale."""
+    then the buyer is told (``feed``) and the units go back on sale."""
     async with db.sessions() as session, session.begin():
         order = await _load(session, order_id, lock=True)
         await _require_seller(session, principal, order)
@@ -241,6 +305,7 @@ async def refund_order(
             payment.status = "refunded"
             payment.updated_at = utcnow()
         items = [(i.product_id, i.variant_id, i.quantity) for i in order.items]
+    await feed.changed(order.user_id, order.id, order.status)
     by_product: dict[int, dict[int, int]] = {}
     for product_id, variant_id, quantity in items:
         lines = by_product.setdefault(product_id, {})

@@ -38,6 +38,7 @@ __all__ = [
     "PaymentGateway",
     "TestGateway",
     "gateways_for",
+    "listed_test_cards",
     "undo_payment",
 ]
 
@@ -150,6 +151,12 @@ class TestGateway:
 
     async def refund(self, authorization_id: str, amount_minor: int) -> None:
         return None
+
+
+def listed_test_cards(environment: str) -> dict[str, tuple[str, str, str]]:
+    """The test cards the pages offer: all of them in development and test, none in
+    production (a real deployment's pages take cards through its real gateway)."""
+    return {} if environment == "production" else dict(TEST_CARDS)
 
 
 def gateways_for(secret_key: str) -> dict[str, PaymentGateway]:

@@ -22,6 +22,8 @@ __all__ = [
     "OrderPage",
     "OrderQuery",
     "PaymentMethodIn",
+    "RefundRequestIn",
+    "TestCardOut",
 ]
 
 Quantity = Field(ge=1, le=99, description="Units of the variant.")
@@ -94,6 +96,9 @@ class OrderOut(BaseModel):
     payment_status: str | None
     items: list[OrderItemOut]
     created_at: datetime
+    #: When the buyer asked for a refund (``POST /api/orders/{id}/refund-request``).
+    refund_requested_at: datetime | None = None
+    refund_reason: str | None = None
 
 
 class OrderPage(BaseModel):
@@ -110,6 +115,21 @@ class PaymentMethodIn(StrictModel):
     token: str = Field(min_length=1, max_length=200, description="A test card, e.g. pm_card_visa.")
     gateway: str = Field("test", pattern=r"^[a-z]{1,32}$")
     is_default: bool = True
+
+
+class RefundRequestIn(StrictModel):
+    reason: str = Field("", max_length=500, description="Why (optional), for the seller.")
+
+
+class TestCardOut(BaseModel):
+    __test__ = False  # not a pytest test class
+
+    token: str
+    brand: str
+    last4: str
+    #: What the test gateway does with it: ok, card_declined, insufficient_funds, slow,
+    #: capture_fails.
+    behaviour: str
 
 
 class EarningEntryOut(BaseModel):

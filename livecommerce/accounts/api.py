@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from livecommerce import keys
 from livecommerce.accounts import store
-from livecommerce.accounts.payment_methods import list_methods
+from livecommerce.accounts.payment_methods import (
+    list_methods,
+    method_out,
+    remove_method,
+    set_default,
+)
 from livecommerce.accounts.schemas import (
     Address,
     LoginIn,
     PaymentMethodOut,
+    PaymentMethodPatch,
     SignupIn,
     TokenOut,
     UserOut,
@@ -154,3 +160,36 @@ async def payment_methods(services: Services, call: Call) -> list[PaymentMethodO
     user_id = call.principal.require_user()
     async with services.db.sessions() as db:
         return await list_methods(db, user_id)
+
+
+@api.route(
+    "PATCH",
+    "/api/me/payment-methods/{method_id:int}",
+    summary="Choose your default payment method (another user's id is a 404)",
+    body=PaymentMethodPatch,
+    response=PaymentMethodOut,
+    auth="required",
+    errors=[404],
+)
+async def patch_payment_method(services: Services, call: Call) -> PaymentMethodOut:
+    user_id = call.principal.require_user()
+    body = call.body_as(PaymentMethodPatch)
+    async with services.db.sessions() as db:
+        method = await set_default(db, user_id, call.id("method_id"), is_default=body.is_default)
+        await db.commit()
+        return method_out(method)
+
+
+@api.route(
+    "DELETE",
+    "/api/me/payment-methods/{method_id:int}",
+    summary="Remove a saved payment method (another user's id is a 404)",
+    status=204,
+    auth="required",
+    errors=[404],
+)
+async def delete_payment_method(services: Services, call: Call) -> None:
+    user_id = call.principal.require_user()
+    async with services.db.sessions() as db:
+        await remove_method(db, user_id, call.id("method_id"))
+        await db.commit()

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecommerce.accounts.schemas import PaymentMethodOut
 from livecommerce.db.engine import Database
 from livecommerce.db.models import PaymentMethod, User
+from livecommerce.errors import NotFound
 
 __all__ = [
     "SavedMethod",
@@ -24,7 +25,9 @@ __all__ = [
     "add_test_cards",
     "list_methods",
     "method_out",
+    "remove_method",
     "saved_methods_of",
+    "set_default",
 ]
 
 
@@ -77,6 +80,50 @@ async def add_method(
     db.add(method)
     await db.flush()
     return method
+
+
+async def _own(db: AsyncSession, user_id: int, method_id: int) -> PaymentMethod:
+    """The user's method ``method_id``; another user's is a 404 like a missing one (I6)."""
+    method = await db.get(PaymentMethod, method_id)
+    if method is None or method.user_id != user_id:
+        raise NotFound(f"no payment method with id {method_id}")
+    return method
+
+
+async def set_default(
+    db: AsyncSession, user_id: int, method_id: int, *, is_default: bool = True
+) -> PaymentMethod:
+    """Make the user's method the default (the others stop being it), or stop it being
+    the default (then checkout uses the newest method)."""
+    method = await _own(db, user_id, method_id)
+    if is_default:
+        await db.execute(
+            update(PaymentMethod)
+            .where(PaymentMethod.user_id == user_id, PaymentMethod.id != method_id)
+            .values(is_default=False)
+        )
+    method.is_default = is_default
+    await db.flush()
+    return method
+
+
+async def remove_method(db: AsyncSession, user_id: int, method_id: int) -> None:
+    """Delete the user's method (its token only: past payments keep their own record).
+    Removing the default makes the newest remaining method the default."""
+    method = await _own(db, user_id, method_id)
+    was_default = method.is_default
+    await db.execute(delete(PaymentMethod).where(PaymentMethod.id == method_id))
+    if was_default:
+        newest = await db.scalar(
+            select(PaymentMethod.id)
+            .where(PaymentMethod.user_id == user_id)
+            .order_by(PaymentMethod.id.desc())
+            .limit(1)
+        )
+        if newest is not None:
+            await db.execute(
+                update(PaymentMethod).where(PaymentMethod.id == newest).values(is_default=True)
+            )
 
 
 async def add_test_cards(

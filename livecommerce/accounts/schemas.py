@@ -9,7 +9,15 @@ from pydantic import BaseModel, Field
 
 from livecommerce.api.common import StrictModel
 
-__all__ = ["Address", "LoginIn", "PaymentMethodOut", "SignupIn", "TokenOut", "UserOut"]
+__all__ = [
+    "Address",
+    "LoginIn",
+    "PaymentMethodOut",
+    "PaymentMethodPatch",
+    "SignupIn",
+    "TokenOut",
+    "UserOut",
+]
 
 Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -42,6 +50,12 @@ class PaymentMethodOut(BaseModel):
     brand: str
     last4: str
     is_default: bool
+
+
+class PaymentMethodPatch(StrictModel):
+    is_default: bool = Field(
+        description="true: this becomes your default (checkout uses it); false: no default."
+    )
 
 
 class UserOut(BaseModel):

@@ -266,6 +266,10 @@ class Order(Base):
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: When the buyer asked for a refund (``cart/returns.py``), and why; the brand or an
+    #: admin then refunds it. The status is unchanged by the request.
+    refund_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    refund_reason: Mapped[str | None] = mapped_column(String(500), default=None)
 
     __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
 
