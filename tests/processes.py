@@ -22,16 +22,23 @@ WARNING_LEVELS = ("warning", *ERROR_LEVELS)
 
 
 class ServeProcess:
-    """One ``livecommerce serve`` on a free port, sharing the test's database and Redis.
-    ``env`` overrides settings (``HUB_SEND_QUEUE="16"``...)."""
+    """One ``livecommerce serve`` on a free port (or ``port``), sharing the test's database
+    and Redis. ``env`` overrides settings (``HUB_SEND_QUEUE="16"``...)."""
 
     def __init__(
-        self, settings: Settings, data_dir: Path, *, log_level: str = "INFO", **env: str
+        self,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        log_level: str = "INFO",
+        port: int | None = None,
+        **env: str,
     ) -> None:
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "serve.log"
-        self._log = self.log_path.open("wb")
+        # Appended: a node restarted on the same data_dir keeps its earlier runs' lines.
+        self._log = self.log_path.open("ab")
         environ = {
             **os.environ,
             "LIVECOMMERCE_ENV": "test",
