@@ -1,8 +1,8 @@
 // /host/{session}: camera preview, Go live (WHIP), pin/unpin the lineup, live numbers.
-import { api, el, header, money, sessionIdFromPath } from "/static/app.js";
+import { api, el, header, sessionIdFromPath } from "/static/app.js";
 import { Hub, countdown, whipPublish } from "/static/live.js";
 import { renderNumbers } from "/static/numbers.js";
-import { initI18n } from "/static/i18n.js";
+import { formatMoney as money, formatNumber, initI18n, t } from "/static/i18n.js";
 
 await initI18n();
 header();
@@ -12,7 +12,9 @@ const fail = (err) => { $("error").textContent = err.message || String(err); };
 if (!api.user()) location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
 
 const show = await api.get(`/api/sessions/${sessionId}`);
+$("title").removeAttribute("data-i18n");
 $("title").textContent = show.title;
+document.title = `${show.title} — livecommerce`;
 setState(show.status);
 let current = null;   // the current pin terms (from snapshot/pinned)
 let currentView = null;
@@ -22,7 +24,7 @@ async function camera() {
   if (stream) return stream;
   stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
   $("preview").srcObject = stream;
-  $("publish-state").textContent = "preview";
+  $("publish-state").textContent = t("host.preview");
   return stream;
 }
 camera().catch(fail);
@@ -33,30 +35,31 @@ $("go-live").addEventListener("click", async () => {
   try {
     publisher = await whipPublish(sessionId, await camera());
     publisher.pc.addEventListener("connectionstatechange", () => {
-      $("publish-state").textContent = publisher.pc.connectionState === "connected" ? "on air" : publisher.pc.connectionState;
+      const state = publisher.pc.connectionState;
+      $("publish-state").textContent = state === "connected" ? t("host.on_air") : state === "connecting" ? t("host.publish_connecting") : state;
     });
-    $("publish-state").textContent = "connecting";
+    $("publish-state").textContent = t("host.publish_connecting");
     $("stop").hidden = false;
   } catch (err) { fail(err); $("go-live").disabled = false; }
 });
 $("stop").addEventListener("click", async () => {
   if (publisher) await publisher.stop();
   publisher = null; $("stop").hidden = true; $("go-live").disabled = false;
-  $("publish-state").textContent = "preview";
+  $("publish-state").textContent = t("host.preview");
 });
 $("end").addEventListener("click", async () => {
-  if (!confirm("End the show for everyone?")) return;
+  if (!confirm(t("host.end_confirm"))) return;
   try { await api.post(`/api/sessions/${sessionId}/end`); if (publisher) await publisher.stop(); } catch (err) { fail(err); }
 });
 
-function setState(status) { $("state").textContent = status; $("state").className = `badge ${status}`; }
+function setState(status) { $("state").textContent = t(`common.status_${status}`); $("state").className = `badge ${status}`; }
 
 // --- lineup and pins ------------------------------------------------------------
 const byId = new Map(show.lineup.map((p) => [p.id, p]));
 for (const p of show.lineup) {
-  const flash = el("input", { type: "number", min: 0, step: "0.01", placeholder: "flash $", "aria-label": "flash price", name: "flash" });
-  const cap = el("input", { type: "number", min: 1, step: 1, placeholder: "units", "aria-label": "quantity cap", name: "cap" });
-  const mins = el("input", { type: "number", min: 1, step: 1, placeholder: "minutes", "aria-label": "countdown minutes", name: "minutes" });
+  const flash = el("input", { type: "number", min: 0, step: "0.01", placeholder: t("host.flash_placeholder"), "aria-label": t("host.flash_price", { name: p.name }), name: "flash" });
+  const cap = el("input", { type: "number", min: 1, step: 1, placeholder: t("host.units_placeholder"), "aria-label": t("host.quantity_cap", { name: p.name }), name: "cap" });
+  const mins = el("input", { type: "number", min: 1, step: 1, placeholder: t("host.minutes_placeholder"), "aria-label": t("host.countdown_minutes", { name: p.name }), name: "minutes" });
   const pin = el("button", { class: "btn small pin", type: "button", onclick: async () => {
     const body = { session: sessionId, product_id: p.id };
     if (flash.value) body.flash_price_minor = Math.round(Number(flash.value) * 100);
@@ -64,7 +67,7 @@ for (const p of show.lineup) {
     if (mins.value) body.duration_s = Math.round(Number(mins.value) * 60);
     pin.disabled = true;
     try { await hub.request("pin", body); fail(""); } catch (err) { fail(err); } finally { pin.disabled = false; }
-  } }, "Pin");
+  }, "aria-label": t("host.pin_product", { name: p.name }) }, t("host.pin"));
   $("lineup").append(el("div", { class: "item", "data-product-id": p.id },
     el("img", { src: p.images[0] || "", alt: "" }),
     el("div", {},
@@ -78,21 +81,21 @@ function showPin(view) {
   document.querySelectorAll("#lineup .item").forEach((n) =>
     n.classList.toggle("pinned", !!current && Number(n.dataset.productId) === current.product_id));
   const box = $("current-pin");
-  if (!view) { box.replaceChildren(el("span", { class: "muted" }, "Nothing pinned")); return; }
+  if (!view) { box.replaceChildren(el("span", { class: "muted" }, t("host.nothing_pinned"))); return; }
   const p = view.product;
   box.replaceChildren(
     el("img", { src: p.images[0] || "", alt: "", style: "width:44px;height:44px;border-radius:8px;object-fit:cover" }),
     el("div", { class: "grow" }, el("b", {}, p.name),
       el("div", { class: "muted" },
-        current.flash_price_minor !== null ? `flash ${money(current.flash_price_minor, p.currency)} · ` : "",
-        current.quantity_cap ? `cap ${current.quantity_cap} · ` : "",
-        current.ends_at_ms ? el("span", { id: "pin-countdown" }, `ends in ${countdown(current.ends_at_ms)} · `) : "",
-        view.units_left === null || view.units_left === undefined ? "" : `${view.units_left} left`)),
-    el("button", { id: "unpin", class: "btn small secondary", type: "button", onclick: () => hub.request("unpin", { session: sessionId }).catch(fail) }, "Unpin"));
+        current.flash_price_minor !== null ? `${t("host.pin_flash", { price: money(current.flash_price_minor, p.currency) })} · ` : "",
+        current.quantity_cap ? `${t("host.pin_cap", { count: formatNumber(current.quantity_cap) })} · ` : "",
+        current.ends_at_ms ? el("span", { id: "pin-countdown" }, `${t("watch.ends_in", { time: countdown(current.ends_at_ms) })} · `) : "",
+        view.units_left === null || view.units_left === undefined ? "" : t("watch.left", { count: formatNumber(view.units_left) }))),
+    el("button", { id: "unpin", class: "btn small secondary", type: "button", onclick: () => hub.request("unpin", { session: sessionId }).catch(fail) }, t("host.unpin")));
 }
 setInterval(() => {
   const c = $("pin-countdown");
-  if (c && current && current.ends_at_ms) c.textContent = `ends in ${countdown(current.ends_at_ms)} · `;
+  if (c && current && current.ends_at_ms) c.textContent = `${t("watch.ends_in", { time: countdown(current.ends_at_ms) })} · `;
 }, 1000);
 
 const hub = new Hub(sessionId, {
@@ -115,9 +118,9 @@ async function loadModerators() {
   const list = await api.get(`/api/sessions/${sessionId}/moderators`);
   $("moderators").replaceChildren(...(list.length ? list.map((m) => el("div", { class: "row", "data-moderator": m.user_id },
     el("span", { class: "grow" }, `${m.display_name} (#${m.user_id})`),
-    el("button", { class: "btn small secondary", type: "button", onclick: async () => {
+    el("button", { class: "btn small secondary", type: "button", "aria-label": t("host.remove_moderator", { name: m.display_name }), onclick: async () => {
       try { await api.request("DELETE", `/api/sessions/${sessionId}/moderators/${m.user_id}`); loadModerators(); } catch (err) { fail(err); }
-    } }, "Remove"))) : [el("span", {}, "None yet")]));
+    } }, t("host.remove")))) : [el("span", {}, t("host.none_yet"))]));
 }
 $("add-moderator").addEventListener("submit", async (ev) => {
   ev.preventDefault();

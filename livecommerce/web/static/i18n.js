@@ -33,6 +33,15 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
+/** The plural form of `key` for `count`: the catalog's `<key>_<rule>` (Intl.PluralRules), else `<key>_other`.
+ *  `{count}` is filled with the count in the locale's digits. */
+export function tn(key, count, vars = {}) {
+  const rule = new Intl.PluralRules(chosen).select(count);
+  const own = `${key}_${rule}`;
+  const found = own in messages || own in english ? own : `${key}_other`;
+  return t(found, { count: formatNumber(count), ...vars });
+}
+
 /** Text of every [data-i18n] and the attributes named by data-i18n-attr="attr:key;attr:key". */
 export function translatePage(root = document) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);

@@ -1,9 +1,11 @@
 // The live parts shared by the watch, host and moderate pages: the hub WebSocket
 // (auto-reconnect with `join {since}`), WHIP publishing and WHEP playback.
 import { api } from "/static/app.js";
+import { formatCountdown, t } from "/static/i18n.js";
 
 /** One WebSocket to /ws joined to one session. `onEvent(frame)` gets every session
- *  event (batches unwrapped), snapshots and dashboard frames, each once and in order. */
+ *  event (batches unwrapped), snapshots and dashboard frames, each once and in order;
+ *  `onStatus(text)` gets the connection's state as text in the page's language. */
 export class Hub {
   constructor(sessionId, { onEvent = () => {}, onStatus = () => {} } = {}) {
     this.sessionId = sessionId;
@@ -22,12 +24,12 @@ export class Hub {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${proto}//${location.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ""}`);
     this.ws = ws;
-    this.onStatus("connecting");
+    this.onStatus(t("live.conn_connecting"));
     ws.onopen = () => {
       const body = { session: this.sessionId };
       if (this.seq !== null) body.since = this.seq;
-      this.request("join", body).then((ack) => { this.lastJoin = ack; this.backoff = 500; this.onStatus("live"); })
-        .catch((err) => this.onStatus(`error: ${err.message}`));
+      this.request("join", body).then((ack) => { this.lastJoin = ack; this.backoff = 500; this.onStatus(t("live.conn_live")); })
+        .catch((err) => this.onStatus(t("live.conn_error", { message: err.message })));
     };
     ws.onmessage = (m) => {
       const frame = JSON.parse(m.data);
@@ -38,7 +40,7 @@ export class Hub {
       for (const [, p] of this.pending) p.reject(new Error("connection lost"));
       this.pending.clear();
       if (this.closed) return;
-      this.onStatus("reconnecting");
+      this.onStatus(t("live.conn_reconnecting"));
       setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 5000);
     };
@@ -148,10 +150,9 @@ export function whepPlay(sessionId, video, onState = () => {}) {
   };
 }
 
+/** Time left until `endsAtMs` as m:ss in the page's locale. */
 export function countdown(endsAtMs) {
-  const left = Math.max(0, Math.round((endsAtMs - Date.now()) / 1000));
-  const m = Math.floor(left / 60), s = left % 60;
-  return `${m}:${String(s).padStart(2, "0")}`;
+  return formatCountdown((endsAtMs - Date.now()) / 1000);
 }
 
 export function newKey() {

@@ -1,7 +1,7 @@
 // /watch/{session}: video (WHEP), the pinned product card, two-tap buy, cart, chat, reactions.
-import { api, el, header, money, sessionIdFromPath } from "/static/app.js";
+import { api, el, header, sessionIdFromPath } from "/static/app.js";
 import { Hub, countdown, newKey, whepPlay } from "/static/live.js";
-import { initI18n } from "/static/i18n.js";
+import { formatMoney as money, formatNumber, initI18n, t } from "/static/i18n.js";
 
 await initI18n();
 header();
@@ -10,15 +10,16 @@ const user = api.user();
 const $ = (id) => document.getElementById(id);
 // Reactions float up as hearts coloured by kind (no emoji font needed).
 const REACTIONS = {
-  heart: ["Love", "#ff3d6e"], fire: ["Fire", "#ff8a00"], clap: ["Clap", "#ffd23f"],
-  laugh: ["Haha", "#2ecc71"], wow: ["Wow", "#4fc3f7"], sad: ["Sad", "#b39ddb"],
+  heart: "#ff3d6e", fire: "#ff8a00", clap: "#ffd23f", laugh: "#2ecc71", wow: "#4fc3f7", sad: "#b39ddb",
 };
 
 let pinned = null;        // the `pinned` payload now shown, or null
 let me = null, methods = [];
 
 const show = await api.get(`/api/sessions/${sessionId}`);
+$("title").removeAttribute("data-i18n");
 $("title").textContent = show.title;
+document.title = `${show.title} — livecommerce`;
 setState(show.status);
 
 let player = null;
@@ -45,7 +46,7 @@ function onEvent(e) {
   switch (e.type) {
     case "snapshot":
       setState(e.status);
-      $("viewers").textContent = e.viewers;
+      $("viewers").textContent = formatNumber(e.viewers);
       $("chat").replaceChildren();
       e.chat.forEach(addChat);
       showPinned(e.pinned);
@@ -59,7 +60,7 @@ function onEvent(e) {
       break;
     case "chat": addChat(e); break;
     case "chat_deleted": document.querySelector(`[data-message-id="${e.message_id}"]`)?.remove(); break;
-    case "viewers": $("viewers").textContent = e.count; break;
+    case "viewers": $("viewers").textContent = formatNumber(e.count); break;
     case "reactions": for (const [k, n] of Object.entries(e.counts)) for (let i = 0; i < Math.min(n, 5); i++) float(k); break;
     case "session_state":
       setState(e.status);
@@ -70,7 +71,7 @@ function onEvent(e) {
 }
 
 function setState(status) {
-  $("state").textContent = status;
+  $("state").textContent = t(`common.status_${status}`);
   $("state").className = `badge ${status}`;
 }
 
@@ -95,6 +96,7 @@ function renderPinned() {
     : el("div", { class: "price" }, money(product.price_minor, product.currency));
   const left = pinned.units_left;
   const soldOut = left === 0;
+  const focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.id : null;
   box.hidden = false;
   box.replaceChildren(el("div", { class: "product-card", "data-product-id": product.id },
     el("img", { src: product.images[0] || "", alt: product.name }),
@@ -102,18 +104,19 @@ function renderPinned() {
       el("div", { class: "name" }, product.name),
       price,
       el("div", { class: "left" },
-        left === null || left === undefined ? "" : soldOut ? "Sold out" : `${left} left`,
-        flash && pin.ends_at_ms ? el("span", { id: "countdown", class: "flash" }, ` · ends in ${countdown(pin.ends_at_ms)}`) : null,
-        pin.quantity_cap ? ` · flash limited to ${pin.quantity_cap}` : ""),
+        left === null || left === undefined ? "" : soldOut ? t("watch.sold_out") : t("watch.left", { count: formatNumber(left) }),
+        flash && pin.ends_at_ms ? el("span", { id: "countdown", class: "flash" }, ` · ${t("watch.ends_in", { time: countdown(pin.ends_at_ms) })}`) : null,
+        pin.quantity_cap ? ` · ${t("watch.flash_cap", { count: formatNumber(pin.quantity_cap) })}` : ""),
       el("div", { class: "row", style: "margin-top:8px" },
-        el("button", { id: "buy", class: "btn", type: "button", disabled: soldOut, onclick: openBuy }, "Buy"),
-        el("button", { id: "add-to-cart", class: "btn small secondary", type: "button", disabled: soldOut, onclick: addToCart }, "Add to cart")))));
+        el("button", { id: "buy", class: "btn", type: "button", disabled: soldOut, onclick: openBuy }, t("watch.buy")),
+        el("button", { id: "add-to-cart", class: "btn small secondary", type: "button", disabled: soldOut, onclick: addToCart }, t("watch.add_to_cart"))))));
+  if (focused) $(focused)?.focus();
 }
 setInterval(() => { if (pinned && pinned.pin.ends_at_ms) renderPinnedCountdown(); }, 1000);
 function renderPinnedCountdown() {
   const c = $("countdown");
   if (!c || !flashActive(pinned.pin)) { renderPinned(); return; }
-  c.textContent = ` · ends in ${countdown(pinned.pin.ends_at_ms)}`;
+  c.textContent = ` · ${t("watch.ends_in", { time: countdown(pinned.pin.ends_at_ms) })}`;
 }
 
 function pickVariant(product) {
@@ -138,24 +141,27 @@ function openBuy() {
   const key = newKey();  // one purchase = one key, reused if Confirm is retried
   const status = el("div", { id: "buy-status", class: "error", role: "status" });
   const variantPick = product.variants.length > 1
-    ? el("select", { id: "variant", onchange: (ev) => { variant = product.variants.find((v) => String(v.id) === ev.target.value); } },
-        product.variants.map((v) => el("option", { value: v.id }, v.name)))
+    ? el("label", { class: "field" }, t("watch.variant"),
+        el("select", { id: "variant", onchange: (ev) => { variant = product.variants.find((v) => String(v.id) === ev.target.value); } },
+          product.variants.map((v) => el("option", { value: v.id }, v.name))))
     : null;
-  const addressForm = address ? null : el("div", { class: "stack", style: "display:grid; gap:6px" },
-    el("div", { class: "muted" }, "Ship to"),
+  const addressForm = address ? null : el("fieldset", { class: "stack" },
+    el("legend", { class: "muted" }, t("watch.ship_to")),
     ...["name", "line1", "city", "postal_code", "country"].map((f) =>
-      el("input", { name: f, placeholder: f.replace("_", " "), required: true, maxlength: f === "country" ? 2 : 120 })));
-  const confirm = el("button", { id: "confirm", class: "btn", type: "button" }, `Confirm · ${money(unit, product.currency)}`);
-  const sheet = el("div", { class: "sheet", role: "dialog", "aria-label": "Confirm purchase" },
+      el("label", { class: "field" }, t(`watch.field_${f}`),
+        el("input", { name: f, required: true, maxlength: f === "country" ? 2 : 120,
+          autocomplete: { name: "name", line1: "address-line1", city: "address-level2", postal_code: "postal-code", country: "country" }[f] }))));
+  const confirm = el("button", { id: "confirm", class: "btn", type: "button" }, t("watch.confirm", { price: money(unit, product.currency) }));
+  const sheet = el("div", { class: "sheet", role: "dialog", "aria-modal": "true", "aria-label": t("watch.confirm_purchase") },
     el("div", { class: "line" }, el("b", {}, product.name), el("span", {}, money(unit, product.currency))),
     variantPick,
-    address ? el("div", { class: "line" }, el("span", { class: "muted" }, "Ship to"),
+    address ? el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.ship_to")),
       el("span", { id: "ship-to" }, `${address.name}, ${address.line1}, ${address.city}`)) : addressForm,
-    el("div", { class: "line" }, el("span", { class: "muted" }, "Pay with"),
-      el("span", { id: "pay-with" }, method ? `${method.brand} •••• ${method.last4}` : "Test card (Visa 4242)")),
+    el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.pay_with")),
+      el("span", { id: "pay-with" }, method ? `${method.brand} •••• ${method.last4}` : t("watch.test_card"))),
     confirm, status,
-    el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Cancel"));
-  const bg = el("div", { class: "sheet-bg", onclick: (ev) => { if (ev.target === bg) bg.remove(); } }, sheet);
+    el("button", { class: "btn secondary", type: "button", onclick: () => bg.close() }, t("common.cancel")));
+  const bg = dialog(sheet);
   confirm.addEventListener("click", async () => {
     confirm.disabled = true;
     status.textContent = "";
@@ -173,17 +179,38 @@ function openBuy() {
       const order = await api.post("/api/buy",
         { product_id: product.id, variant_id: variant.id, quantity: 1, session_id: sessionId, payment_method_id: methodId },
         { "Idempotency-Key": key });
+      const done = el("button", { id: "keep-watching", class: "btn secondary", type: "button", onclick: () => bg.close() }, t("watch.keep_watching"));
       sheet.replaceChildren(
-        el("div", { id: "confirmed", class: "ok" }, "✓ Confirmed"),
+        el("div", { id: "confirmed", class: "ok", role: "status" }, t("watch.confirmed")),
         el("div", {}, `${product.name} · ${money(order.total_minor, order.currency)}`),
-        el("div", { class: "muted" }, "Order ", el("code", { id: "order-id" }, order.id)),
-        el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Keep watching"));
+        el("div", { class: "muted" }, t("watch.order"), " ", el("code", { id: "order-id" }, order.id)),
+        done);
+      done.focus();
     } catch (err) {
       status.textContent = err.message;
       confirm.disabled = false;
     }
   });
-  document.body.append(bg);
+  bg.open(address ? confirm : addressForm.querySelector("input"));
+}
+
+/** A modal sheet: Escape or a click outside closes it; focus moves in and comes back. */
+function dialog(sheet) {
+  const opener = document.activeElement;
+  const bg = el("div", { class: "sheet-bg", onclick: (ev) => { if (ev.target === bg) bg.close(); } }, sheet);
+  bg.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") { ev.preventDefault(); bg.close(); return; }
+    if (ev.key !== "Tab") return;
+    // Keep Tab inside the sheet while it is open.
+    const items = [...sheet.querySelectorAll("button, input, select, a[href]")].filter((n) => !n.disabled);
+    if (!items.length) return;
+    const first = items[0], last = items[items.length - 1];
+    if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
+    else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
+  });
+  bg.open = (focus) => { document.body.append(bg); (focus || sheet.querySelector("button")).focus(); };
+  bg.close = () => { bg.remove(); if (opener && opener.isConnected) opener.focus(); };
+  return bg;
 }
 
 // --- cart ---------------------------------------------------------------------
@@ -210,26 +237,28 @@ $("cart-button").addEventListener("click", async () => {
   const cart = await refreshCart();
   if (!cart) return;
   const key = newKey();
-  const status = el("div", { class: "error" });
-  const sheet = el("div", { class: "sheet", role: "dialog", "aria-label": "Cart" },
-    el("b", {}, "Your cart"),
+  const status = el("div", { class: "error", role: "status" });
+  const sheet = el("div", { class: "sheet", role: "dialog", "aria-modal": "true", "aria-label": t("watch.your_cart") },
+    el("b", {}, t("watch.your_cart")),
     cart.lines.length ? cart.lines.map((l) => el("div", { class: "line" },
-      el("span", {}, `${l.quantity} × ${l.product_name} (${l.variant_name})`),
-      el("span", {}, money(l.line_total_minor, l.currency)))) : el("div", { class: "muted" }, "Empty"),
-    cart.lines.length ? el("div", { class: "line" }, el("b", {}, "Total"), el("b", {}, money(cart.total_minor, cart.currency))) : null,
+      el("span", {}, `${formatNumber(l.quantity)} × ${l.product_name} (${l.variant_name})`),
+      el("span", {}, money(l.line_total_minor, l.currency)))) : el("div", { class: "muted" }, t("watch.cart_empty")),
+    cart.lines.length ? el("div", { class: "line" }, el("b", {}, t("watch.total")), el("b", {}, money(cart.total_minor, cart.currency))) : null,
     cart.lines.length ? el("button", { class: "btn", type: "button", onclick: async (ev) => {
       ev.target.disabled = true;
       try {
         const order = await api.post("/api/checkout", { session_id: sessionId }, { "Idempotency-Key": key });
-        sheet.replaceChildren(el("div", { class: "ok" }, "✓ Confirmed"), el("div", { class: "muted" }, `Order ${order.id}`),
-          el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Close"));
+        const close = el("button", { class: "btn secondary", type: "button", onclick: () => bg.close() }, t("common.close"));
+        sheet.replaceChildren(el("div", { class: "ok", role: "status" }, t("watch.confirmed")),
+          el("div", { class: "muted" }, t("watch.order_number", { id: order.id })), close);
+        close.focus();
         refreshCart();
       } catch (err) { status.textContent = err.message; ev.target.disabled = false; }
-    } }, "Check out") : null,
+    } }, t("watch.check_out")) : null,
     status,
-    el("button", { class: "btn secondary", type: "button", onclick: () => bg.remove() }, "Close"));
-  const bg = el("div", { class: "sheet-bg", onclick: (ev) => { if (ev.target === bg) bg.remove(); } }, sheet);
-  document.body.append(bg);
+    el("button", { class: "btn secondary", type: "button", onclick: () => bg.close() }, t("common.close")));
+  const bg = dialog(sheet);
+  bg.open();
 });
 
 // --- chat and reactions -----------------------------------------------------
@@ -256,14 +285,14 @@ $("chat-form").addEventListener("submit", async (ev) => {
   }
 });
 
-for (const [kind, [label, colour]] of Object.entries(REACTIONS)) {
-  $("reactions").append(el("button", { type: "button", title: kind, "data-kind": kind, onclick: () => {
+for (const [kind, colour] of Object.entries(REACTIONS)) {
+  $("reactions").append(el("button", { type: "button", "data-kind": kind, onclick: () => {
     hub.request("react", { kind }).catch(() => {});
-  } }, el("span", { style: `color:${colour}` }, "♥"), label));
+  } }, el("span", { style: `color:${colour}`, "aria-hidden": "true" }, "♥"), t(`watch.react_${kind}`)));
 }
 
 function float(kind) {
-  const colour = (REACTIONS[kind] || REACTIONS.heart)[1];
+  const colour = REACTIONS[kind] || REACTIONS.heart;
   const f = el("span", { class: "floater", style: `left:${Math.random() * 30}px; color:${colour}` }, "♥");
   $("floaters").append(f);
   setTimeout(() => f.remove(), 2000);
