@@ -26,7 +26,10 @@ def uvicorn_config(
         port=port,
         log_config=None,
         log_level=settings.log_level.lower(),
+        # The client's address and scheme from a trusted load balancer (docs/operations.md,
+        # "Running several nodes"); uvicorn must not read FORWARDED_ALLOW_IPS on its own.
         proxy_headers=True,
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         # httptools, with the edge's answers and deadlines (livecommerce.http.protocol).
         http=edge_protocol(header_timeout_s=settings.http_header_timeout_s),
         # What server software answers is nobody's business (and an attacker's hint).

@@ -131,6 +131,9 @@ class Settings:
     #: HTTP: origins that may embed the pages in a frame (CSP ``frame-ancestors``);
     #: none by default, so no site can frame the buy page (clickjacking).
     frame_ancestors: tuple[str, ...] = ()
+    #: HTTP: peers (addresses or networks, ``*`` = any) whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed: the load balancer's address, never a client's.
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     #: Sign-in throttle: attempts within ``auth_window_s`` before 429. A successful
     #: sign-in gives its attempt back, so these count failures (and sign-ins in flight).
     auth_window_s: int = 300
@@ -269,6 +272,7 @@ class Settings:
             ),
             cors_origins=_list(env, "CORS_ORIGINS"),
             frame_ancestors=_list(env, "FRAME_ANCESTORS"),
+            forwarded_allow_ips=_list(env, "FORWARDED_ALLOW_IPS") or cls.forwarded_allow_ips,
             auth_window_s=_int(env, "AUTH_WINDOW_S", cls.auth_window_s, low=1),
             auth_account_attempts=_int(
                 env, "AUTH_ACCOUNT_ATTEMPTS", cls.auth_account_attempts, low=1
