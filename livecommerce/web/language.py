@@ -21,8 +21,9 @@ def _accepted(header: str) -> list[str]:
     for position, part in enumerate(header.split(",")):
         tag, _, params = part.partition(";")
         quality = 1.0
-        match = re.search(r"q\s*=\s*([0-9.]+)", params)
+        match = re.search(r"\bq\s*=\s*([^;,\s]*)", params)
         if match:
+            # A weight that is not a number makes the entry unusable, not preferred.
             try:
                 quality = float(match.group(1))
             except ValueError:
