@@ -23,6 +23,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, library_level=settings.library_log_level)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    if not settings.node_url:  # other nodes reach this one where it listens
+        reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings = settings.with_(node_url=f"http://{reachable}:{port}")
     app = create_app(settings)
     config = uvicorn_config(app, settings, host=host, port=port)
     uvicorn.Server(config).run()

@@ -32,6 +32,9 @@ __all__ = [
     "session_events",
     "session_media",
     "session_moderation",
+    "session_media_nodes",
+    "session_nodes",
+    "session_origin",
     "session_muted",
     "session_pin",
     "session_presence",
@@ -206,6 +209,25 @@ def throttle_login_account(email: str) -> str:
     """Sorted set attempt id -> unix ms: sign-in attempts on one e-mail address (known
     or not), kept for the window. The address is hashed: no e-mail in key names."""
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+def session_media_nodes(session_id: int) -> str:
+    """Hash node id -> JSON health snapshot of the show on that node (streaming.stats);
+    summed into ``session_media``; entries older than a few seconds are dropped."""
+    return f"{session_tag(session_id)}:medianodes"
+
+
+def session_origin(session_id: int) -> str:
+    """String ``{"id": node id, "url": node URL}`` SET NX PX: the show's origin lease,
+    held by the node its host publishes to, refreshed every second while it publishes."""
+    return f"{session_tag(session_id)}:origin"
+
+
+def session_nodes(session_id: int) -> str:
+    """Hash node id -> JSON ``{"url", "role", "upstream", "until_ms"}``: every node that
+    serves the show's video (origin, edges, nodes with viewers waiting), refreshed
+    every second; an entry past ``until_ms`` is a dead node's."""
+    return f"{session_tag(session_id)}:nodes"
+
+
     return f"lc:throttle:login:account:{digest}"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,15 @@ class Settings:
     stream_viewer_queue: int = 90
     #: HTTP: largest request body an endpoint reads unless it declares its own
     #: (``Endpoint.max_body``); bigger bodies get 413 before they are read.
+    #: Cluster: this process's name among the nodes (random per start unless set).
+    node_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    #: Cluster: the URL at which other nodes reach this process directly ("" = derived
+    #: from the bind address by ``livecommerce serve``: ``http://<host>:<port>``).
+    node_url: str = ""
+    #: Streaming: milliseconds a show's origin lease lives unless its node refreshes it.
+    stream_origin_lease_ms: int = 3000
+    #: Streaming: edges that pull straight from the origin; further edges pull from an edge.
+    stream_origin_max_edges: int = 8
     http_max_body_bytes: int = 64 * 1024
     #: HTTP: seconds a connection has to send a complete request head (slowloris).
     http_header_timeout_s: float = 10.0
@@ -269,6 +278,14 @@ class Settings:
             http_max_body_bytes=_int(env, "HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes, low=1024),
             http_header_timeout_s=_float(
                 env, "HTTP_HEADER_TIMEOUT_S", cls.http_header_timeout_s, low=0.1
+            node_id=env.get("NODE_ID", "").strip() or secrets.token_hex(6),
+            node_url=env.get("NODE_URL", "").strip().rstrip("/"),
+            stream_origin_lease_ms=_int(
+                env, "STREAM_ORIGIN_LEASE_MS", cls.stream_origin_lease_ms, low=500
+            ),
+            stream_origin_max_edges=_int(
+                env, "STREAM_ORIGIN_MAX_EDGES", cls.stream_origin_max_edges, low=1
+            ),
             ),
             cors_origins=_list(env, "CORS_ORIGINS"),
             frame_ancestors=_list(env, "FRAME_ANCESTORS"),

@@ -3,6 +3,11 @@
 Thin: check who is asking and what they sent, then hand over to
 :class:`~streaming.component.StreamingComponent`. SDP travels as
 ``application/sdp``; errors are problem documents like everywhere else.
+
+Any node answers: a WHIP offer for a show whose live origin is another node is
+forwarded there (the answer, ``Location`` included, comes back unchanged), and
+a ``DELETE`` of a resource another node serves is forwarded to that node
+(:mod:`streaming.cascade`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from livecommerce.db.models import SessionStatus
 from livecommerce.errors import Conflict, MethodNotAllowed
 from livecommerce.live import store
 from livecommerce.live.lifecycle import SessionLifecycle
+from streaming.cascade import Cascade
 from streaming.component import StreamingComponent
+from streaming.edge import EDGE_HEADER
 from streaming.sdp import SDP_MEDIA_TYPE, check_media_type, parse_offer
 from streaming.stats import MediaHealth
 from streaming.whep import Viewer
@@ -51,7 +58,7 @@ async def _session_status(streaming: StreamingComponent, session_id: int) -> str
     summary="WHIP: publish the session's video (its host); body is the SDP offer",
     status=201,
     auth="required",
-    errors=[400, 401, 403, 404, 409, 415],
+    errors=[400, 401, 403, 404, 409, 415, 503],
     request_media_type=SDP_MEDIA_TYPE,
     response_media_type=SDP_MEDIA_TYPE,
     response_headers=_RESOURCE_HEADERS,
@@ -64,8 +71,18 @@ async def whip_publish(streaming: StreamingComponent, call: Call) -> Response:
             raise Conflict("this session has ended; schedule a new one", code="session_ended")
     check_media_type(call.request.headers.get("content-type"))
     offer = parse_offer(call.content, role="publish")
-    await streaming.claim_publishing(session_id)
-    publisher = await streaming.publish(session_id, offer)
+    cascade = streaming.cascade
+    holder = await cascade.claim_origin(session_id)
+    if holder is not None:  # the show's live origin is another node: its host publishes there
+        return await cascade.forward_publish(
+            session_id, holder, headers=dict(call.request.headers), content=call.content
+        )
+    try:
+        await streaming.claim_publishing(session_id)
+        publisher = await streaming.publish(session_id, offer)
+    except BaseException:
+        await cascade.release_if_unpublished(session_id)
+        raise
     try:
         await _go_live(streaming, session_id)
     except BaseException:
@@ -87,13 +104,16 @@ async def _go_live(streaming: StreamingComponent, session_id: int) -> None:
     status=200,
     response_media_type="text/plain",
     auth="required",
-    errors=[401, 403, 404],
+    errors=[401, 403, 404, 503],
 )
 async def whip_stop(streaming: StreamingComponent, call: Call) -> Response:
     session_id: int = call.id("session_id")
     async with streaming.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_manage()
-    resource = streaming.resource(Publisher, session_id, call.param("resource_id"))
+    resource_id = call.param("resource_id")
+    if not _served_here(streaming, resource_id):
+        return await _forward_delete(streaming.cascade, call, session_id, "whip", resource_id)
+    resource = streaming.resource(Publisher, session_id, resource_id)
     await resource.close()
     return Response(status_code=200, media_type="text/plain")  # RFC 9725: 200 OK
 
@@ -125,7 +145,7 @@ async def whep_play(streaming: StreamingComponent, call: Call) -> Response:
         raise Conflict("this show has ended", code="session_ended")
     check_media_type(call.request.headers.get("content-type"))
     offer = parse_offer(call.content, role="play")
-    viewer = await streaming.watch(session_id, offer)
+    viewer = await streaming.watch(session_id, offer, edge=call.request.headers.get(EDGE_HEADER))
     return _sdp_created(viewer.answer, f"/whep/{session_id}/{viewer.id}", viewer.etag)
 
 
@@ -135,12 +155,30 @@ async def whep_play(streaming: StreamingComponent, call: Call) -> Response:
     summary="WHEP: stop watching",
     status=200,
     response_media_type="text/plain",
-    errors=[404],
+    errors=[404, 503],
 )
 async def whep_stop(streaming: StreamingComponent, call: Call) -> Response:
-    resource = streaming.resource(Viewer, call.id("session_id"), call.param("resource_id"))
+    session_id: int = call.id("session_id")
+    resource_id = call.param("resource_id")
+    if not _served_here(streaming, resource_id):
+        return await _forward_delete(streaming.cascade, call, session_id, "whep", resource_id)
+    resource = streaming.resource(Viewer, session_id, resource_id)
     await resource.close()
     return Response(status_code=200, media_type="text/plain")  # RFC 9725: 200 OK
+
+
+def _served_here(streaming: StreamingComponent, resource_id: str) -> bool:
+    """Resource ids are ``<node id>.<token>``: whether this node serves it."""
+    node_id, dot, _ = resource_id.partition(".")
+    return not dot or node_id == streaming.node.id
+
+
+async def _forward_delete(
+    cascade: Cascade, call: Call, session_id: int, kind: str, resource_id: str
+) -> Response:
+    return await cascade.forward_delete(
+        session_id, kind, resource_id, headers=dict(call.request.headers)
+    )
 
 
 @api.route(

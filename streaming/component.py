@@ -1,8 +1,11 @@
 """The streaming component: every session's relay, publishers and viewers.
 
-One process owns the relay of a session (DESIGN §6): WHIP and WHEP requests
-for it must reach this process. Registries are plain dicts on the event loop;
-a session's relay exists while it has a publisher or a viewer.
+Registries are plain dicts on the event loop; a session's relay exists while
+it has a publisher or a viewer here. A show's host publishes to one node, its
+origin; any other node serving its viewers pulls it from there
+(:mod:`streaming.cascade`), so WHIP and WHEP requests may reach any node.
+Resource ids start with this node's id (``<node>.<token>``), so a ``DELETE``
+that reaches another node is forwarded to the one serving it.
 
 The component is built with the resource types it serves
 (``publisher_type``/``viewer_type``, subclasses of
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiortc import RTCConfiguration, RTCSessionDescription
 
@@ -24,10 +28,12 @@ from livecommerce.components import Component
 from livecommerce.errors import Conflict, NotFound
 from livecommerce.events import SessionStateChanged
 from livecommerce.services import Services
+from streaming.cascade import Cascade
 from streaming.ice import rtc_configuration
+from streaming.ownership import NodeRef, Ownership
 from streaming.peer import PeerResource
 from streaming.relay import SessionRelay
-from streaming.stats import HealthReporter, HealthSampler, MediaHealth
+from streaming.stats import HealthReporter, HealthSampler, MediaHealth, combine, read_nodes
 from streaming.whep import Viewer
 from streaming.whip import Publisher
 
@@ -52,6 +58,11 @@ class StreamingComponent(Component):
         self.publisher_type = publisher_type
         self.viewer_type = viewer_type
         self.configuration: RTCConfiguration = rtc_configuration(settings.ice_servers)
+        self.node = NodeRef(
+            id=settings.node_id,
+            url=settings.node_url or f"http://{settings.host}:{settings.port}",
+        )
+        self._cascade: Cascade | None = None
         self.relays: dict[int, SessionRelay] = {}
         self.publishers: dict[str, Publisher] = {}
         self.viewers: dict[str, Viewer] = {}
@@ -64,7 +75,15 @@ class StreamingComponent(Component):
 
     async def start(self) -> None:
         services = self.services
-        self._reporter = HealthReporter(services.redis, services.metrics.registry)
+        self._reporter = HealthReporter(
+            services.redis, services.metrics.registry, node_id=self.node.id
+        )
+        ownership = Ownership(
+            services.redis, node=self.node, lease_ms=self.settings.stream_origin_lease_ms
+        )
+        self._cascade = Cascade(
+            self, ownership, settings=self.settings, configuration=self.configuration
+        )
         self._health_task = asyncio.create_task(self._health_loop())
         services.events.subscribe(SessionStateChanged, self._on_session_state)
 
@@ -93,11 +112,20 @@ class StreamingComponent(Component):
             if status == b"ended":
                 await self.end_session(session_id)
 
+    @property
+    def cascade(self) -> Cascade:
+        """This node's part in multi-node shows (built at start)."""
+        if self._cascade is None:
+            raise RuntimeError("the streaming component has not started")
+        return self._cascade
+
     async def stop(self) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
+        if self._cascade is not None:
+            await self._cascade.stop()
         resources: list[PeerResource] = [*self.publishers.values(), *self.viewers.values()]
         await asyncio.gather(*(r.close() for r in resources), return_exceptions=True)
         for relay in self.relays.values():
@@ -120,6 +148,33 @@ class StreamingComponent(Component):
 
     def publisher_of(self, session_id: int) -> Publisher | None:
         return next((p for p in self.publishers.values() if p.session_id == session_id), None)
+
+    def publishing_here(self, session_id: int) -> bool:
+        """Whether the show's host publishes (or is being answered) on this node."""
+        return session_id in self._claimed or self.publisher_of(session_id) is not None
+
+    def has_viewers(self, session_id: int) -> bool:
+        """Whether anyone (a viewer or an edge pulling from here) watches the show here."""
+        return any(v.session_id == session_id for v in self.viewers.values())
+
+    def audience(self, session_id: int) -> list[Viewer]:
+        """The show's viewers here, edges pulling from this node left out."""
+        return [v for v in self.viewers.values() if v.session_id == session_id and v.edge is None]
+
+    def switch_codec(self, session_id: int, mime: str) -> None:
+        """The show's video codec is now ``mime``: viewers switch their senders
+        to it; one that did not offer it at all is closed, to reconnect."""
+        relay = self.relays.get(session_id)
+        if relay is not None:
+            relay.video_mime = mime
+        stale = [
+            v
+            for v in self.viewers.values()
+            if v.session_id == session_id and not v.use_video_codec(mime)
+        ]
+        for viewer in stale:
+            task = asyncio.ensure_future(viewer.close())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def claim_publishing(self, session_id: int) -> None:
         """Reserve the session's one publisher slot; the caller must call
@@ -174,6 +229,7 @@ class StreamingComponent(Component):
             raise
         finally:
             self._claimed.discard(session_id)
+        publisher.id = f"{self.node.id}.{publisher.id}"
         self.publishers[publisher.id] = publisher
         if publisher.video_mime is not None:
             # Viewers that connected before this host (or to a host with another
@@ -188,8 +244,12 @@ class StreamingComponent(Component):
         log.info("session %s: publishing %s (%s)", session_id, publisher.id, publisher.video_mime)
         return publisher
 
-    async def watch(self, session_id: int, offer: RTCSessionDescription) -> Viewer:
-        """Answer a viewer's WHEP offer."""
+    async def watch(
+        self, session_id: int, offer: RTCSessionDescription, *, edge: str | None = None
+    ) -> Viewer:
+        """Answer a viewer's WHEP offer (``edge``: the node id of an edge pulling
+        the show from here, counted apart from viewers). If the show's host
+        publishes on another node, this node starts pulling it."""
         try:
             viewer = await self.viewer_type.open(
                 offer,
@@ -201,7 +261,11 @@ class StreamingComponent(Component):
         except BaseException:
             self._forget_if_idle(session_id)
             raise
+        viewer.id = f"{self.node.id}.{viewer.id}"
+        viewer.edge = edge
         self.viewers[viewer.id] = viewer
+        if not self.publishing_here(session_id):
+            self.cascade.wake(session_id)
         return viewer
 
     def resource(self, kind: type[PeerResource], session_id: int, resource_id: str) -> PeerResource:
@@ -219,6 +283,11 @@ class StreamingComponent(Component):
         self.publishers.pop(resource.id, None)
         self.viewers.pop(resource.id, None)
         self._forget_if_idle(resource.session_id)
+        if isinstance(resource, Publisher) and self._cascade is not None:
+            try:
+                await self._cascade.release_if_unpublished(resource.session_id)
+            except Exception:  # Redis down: the lease expires by itself
+                log.exception("session %s: origin lease not released", resource.session_id)
 
     def _resources_of(self, session_id: int) -> list[PeerResource]:
         """The session's publisher and viewers served by this process."""
@@ -239,11 +308,32 @@ class StreamingComponent(Component):
             self._latest.pop(session_id, None)
             if self._reporter is not None:
                 self._reporter.forget(session_id)
+            if self._cascade is not None:
+                self._cascade.forget(session_id)
 
     # --- health ---------------------------------------------------------------
 
     async def health(self, session_id: int) -> MediaHealth | None:
-        """The session's latest snapshot (≤ ~1 s old; None if nothing streams there)."""
+        """The whole show's health: this node's latest snapshot with who is
+        connected here now, plus every other node's (≤ ~1 s old, from Redis);
+        None if nothing streams anywhere."""
+        local = await self._local_health(session_id)
+        now_ms = int(time.time() * 1000)
+        others = await read_nodes(self.services.redis, session_id, now_ms=now_ms)
+        entries = [e for node, e in others.items() if node != self.node.id]
+        if local is not None:
+            entries.append((local, self.role(session_id)))
+        return combine(entries)
+
+    def role(self, session_id: int) -> str:
+        """This node's part in the show: ``origin``, ``edge`` or ``waiting``."""
+        if self.publishing_here(session_id):
+            return "origin"
+        if self._cascade is not None and session_id in self._cascade.upstreams:
+            return "edge"
+        return "waiting"
+
+    async def _local_health(self, session_id: int) -> MediaHealth | None:
         latest = self._latest.get(session_id)
         sampler = self._samplers.get(session_id)
         if latest is None and sampler is not None:
@@ -251,7 +341,7 @@ class StreamingComponent(Component):
         relay = self.relays.get(session_id)
         if latest is not None and relay is not None:
             # Who is connected is known now; only the rates wait for the next tick.
-            viewers = [v for v in self.viewers.values() if v.session_id == session_id]
+            viewers = self.audience(session_id)
             latest = latest.model_copy(
                 update={
                     "publishing": relay.publishing,
@@ -265,7 +355,7 @@ class StreamingComponent(Component):
     async def _sample(self, session_id: int, sampler: HealthSampler) -> MediaHealth:
         publisher = self.publisher_of(session_id)
         packets = await publisher.inbound_stats() if publisher is not None else (0, 0)
-        viewers = [v for v in self.viewers.values() if v.session_id == session_id]
+        viewers = self.audience(session_id)
         return sampler.sample(
             packets=packets,
             viewers=len(viewers),
@@ -282,8 +372,9 @@ class StreamingComponent(Component):
                 ]
                 self._latest.update((h.session_id, h) for h in snapshots)
                 if self._reporter is not None:
-                    await self._reporter.report(snapshots)
+                    await self._reporter.report([(h, self.role(h.session_id)) for h in snapshots])
                 await self._end_sessions_ended_elsewhere()
+                await self.cascade.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis down for a moment: keep relaying, report next tick

@@ -41,6 +41,9 @@ class Viewer(PeerResource):
     ) -> None:
         super().__init__(session_id=session_id, pc=pc, relay=relay, on_closed=on_closed)
         self.tracks: list[MediaStreamTrack] = []
+        #: The node id of the edge this peer is (it pulls the show to serve its own
+        #: viewers), None for a viewer.
+        self.edge: str | None = None
         self._video_codec: SenderCodec | None = None
 
     @classmethod
