@@ -34,6 +34,7 @@ from cart import plan
 from cart.events import StockEvents
 from cart.lookups import Lookups
 from cart.onsale import OnSale
+from cart.orderfeed import OrderFeed
 from cart.orders import get_order, order_out
 from cart.payments import Authorization, GatewayDeclined, PaymentGateway, undo_payment
 from cart.plan import PurchaseLine
@@ -75,6 +76,7 @@ class Checkout:
         gateways: Mapping[str, PaymentGateway],
         writer: OrderWriter,
         events: StockEvents,
+        feed: OrderFeed,
         hold_ttl_s: int,
         per_user_cap: int,
         clock: Callable[[], float] = time.time,
@@ -87,6 +89,7 @@ class Checkout:
         self.gateways = gateways
         self.writer = writer
         self.events = events
+        self.feed = feed
         self.hold_ttl_ms = hold_ttl_s * 1000
         self.per_user_cap = per_user_cap
         self.clock = clock
@@ -243,6 +246,7 @@ class Checkout:
         for pid in held:
             await self.stock.confirm(pid, hold_id)
             self.events.touch(pid, [p.session_id])
+        await self.feed.changed(p.user_id, draft.id, draft.status)
         return order_out(draft, draft.payment.status, utcnow())
 
     async def _release(

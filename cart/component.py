@@ -12,6 +12,7 @@ from cart.idempotency import IdempotencyStore
 from cart.lookups import Lookups
 from cart.metrics import CartMetrics
 from cart.onsale import OnSale
+from cart.orderfeed import OrderFeed
 from cart.payments import gateways_for
 from cart.reaper import reaper_loop, refunder
 from cart.stock import StockStore
@@ -52,6 +53,8 @@ class CartComponent(Component):
         self.metrics = CartMetrics(services.metrics.registry)
         self.writer = OrderWriter(db, window_s=settings.order_batch_window_s, metrics=self.metrics)
         self.gateways = gateways_for(settings.secret_key)
+        #: Every order creation and status change goes out to its buyer through this.
+        self.order_feed = OrderFeed(services.mux, clock=services.clock)
         self.checkout = Checkout(
             mux=services.mux,
             stock=self.stock,
@@ -60,6 +63,7 @@ class CartComponent(Component):
             gateways=self.gateways,
             writer=self.writer,
             events=self.events,
+            feed=self.order_feed,
             hold_ttl_s=settings.hold_ttl_s,
             per_user_cap=settings.cart_max_units_per_user,
             clock=services.clock,

@@ -22,6 +22,7 @@ __all__ = [
     "product_stock",
     "product_stock_event",
     "product_tag",
+    "user_feed",
     "user_tag",
     "session_banned",
     "session_chat",
@@ -194,6 +195,12 @@ def cart(user_id: int) -> str:
 def idempotency(user_id: int, key: str) -> str:
     """String JSON: the state/result of a checkout with this ``Idempotency-Key``."""
     return f"{user_tag(user_id)}:idem:{key}"
+
+
+def user_feed(user_id: int) -> str:
+    """Sharded pub/sub channel (not a key): frames for the user's own hub connections
+    (``order_status``); see livecommerce.userfeed."""
+    return f"{user_tag(user_id)}:feed"
 
 
 def session_media(session_id: int) -> str:

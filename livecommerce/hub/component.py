@@ -20,6 +20,7 @@ from livecommerce.hub.pins import end_pins
 from livecommerce.hub.presence import Presence
 from livecommerce.hub.protocol import CLOSE_IDLE, CLOSE_SHUTDOWN
 from livecommerce.hub.rights import RightsCache
+from livecommerce.hub.userevents import UserEvents
 from livecommerce.services import Services
 from livecommerce.sessionfeed import publish
 
@@ -59,6 +60,8 @@ class Hub(Component):
             on_room_change=self.presence.set_local,
             metrics=self.metrics,
         )
+        self.user_events = UserEvents(services.redis)
+        await self.user_events.start()
         self.metrics.track(lambda: len(self.connections), lambda: len(self.fanout.rooms))
         services.events.subscribe(SessionStateChanged, self._on_session_state)
         self._tasks = [
@@ -72,6 +75,7 @@ class Hub(Component):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.user_events.stop()
         with contextlib.suppress(Exception):
             await self.presence.withdraw()
 

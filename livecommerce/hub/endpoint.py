@@ -39,6 +39,7 @@ from livecommerce.hub.rights import RightsCache
 from livecommerce.hub.rooms import Room, Subscriber
 from livecommerce.hub.schemas import PinIn
 from livecommerce.hub.snapshot import missed_events, session_status, snapshot
+from livecommerce.hub.userevents import UserEvents
 from livecommerce.hub.wire import WIRE_EXTENSION, RawWire
 from livecommerce.metrics import HubMetrics
 from livecommerce.moderation import state as moderation_state
@@ -61,6 +62,7 @@ class HubParts(Protocol):
     presence: Presence
     cards: CardCache
     rights: RightsCache
+    user_events: UserEvents
     metrics: HubMetrics
 
 
@@ -81,9 +83,10 @@ class HubEndpoint:
         token = parse_qs(scope.get("query_string", b"").decode()).get("token")
         try:
             if token:
-                conn.authenticate(token[0])
+                await conn.authenticate(token[0])
         except LivecommerceError as exc:
-            await send({"type": "websocket.close", "code": 4001, "reason": exc.detail[:120]})
+            code = 1013 if isinstance(exc, Unavailable) else 4001  # 1013: try again later
+            await send({"type": "websocket.close", "code": code, "reason": exc.detail[:120]})
             return
         hub.connections.add(conn)
         conn.outbox.push(hello_frame(user_id=conn.principal.user_id, role=conn.principal.role))
@@ -99,6 +102,7 @@ class HubEndpoint:
         finally:
             hub.connections.discard(conn)
             conn.leave()
+            conn.sign_out()
             await conn.outbox.wait_closed(1)
             conn.outbox.stop()
             hub.metrics.closed(conn.outbox.close_code)
@@ -142,11 +146,26 @@ class Connection:
     def principal(self) -> Principal:
         return self.state.principal
 
-    def authenticate(self, token: str) -> None:
+    async def authenticate(self, token: str) -> None:
+        """Sign in with ``token``: from when this returns the user's own frames
+        (``order_status``) reach this connection, and another user's, followed before,
+        no longer do. On any error nothing changes."""
         claims = self.hub.services.tokens.verify(token)
+        user_events = self.hub.user_events
+        before = self.principal.user_id
+        if claims.user_id != before:
+            await user_events.follow(claims.user_id, self.outbox)
+            if before is not None:
+                user_events.unfollow(before, self.outbox)
         self.state.sign_in(
             Principal(user_id=claims.user_id, role=claims.role, brand_id=claims.brand_id)
         )
+
+    def sign_out(self) -> None:
+        """Stop following the user's own frames (the connection is closing)."""
+        user_id = self.principal.user_id
+        if user_id is not None:
+            self.hub.user_events.unfollow(user_id, self.outbox)
 
     async def handle(self, text: str | bytes) -> None:
         """Answer one client frame; errors become ``error`` frames, never a crash."""
@@ -190,7 +209,7 @@ class Connection:
         token = request.body.get("token")
         if not isinstance(token, str) or not token:
             raise Unauthorized("auth needs a 'token'")
-        self.authenticate(token)
+        await self.authenticate(token)
         return {"user_id": self.principal.user_id, "role": self.principal.role}
 
     async def _on_join(self, request: Request) -> dict[str, object] | None:

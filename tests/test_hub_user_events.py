@@ -1,0 +1,170 @@
+"""``order_status`` frames: a buyer's own connections hear about the buyer's orders, on
+every server process, and nobody else's connections do (I6)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from livecommerce import keys
+from livecommerce.settings import Settings
+from tests.cart_support import buy, buyer
+from tests.hub_client import HubClient
+from tests.processes import ServeProcess
+from tests.support import Actors, ServerThread, wait_for
+
+
+@pytest.fixture(scope="module")
+def other_process(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServeProcess]:
+    """A second server process beside the suite's in-process server (same Redis and SQL)."""
+    proc = ServeProcess(settings, tmp_path_factory.mktemp("userevents"), log_level="WARNING")
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _statuses(client: HubClient) -> list[tuple[str, str]]:
+    return [(f["order_id"], f["status"]) for f in client.events("order_status")]
+
+
+async def _order_status(client: HubClient, order_id: str, status: str) -> dict[str, Any]:
+    frame: dict[str, Any] = await client.wait(
+        lambda f: (
+            f["type"] == "order_status" and f["order_id"] == order_id and f["status"] == status
+        )
+    )
+    return frame
+
+
+async def _bought(client: httpx.AsyncClient, user: dict[str, Any], product: dict[str, Any]) -> str:
+    r = await buy(client, user, product)
+    assert r.status_code == 201, r.text
+    order_id: str = r.json()["id"]
+    return order_id
+
+
+async def test_the_buyer_hears_of_its_order_bought_fulfilled_refunded_and_nobody_else_does(
+    server: ServerThread, actors: Actors, client: httpx.AsyncClient
+) -> None:
+    owner = await actors.brand()
+    product = await actors.product(stock=5, owner=owner)
+    alice, bob = await buyer(actors), await buyer(actors)
+    # Alice signs in with ?token= (ready at hello), Bob with an auth request (ready at ack).
+    a1 = await HubClient.open(server.url, token=alice["token"])
+    b = await HubClient.open(server.url)
+    try:
+        await a1.wait(lambda f: f["type"] == "hello")
+        reply = await b.request("auth", token=bob["token"])
+        assert reply["type"] == "ack" and reply["user_id"] == bob["id"]
+        before = int(time.time() * 1000)
+        order = await _bought(client, alice, product)
+        paid = await _order_status(a1, order, "paid")
+        assert set(paid) == {"type", "order_id", "status", "ts"}
+        assert before <= paid["ts"] <= int(time.time() * 1000)
+        brand = owner[1]["headers"]
+        r = await client.post(f"/api/orders/{order}/fulfil", headers=brand)
+        assert r.status_code == 200, r.text
+        await _order_status(a1, order, "fulfilled")
+        r = await client.post(f"/api/orders/{order}/refund", headers=brand)
+        assert r.status_code == 200, r.text
+        await _order_status(a1, order, "refunded")
+        # A refused change (already refunded) tells nobody anything.
+        r = await client.post(f"/api/orders/{order}/fulfil", headers=brand)
+        assert r.status_code == 409
+        # Bob's own order is the marker: it comes after all of Alice's, on the same
+        # channel kind, so had any of hers reached Bob it would be here by now.
+        marker = await _bought(client, bob, product)
+        await _order_status(b, marker, "paid")
+        await _order_status(a1, order, "refunded")
+        assert _statuses(b) == [(marker, "paid")]
+        assert _statuses(a1) == [(order, "paid"), (order, "fulfilled"), (order, "refunded")]
+    finally:
+        await a1.close()
+        await b.close()
+
+
+async def test_one_subscription_per_user_and_process_dropped_with_the_last_connection(
+    server: ServerThread, actors: Actors, client: httpx.AsyncClient, redis: Redis
+) -> None:
+    product = await actors.product(stock=5)
+    alice = await buyer(actors)
+    channel = keys.user_feed(alice["id"])
+
+    assert await _subscribers(redis, channel) == 0
+    first = await HubClient.open(server.url, token=alice["token"])
+    second = await HubClient.open(server.url, token=alice["token"])
+    try:
+        for c in (first, second):
+            await c.wait(lambda f: f["type"] == "hello")
+        assert await _subscribers(redis, channel) == 1  # one per process, however many connections
+        await first.close()
+        order = await _bought(client, alice, product)
+        await _order_status(second, order, "paid")  # the other connection still hears
+        await second.close()
+        await wait_for(lambda: _subscribers(redis, channel, expect=0))
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def _subscribers(redis: Redis, channel: str, expect: int | None = None) -> int | bool:
+    """How many connections (hub processes) subscribe to the shard channel; with
+    ``expect``, whether that many do."""
+    [(_, count)] = await redis.pubsub_shardnumsub(channel)
+    return int(count) if expect is None else int(count) == expect
+
+
+async def test_signing_in_as_someone_else_stops_the_first_users_frames(
+    server: ServerThread, actors: Actors, client: httpx.AsyncClient
+) -> None:
+    product = await actors.product(stock=5)
+    alice, bob = await buyer(actors), await buyer(actors)
+    conn = await HubClient.open(server.url, token=alice["token"])
+    try:
+        await conn.wait(lambda f: f["type"] == "hello")
+        first = await _bought(client, alice, product)
+        await _order_status(conn, first, "paid")
+        reply = await conn.request("auth", token=bob["token"])
+        assert reply["type"] == "ack" and reply["user_id"] == bob["id"]
+        hers = await _bought(client, alice, product)
+        his = await _bought(client, bob, product)  # the marker, published after hers
+        await _order_status(conn, his, "paid")
+        assert _statuses(conn) == [(first, "paid"), (his, "paid")]
+        assert hers not in {order for order, _ in _statuses(conn)}
+    finally:
+        await conn.close()
+
+
+async def test_a_change_made_through_one_process_reaches_the_buyer_on_another(
+    other_process: ServeProcess, actors: Actors, client: httpx.AsyncClient
+) -> None:
+    owner = await actors.brand()
+    product = await actors.product(stock=5, owner=owner)
+    alice, bob = await buyer(actors), await buyer(actors)
+    # Both listen on the other process; every HTTP call goes to the suite's server.
+    a = await HubClient.open(other_process.url, token=alice["token"])
+    b = await HubClient.open(other_process.url, token=bob["token"])
+    try:
+        for c in (a, b):
+            await c.wait(lambda f: f["type"] == "hello")
+        order = await _bought(client, alice, product)
+        await _order_status(a, order, "paid")
+        r = await client.post(f"/api/orders/{order}/fulfil", headers=owner[1]["headers"])
+        assert r.status_code == 200, r.text
+        await _order_status(a, order, "fulfilled")
+        marker = await _bought(client, bob, product)
+        await _order_status(b, marker, "paid")
+        assert _statuses(b) == [(marker, "paid")]
+        assert _statuses(a) == [(order, "paid"), (order, "fulfilled")]
+    finally:
+        await a.close()
+        await b.close()
