@@ -209,13 +209,6 @@ def session_media(session_id: int) -> str:
     return f"{session_tag(session_id)}:media"
 
 
-# --- sign-in throttles (one key per window; the script touches one key per call) ---
-
-
-def throttle_login_account(email: str) -> str:
-    """Sorted set attempt id -> unix ms: sign-in attempts on one e-mail address (known
-    or not), kept for the window. The address is hashed: no e-mail in key names."""
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 def session_media_nodes(session_id: int) -> str:
     """Hash node id -> JSON health snapshot of the show on that node (streaming.stats);
     summed into ``session_media``; entries older than a few seconds are dropped."""
@@ -235,6 +228,13 @@ def session_nodes(session_id: int) -> str:
     return f"{session_tag(session_id)}:nodes"
 
 
+# --- sign-in throttles (one key per window; the script touches one key per call) ---
+
+
+def throttle_login_account(email: str) -> str:
+    """Sorted set attempt id -> unix ms: sign-in attempts on one e-mail address (known
+    or not), kept for the window. The address is hashed: no e-mail in key names."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
     return f"lc:throttle:login:account:{digest}"
 
 

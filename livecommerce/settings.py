@@ -275,9 +275,6 @@ class Settings:
                 env, "STREAM_KEYFRAME_INTERVAL_S", cls.stream_keyframe_interval_s, low=0.05
             ),
             stream_viewer_queue=_int(env, "STREAM_VIEWER_QUEUE", cls.stream_viewer_queue, low=2),
-            http_max_body_bytes=_int(env, "HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes, low=1024),
-            http_header_timeout_s=_float(
-                env, "HTTP_HEADER_TIMEOUT_S", cls.http_header_timeout_s, low=0.1
             node_id=env.get("NODE_ID", "").strip() or secrets.token_hex(6),
             node_url=env.get("NODE_URL", "").strip().rstrip("/"),
             stream_origin_lease_ms=_int(
@@ -286,6 +283,9 @@ class Settings:
             stream_origin_max_edges=_int(
                 env, "STREAM_ORIGIN_MAX_EDGES", cls.stream_origin_max_edges, low=1
             ),
+            http_max_body_bytes=_int(env, "HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes, low=1024),
+            http_header_timeout_s=_float(
+                env, "HTTP_HEADER_TIMEOUT_S", cls.http_header_timeout_s, low=0.1
             ),
             cors_origins=_list(env, "CORS_ORIGINS"),
             frame_ancestors=_list(env, "FRAME_ANCESTORS"),
