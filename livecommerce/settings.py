@@ -121,8 +121,6 @@ class Settings:
     stream_keyframe_interval_s: float = 1.0
     #: Streaming: frames queued per viewer before its backlog is dropped (resumes at a keyframe).
     stream_viewer_queue: int = 90
-    #: HTTP: largest request body an endpoint reads unless it declares its own
-    #: (``Endpoint.max_body``); bigger bodies get 413 before they are read.
     #: Cluster: this process's name among the nodes (random per start unless set).
     node_id: str = field(default_factory=lambda: secrets.token_hex(6))
     #: Cluster: the URL at which other nodes reach this process directly ("" = derived
@@ -132,6 +130,8 @@ class Settings:
     stream_origin_lease_ms: int = 3000
     #: Streaming: edges that pull straight from the origin; further edges pull from an edge.
     stream_origin_max_edges: int = 8
+    #: HTTP: largest request body an endpoint reads unless it declares its own
+    #: (``Endpoint.max_body``); bigger bodies get 413 before they are read.
     http_max_body_bytes: int = 64 * 1024
     #: HTTP: seconds a connection has to send a complete request head (slowloris).
     http_header_timeout_s: float = 10.0
