@@ -314,7 +314,7 @@ async def refund_order(cart: CartComponent, call: Call) -> OrderOut:
 )
 async def request_refund(cart: CartComponent, call: Call) -> OrderOut:
     services = cart.services
-    order, _ = await orders.request_refund(
+    order, recorded = await orders.request_refund(
         services.db,
         call.principal,
         call.param("order_id"),
@@ -322,6 +322,8 @@ async def request_refund(cart: CartComponent, call: Call) -> OrderOut:
         now=datetime.fromtimestamp(services.clock(), UTC),
         window_days=services.settings.return_window_days,
     )
+    if recorded:  # the buyer's other pages hear of it (the status itself is unchanged)
+        await cart.order_feed.changed(call.principal.require_user(), order.id, "refund_requested")
     return order
 
 

@@ -16,7 +16,8 @@ from livecommerce.db.engine import Database
 from livecommerce.db.models import Order
 from livecommerce.errors import Conflict
 from tests.cart_support import buy, buyer
-from tests.support import Actors
+from tests.hub_client import HubClient
+from tests.support import Actors, ServerThread
 
 
 async def _methods(client: httpx.AsyncClient, user: dict[str, Any]) -> list[dict[str, Any]]:
@@ -90,13 +91,15 @@ async def test_test_cards_are_listed_outside_production(client: httpx.AsyncClien
 
 
 async def test_the_buyer_asks_for_a_refund_and_the_brand_sees_it(
-    client: httpx.AsyncClient, actors: Actors
+    server: ServerThread, client: httpx.AsyncClient, actors: Actors
 ) -> None:
     owner = await actors.brand()
     product = await actors.product(stock=5, owner=owner)
     user = await buyer(actors)
     order = (await buy(client, user, product)).json()
     url = f"/api/orders/{order['id']}/refund-request"
+    hub = await HubClient.open(server.url, token=user["token"])
+    await hub.wait(lambda f: f["type"] == "hello")
     # only the buyer may ask; the brand and strangers get 404 (no probing)
     stranger = await actors.user("viewer")
     for who in (stranger, owner[1]):
@@ -107,7 +110,8 @@ async def test_the_buyer_asks_for_a_refund_and_the_brand_sees_it(
     asked = r.json()
     assert asked["status"] == "paid" and asked["refund_reason"] == "Wrong size"
     assert asked["refund_requested_at"] is not None
-    # asking again changes nothing
+    # the buyer's open pages hear of it, once: asking again changes nothing, says nothing
+    await hub.wait(lambda f: f["type"] == "order_status" and f["status"] == "refund_requested")
     r = await client.post(url, json={"reason": "Changed my mind"}, headers=user["headers"])
     assert r.status_code == 200 and r.json() == asked
     # the selling brand sees the request on the order; another brand does not see the order
@@ -120,6 +124,10 @@ async def test_the_buyer_asks_for_a_refund_and_the_brand_sees_it(
     r = await client.post(f"/api/orders/{order['id']}/refund", headers=owner[1]["headers"])
     assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
     assert r.json()["refund_requested_at"] == asked["refund_requested_at"]
+    await hub.wait(lambda f: f["type"] == "order_status" and f["status"] == "refunded")
+    statuses = [f["status"] for f in hub.events("order_status")]
+    await hub.close()
+    assert statuses == ["refund_requested", "refunded"]
 
 
 async def test_a_refund_request_needs_a_paid_or_fulfilled_order_within_the_window(
