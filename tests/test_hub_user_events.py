@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from livecommerce import keys
 from livecommerce.settings import Settings
@@ -119,7 +120,13 @@ async def test_one_subscription_per_user_and_process_dropped_with_the_last_conne
 async def _subscribers(redis: Redis, channel: str, expect: int | None = None) -> int | bool:
     """How many connections (hub processes) subscribe to the shard channel; with
     ``expect``, whether that many do."""
-    [(_, count)] = await redis.pubsub_shardnumsub(channel)
+    cluster: object = redis
+    if not isinstance(cluster, RedisCluster):
+        [(_, count)] = await redis.pubsub_shardnumsub(channel)
+    else:  # asked of the master that owns the channel's slot
+        await cluster.initialize()
+        node = cluster.get_node_from_key(channel)
+        [(_, count)] = await cluster.pubsub_shardnumsub(channel, target_nodes=node)
     return int(count) if expect is None else int(count) == expect
 
 

@@ -11,10 +11,16 @@ the frame's JSON text as published: it is wrapped in one ASGI message and pushed
 each of the user's local outboxes, so a slow connection only fills its own bounded
 queue (and is cut off by it), never holds up the reader.
 
-One :class:`_Shard` per Redis connection that carries subscriptions: a pub/sub
-connection, its reader task and its subscription task. All SSUBSCRIBE/SUNSUBSCRIBE
-go out from that one task, in order, each deciding from what is wanted when it runs,
-so a user who leaves and comes back at once stays subscribed.
+One :class:`_Shard` per Redis server that carries subscriptions: a pub/sub connection,
+its reader task and its subscription task. All SSUBSCRIBE/SUNSUBSCRIBE of a shard go out
+from that one task, in order, each deciding from what is wanted when it runs, so a user
+who leaves and comes back at once stays subscribed. On one server there is one shard; on
+a Redis Cluster a channel is subscribed on the master that owns its slot (the cluster
+client's slot map), so there is one shard per master that has users of this process.
+When the cluster moves a slot (the server ends the subscription with a ``sunsubscribe``)
+or a master's connection fails, the channels concerned are looked up again in a fresh
+slot map and subscribed on their new owner. Frames published meanwhile are lost, as any
+published while a client is away (at most once; clients refetch on reconnect).
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from livecommerce import keys
@@ -40,20 +46,18 @@ log = logging.getLogger("livecommerce.hub")
 class _Shard:
     """One pub/sub connection: the channels subscribed on it, and its two tasks."""
 
-    def __init__(
-        self,
-        pubsub: PubSub,
-        deliver: Callable[[bytes, bytes], None],
-        wanted: dict[bytes, set[Outbox]],
-    ) -> None:
+    def __init__(self, owner: UserEvents, name: str, pubsub: PubSub) -> None:
+        self.owner = owner
+        #: The node (``host:port``) on a cluster; ``""`` on one server.
+        self.name = name
         self.pubsub = pubsub
-        self._deliver = deliver
-        #: The channels local connections want (shared with :class:`UserEvents`).
-        self._wanted = wanted
         #: Channels whose SSUBSCRIBE has been sent (and no SUNSUBSCRIBE since).
         self.subscribed: set[bytes] = set()
         #: Channels whose SSUBSCRIBE Redis has not confirmed yet → who waits for it.
         self.confirming: dict[bytes, asyncio.Future[None]] = {}
+        #: SSUBSCRIBEs sent and not yet confirmed, by channel: a confirmation counts only
+        #: once the last one is in (an older one may answer after a SUNSUBSCRIBE).
+        self._unconfirmed: dict[bytes, int] = {}
         self._dirty: dict[bytes, None] = {}
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -69,25 +73,44 @@ class _Shard:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for future in self.confirming.values():
-            if not future.done():
-                future.set_exception(Unavailable("the hub is stopping"))
-                future.exception()
+        for channel in list(self.confirming):
+            self.fail(channel, Unavailable("the hub is stopping"))
         with contextlib.suppress(Exception):
             await self.pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def wanted_changed(self, channel: bytes) -> asyncio.Future[None] | None:
-        """Note that ``channel`` is now wanted or not; returns the confirmation to wait for
-        when it is wanted and its subscription is not confirmed yet."""
+        """Note that ``channel`` is now wanted here or not; returns the confirmation to
+        wait for when it is wanted and its subscription is not confirmed yet."""
         self._dirty[channel] = None
         self._changed.set()
-        if channel not in self._wanted:
+        if not self.owner.wants(channel, self):
             return None
         future = self.confirming.get(channel)
         if future is None and channel not in self.subscribed:
             future = asyncio.get_running_loop().create_future()
             self.confirming[channel] = future
         return future
+
+    def fail(self, channel: bytes, error: Exception) -> None:
+        """Tell whoever waits for ``channel``'s confirmation that it is not coming."""
+        future = self.confirming.pop(channel, None)
+        if future is not None and not future.done():
+            future.set_exception(error)
+            future.exception()  # retrieved: waiters re-raise it
+
+    def _confirmed(self, channel: bytes) -> bool:
+        """Count one SSUBSCRIBE answered; True when none is outstanding any more."""
+        left = self._unconfirmed.get(channel, 0) - 1
+        if left > 0:
+            self._unconfirmed[channel] = left
+            return False
+        self._unconfirmed.pop(channel, None)
+        return True
+
+    def forget(self, channel: bytes) -> None:
+        """The server ended ``channel``'s subscription (its slot moved): no longer ours."""
+        self.subscribed.discard(channel)
+        self.pubsub.shard_channels.pop(channel, None)  # redis-py must not resubscribe it
 
     async def _subscribe(self) -> None:
         while True:
@@ -99,26 +122,27 @@ class _Shard:
                 try:
                     await self._apply(channel)
                 except RedisError as exc:
-                    log.warning("hub user events: subscribing failed: %s", exc)
-                    future = self.confirming.pop(channel, None)
-                    if future is not None and not future.done():
-                        future.set_exception(
-                            Unavailable("the live service is briefly unavailable; retry shortly")
-                        )
-                        future.exception()
+                    log.warning("hub user events: subscribing on %r failed: %s", self.name, exc)
+                    self.fail(channel, Unavailable(UNAVAILABLE))
+                    self.owner.shard_failed(self)
 
     async def _apply(self, channel: bytes) -> None:
-        wanted = channel in self._wanted
+        wanted = self.owner.wants(channel, self)
         if wanted and channel not in self.subscribed:
             self.subscribed.add(channel)
+            self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
             try:
                 await self.pubsub.ssubscribe(channel)
             except BaseException:
                 self.subscribed.discard(channel)
+                self._confirmed(channel)
                 raise
-        elif not wanted and channel in self.subscribed:
-            self.subscribed.discard(channel)
-            await self.pubsub.sunsubscribe(channel)
+        elif not wanted:
+            self.fail(channel, Unavailable(UNAVAILABLE))  # nobody waits any more
+            if channel in self.subscribed:
+                self.subscribed.discard(channel)
+                await self.pubsub.sunsubscribe(channel)
+            self.owner.unrouted(channel, self)
 
     async def _read(self) -> None:
         """Read until cancelled; redis-py reconnects and subscribes again after errors."""
@@ -126,18 +150,29 @@ class _Shard:
             try:
                 message = await self.pubsub.get_message(timeout=None)
             except RedisError as exc:
-                log.warning("hub user events reader: %s; retrying", exc)
+                log.warning("hub user events reader on %r: %s; retrying", self.name, exc)
+                self.owner.shard_failed(self)
                 await asyncio.sleep(0.2)
                 continue
             if message is None:
                 continue
             kind = message["type"]  # a str, whatever the client decodes
+            channel = message["channel"]
             if kind == "smessage":
-                self._deliver(message["channel"], message["data"])
+                self.owner.deliver(channel, message["data"])
             elif kind == "ssubscribe":
-                future = self.confirming.pop(message["channel"], None)
-                if future is not None and not future.done():
-                    future.set_result(None)
+                if self._confirmed(channel) and channel in self.subscribed:
+                    future = self.confirming.pop(channel, None)
+                    if future is not None and not future.done():
+                        future.set_result(None)
+            elif kind == "sunsubscribe" and channel in self.subscribed:
+                # Not ours (ours leave `subscribed` before they are sent): the cluster
+                # moved the channel's slot to another master.
+                self.forget(channel)
+                self.owner.moved(channel, self)
+
+
+UNAVAILABLE = "the live service is briefly unavailable; retry shortly"
 
 
 class UserEvents:
@@ -149,15 +184,27 @@ class UserEvents:
     def __init__(self, redis: Redis, *, confirm_timeout_s: float = 10.0) -> None:
         self.redis = redis
         self.confirm_timeout_s = confirm_timeout_s
+        found: object = redis
+        self._cluster = found if isinstance(found, RedisCluster) else None
         #: Channel → the outboxes of the connections signed in as its user.
         self._outboxes: dict[bytes, set[Outbox]] = {}
-        self._shard = _Shard(redis.pubsub(), self._deliver, self._outboxes)
+        #: Channel → the shard it is (to be) subscribed on, while wanted or subscribed.
+        self._route: dict[bytes, _Shard] = {}
+        self._shards: dict[str, _Shard] = {}
+        self._rerouting: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
-        await self._shard.start()
+        if self._cluster is None:
+            await self._shard("", self.redis.pubsub())
 
     async def stop(self) -> None:
-        await self._shard.stop()
+        self._stopping = True
+        if self._rerouting is not None:
+            self._rerouting.cancel()
+            await asyncio.gather(self._rerouting, return_exceptions=True)
+        for shard in list(self._shards.values()):
+            await shard.stop()
 
     @property
     def users(self) -> int:
@@ -169,18 +216,21 @@ class UserEvents:
         :class:`~livecommerce.errors.Unavailable` (and follows nothing) when Redis does
         not confirm the subscription in time."""
         channel = keys.user_feed(user_id).encode()
-        outboxes = self._outboxes.setdefault(channel, set())
-        outboxes.add(outbox)
-        future = self._shard.wanted_changed(channel)
-        if future is None:
-            return
         try:
-            await asyncio.wait_for(asyncio.shield(future), self.confirm_timeout_s)
-        except (TimeoutError, Unavailable) as exc:
+            async with asyncio.timeout(self.confirm_timeout_s):
+                self._outboxes.setdefault(channel, set()).add(outbox)
+                shard = self._route.get(channel)
+                if shard is None:
+                    shard = self._route[channel] = await self._owner_of(channel)
+                future = shard.wanted_changed(channel)
+                if future is not None:
+                    await asyncio.shield(future)
+        except TimeoutError as exc:
             self.unfollow(user_id, outbox)
-            if isinstance(exc, Unavailable):
-                raise
-            raise Unavailable("the live service is briefly unavailable; retry shortly") from exc
+            raise Unavailable(UNAVAILABLE) from exc
+        except RedisError as exc:
+            self.unfollow(user_id, outbox)
+            raise Unavailable(UNAVAILABLE) from exc
         except BaseException:
             self.unfollow(user_id, outbox)
             raise
@@ -194,12 +244,108 @@ class UserEvents:
         outboxes.discard(outbox)
         if not outboxes:
             del self._outboxes[channel]
-            self._shard.wanted_changed(channel)
+            shard = self._route.get(channel)
+            if shard is not None:
+                shard.wanted_changed(channel)  # its task unsubscribes, then unroutes
 
-    def _deliver(self, channel: bytes, data: bytes) -> None:
+    def unrouted(self, channel: bytes, shard: _Shard) -> None:
+        """``shard`` has let ``channel`` go: forget the route unless it is wanted again."""
+        if channel not in self._outboxes and self._route.get(channel) is shard:
+            del self._route[channel]
+
+    def wants(self, channel: bytes, shard: _Shard) -> bool:
+        """Whether a local connection wants ``channel``'s frames through ``shard``."""
+        return channel in self._outboxes and self._route.get(channel) is shard
+
+    def deliver(self, channel: bytes, data: bytes) -> None:
         outboxes = self._outboxes.get(channel)
         if not outboxes:
             return  # the last connection closed while the message was on its way
         message = send_message(data.decode())
         for outbox in list(outboxes):
             outbox.push_message(message)
+
+    # -- where a channel lives ---------------------------------------------------
+
+    async def _owner_of(self, channel: bytes) -> _Shard:
+        cluster = self._cluster
+        if cluster is None:
+            return self._shards[""]
+        await cluster.initialize()  # once: it learns the slot map
+        node = cluster.get_node_from_key(channel.decode())
+        if node is None:  # pragma: no cover - get_node_from_key raises instead
+            raise Unavailable(UNAVAILABLE)
+        shard = self._shards.get(node.name)
+        if shard is None:
+            pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+            shard = await self._shard(node.name, Redis.from_pool(pool).pubsub())
+        return shard
+
+    async def _shard(self, name: str, pubsub: PubSub) -> _Shard:
+        shard = self._shards[name] = _Shard(self, name, pubsub)
+        try:
+            await shard.start()
+        except BaseException:
+            del self._shards[name]
+            raise
+        return shard
+
+    def moved(self, channel: bytes, shard: _Shard) -> None:
+        """``channel``'s subscription on ``shard`` has ended: subscribe it where it is now."""
+        if self._route.get(channel) is shard:
+            del self._route[channel]
+        self._reroute()
+
+    def shard_failed(self, shard: _Shard) -> None:
+        """``shard``'s server did not answer: on a cluster, its slots may have a new master."""
+        if self._cluster is not None:
+            self._reroute()
+
+    def _reroute(self) -> None:
+        if self._stopping or (self._rerouting is not None and not self._rerouting.done()):
+            return
+        self._rerouting = asyncio.create_task(self._rerouted(), name="hub-user-events-reroute")
+
+    async def _rerouted(self) -> None:
+        """Refresh the slot map; move every wanted channel whose owner changed."""
+        cluster = self._cluster
+        while cluster is not None and not self._stopping:
+            try:
+                await cluster.nodes_manager.initialize()
+                for channel in list(self._outboxes):
+                    old = self._route.get(channel)
+                    new = await self._owner_of(channel)
+                    if old is new:
+                        continue
+                    self._route[channel] = new
+                    waiting = None
+                    if old is not None:
+                        old.forget(channel)
+                        waiting = old.confirming.pop(channel, None)
+                        old.wanted_changed(channel)
+                    confirmed = new.wanted_changed(channel)
+                    if waiting is not None:  # a follow() waits for it: hand it over
+                        _chain(confirmed, waiting)
+                return
+            except RedisError as exc:
+                log.warning("hub user events: cluster slot map: %s; retrying", exc)
+                await asyncio.sleep(0.5)
+
+
+def _chain(source: asyncio.Future[None] | None, target: asyncio.Future[None]) -> None:
+    """Complete ``target`` as ``source`` completes (at once when there is none)."""
+
+    def done(future: asyncio.Future[None] | None) -> None:
+        if target.done():
+            return
+        error = None if future is None or future.cancelled() else future.exception()
+        if error is not None:
+            target.set_exception(error)
+            target.exception()
+        else:
+            target.set_result(None)
+
+    if source is None:
+        done(None)
+    else:
+        source.add_done_callback(done)
