@@ -130,8 +130,9 @@ class Nginx:
         self._out = (run_dir / "nginx.out").open("wb")
         self.process = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT)
 
-    def wait_ready(self) -> Nginx:
-        """Poll ``/healthz`` through nginx until a node answers it."""
+    def wait_ready(self, *, status: int = 200) -> Nginx:
+        """Poll ``/healthz`` through nginx until it answers ``status`` (200: a node
+        answered; 502: nginx is up and no node is)."""
         deadline = threading.Event()
         timer = threading.Timer(seconds(30), deadline.set)
         timer.start()
@@ -140,7 +141,7 @@ class Nginx:
                 if self.process.poll() is not None:
                     raise RuntimeError("nginx exited:\n" + self.error_log.read_text())
                 try:
-                    if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    if httpx.get(self.url + "/healthz", timeout=1).status_code == status:
                         return self
                 except httpx.HTTPError:
                     pass
