@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
 from livecommerce import keys
@@ -9,6 +11,7 @@ from livecommerce.api.routing import Api, Call
 from livecommerce.auth.permissions import session_rights
 from livecommerce.dashboard.component import Dashboard
 from livecommerce.dashboard.numbers import conversion, live_counters
+from livecommerce.dashboard.sales import load_sales
 from livecommerce.dashboard.schemas import (
     DashboardOut,
     OverviewItem,
@@ -55,7 +58,10 @@ async def session_summary(dashboard: Dashboard, call: Call) -> SessionSummaryOut
     async with dashboard.services.db.sessions() as db:
         (await session_rights(db, call.principal, session_id)).require_moderate()
         status = await db.scalar(select(LiveSession.status).where(LiveSession.id == session_id))
-    sales = await dashboard.sales_of(session_id)
+    # Not the dashboards' one-second cache: the host's list of shows is read rarely and
+    # must agree with the orders just made.
+    now = datetime.fromtimestamp(dashboard.services.clock(), UTC)
+    sales = await load_sales(dashboard.services.db, session_id, now=now)
     peak = await dashboard.services.redis.hget(keys.session_counters(session_id), "viewers_peak")
     return SessionSummaryOut(
         session=session_id,

@@ -17,7 +17,7 @@ from sqlalchemy import case, distinct, func, select
 from livecommerce.db.engine import Database
 from livecommerce.db.models import Order, OrderItem, OrderStatus, Product, SessionProduct
 
-__all__ = ["CONFIRMED", "SalesCache", "SessionSales"]
+__all__ = ["CONFIRMED", "SalesCache", "SessionSales", "load_sales"]
 
 #: Orders that count as sold (confirmed to the buyer and not undone).
 CONFIRMED = (OrderStatus.PAID.value, OrderStatus.FULFILLED.value)

@@ -32,6 +32,8 @@ PAGES = {
     "/watch/{session_id:int}": "watch.html",
     "/host/{session_id:int}": "host.html",
     "/moderate/{session_id:int}": "moderate.html",
+    "/studio": "studio.html",
+    "/p/{product_id:int}": "product.html",
 }
 
 
