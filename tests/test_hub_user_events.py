@@ -3,6 +3,9 @@ every server process, and nobody else's connections do (I6)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import struct
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,12 +15,14 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from livecommerce import keys
+from livecommerce import keys, userfeed
+from livecommerce.hub.protocol import CLOSE_SLOW
 from livecommerce.settings import Settings
 from tests.cart_support import buy, buyer
 from tests.hub_client import HubClient
 from tests.processes import ServeProcess
-from tests.support import Actors, ServerThread, wait_for
+from tests.rawws import RawWebSocket
+from tests.support import Actors, ServerThread, seconds, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +30,17 @@ def other_process(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
     """A second server process beside the suite's in-process server (same Redis and SQL)."""
-    proc = ServeProcess(settings, tmp_path_factory.mktemp("userevents"), log_level="WARNING")
+    proc = ServeProcess(
+        settings,
+        tmp_path_factory.mktemp("userevents"),
+        log_level="WARNING",
+        # A small send buffer, so a connection that stops reading is found after little
+        # data; the grace lets it read its 4008 close frame long after it was cut off.
+        HUB_SEND_QUEUE="16",
+        HUB_SEND_BUFFER_BYTES="262144",
+        HUB_PING_INTERVAL_S="0",
+        HUB_CLOSE_GRACE_S="120",
+    )
     try:
         proc.wait_ready()
         yield proc
@@ -175,3 +190,50 @@ async def test_a_change_made_through_one_process_reaches_the_buyer_on_another(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_connection_that_stops_reading_is_cut_off_alone(
+    other_process: ServeProcess, actors: Actors, redis: Redis
+) -> None:
+    alice, bob = await actors.user(), await actors.user()
+    # Alice twice: one connection that never reads (a tiny receive buffer), one that does.
+    stuck = RawWebSocket("127.0.0.1", other_process.port)
+    reading = await HubClient.open(other_process.url, token=alice["token"])
+    b = await HubClient.open(other_process.url, token=bob["token"])
+    try:
+        stuck.send_text(json.dumps({"type": "auth", "token": alice["token"], "id": "a"}))
+        while b'"type":"ack"' not in (await asyncio.to_thread(stuck.read_frame, seconds(5)))[1]:
+            pass
+        for c in (reading, b):
+            await c.wait(lambda f: f["type"] == "hello")
+        # Far more than the socket buffers and the send queue hold (the publisher here
+        # stands in for the cart: same channel, same path through the hub).
+        padding = "x" * 16_000
+        sent = [f"o{i}" for i in range(360)]
+        for order_id in sent:
+            frame = {**userfeed.order_status(order_id, "paid", 0), "note": padding}
+            await userfeed.publish(redis, alice["id"], frame)
+        await userfeed.publish(redis, bob["id"], userfeed.order_status("marker", "paid", 0))
+        await reading.wait(lambda f: f.get("order_id") == sent[-1], timeout=30)
+        assert [order for order, _ in _statuses(reading)] == sent
+        await b.wait(lambda f: f.get("order_id") == "marker")
+        assert _statuses(b) == [("marker", "paid")]
+        # The one that did not read: what was queued before it was cut off, then 4008.
+        frames = await asyncio.to_thread(_until_close_frame, stuck)
+        got = [json.loads(p)["order_id"] for op, p in frames if op == 1 and b"order_id" in p]
+        closes = [p for op, p in frames if op == 8]
+        code = struct.unpack("!H", closes[0][:2])[0] if closes else None
+        assert code == CLOSE_SLOW, (code, len(got))
+        assert got == sent[: len(got)] and len(got) < len(sent)
+    finally:
+        stuck.close()
+        await reading.close()
+        await b.close()
+
+
+def _until_close_frame(ws: RawWebSocket) -> list[tuple[int, bytes]]:
+    """Every frame up to and with the close frame (the server then waits for ours)."""
+    frames = [ws.read_frame(seconds(10))]
+    while frames[-1][0] != 8:
+        frames.append(ws.read_frame(seconds(10)))
+    return frames
