@@ -22,8 +22,9 @@ from livecommerce import encoding, keys
 from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from streaming.client import post_offer
+from tests.hub_client import HubClient
 from tests.multinode import MultiNode
-from tests.support import Actors, wait_for
+from tests.support import Actors, seconds, wait_for
 from tests.test_streaming import Host, Watcher, advancing
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -58,17 +59,23 @@ class FollowingViewer:
 
     STALL_S = 1.0
 
-    def __init__(self, client: httpx.AsyncClient, session_id: int) -> None:
+    def __init__(self, client: httpx.AsyncClient, session_id: int, *, follow: bool = True) -> None:
+        """``follow=False``: a viewer that never reconnects (to show it need not)."""
         self.client = client
+        self.follow = follow
         self.session_id = session_id
         self.watcher = Watcher()
+        #: Arrival time of every decoded frame, and when the connection it came on began.
         self.frames_at: list[float] = []
+        self.connected_at: list[float] = []
         self.reconnects = 0
+        self._connected = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, url: str | None = None) -> None:
         await self._connect(url)
-        self._task = asyncio.create_task(self._follow())
+        if self.follow:
+            self._task = asyncio.create_task(self._follow())
 
     async def _connect(self, url: str | None = None) -> None:
         while True:
@@ -78,12 +85,13 @@ class FollowingViewer:
             if r.status_code == 201:
                 watcher.location = r.headers["location"]
                 self.watcher = watcher
-                self._count(watcher)
+                self._connected = asyncio.get_running_loop().time()
+                self._count(watcher, self._connected)
                 return
             await watcher.close()
             await asyncio.sleep(0.2)  # the client's retry pace, as documented
 
-    def _count(self, watcher: Watcher) -> None:
+    def _count(self, watcher: Watcher, connected_at: float) -> None:
         seen = len(watcher.markers)
         loop = asyncio.get_running_loop()
 
@@ -91,7 +99,9 @@ class FollowingViewer:
             nonlocal seen
             while watcher is self.watcher:
                 if len(watcher.markers) > seen:
-                    self.frames_at.extend([loop.time()] * (len(watcher.markers) - seen))
+                    added = len(watcher.markers) - seen
+                    self.frames_at.extend([loop.time()] * added)
+                    self.connected_at.extend([connected_at] * added)
                     seen = len(watcher.markers)
                 await asyncio.sleep(0.02)
 
@@ -101,8 +111,9 @@ class FollowingViewer:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(0.1)
-            last = self.frames_at[-1] if self.frames_at else None
-            stalled = last is not None and loop.time() - last > self.STALL_S
+            # A new connection gets STALL_S for its first frame too.
+            last = max(self.frames_at[-1] if self.frames_at else 0.0, self._connected)
+            stalled = loop.time() - last > self.STALL_S
             failed = self.watcher.pc.connectionState in ("failed", "closed")
             if stalled or failed:
                 old = self.watcher
@@ -110,11 +121,20 @@ class FollowingViewer:
                 await self._connect()
                 await old.close()
 
-    def frames_after(self, t: float) -> int:
-        return sum(1 for at in self.frames_at if at > t)
+    def _after(self, t: float, new_connection: bool) -> list[float]:
+        return [
+            at
+            for at, began in zip(self.frames_at, self.connected_at, strict=True)
+            if at > t and (began > t or not new_connection)
+        ]
 
-    def first_frame_after(self, t: float) -> float | None:
-        return next((at for at in self.frames_at if at > t), None)
+    def frames_after(self, t: float, *, new_connection: bool = False) -> int:
+        """Frames decoded after ``t`` (only on a connection made after ``t``: frames
+        still in flight from a dead node do not count)."""
+        return len(self._after(t, new_connection))
+
+    def first_frame_after(self, t: float, *, new_connection: bool = False) -> float:
+        return self._after(t, new_connection)[0]
 
     async def close(self) -> None:
         if self._task is not None:
@@ -204,3 +224,115 @@ async def test_viewers_on_other_nodes_decode_the_show_through_edges(
         for watcher in watchers:
             await watcher.close()
         await host.close()
+
+
+async def _pin_reaches_a_viewer(lb_url: str, show: dict[str, Any], product_id: int) -> None:
+    """Pins are not video: through the load balancer, after any node's death, a pin
+    still reaches a viewer."""
+    host = await HubClient.open(lb_url, token=show["host"]["token"])
+    viewer = await HubClient.open(lb_url)
+    try:
+        await viewer.join(show["id"])
+        reply = await host.request("pin", session=show["id"], product_id=product_id)
+        assert reply["type"] == "ack", reply
+        await viewer.wait(lambda f: f.get("type") == "pinned", timeout=10)
+    finally:
+        await host.ws.close()
+        await viewer.ws.close()
+
+
+async def test_an_edge_dies_and_its_viewers_have_video_again_within_3_s(
+    cluster: MultiNode, lb: httpx.AsyncClient, lb_actors: Actors
+) -> None:
+    origin, _, edge = cluster.nodes
+    product = await lb_actors.product()
+    show = await lb_actors.show(product_ids=[product["id"]])
+    sid, token = show["id"], show["host"]["token"]
+    host = Host(audio=False)
+    viewers = [FollowingViewer(lb, sid) for _ in range(2)]
+    try:
+        r = await post_offer(lb, f"{origin.url}/whip/{sid}", host.pc, token=token)
+        assert r.status_code == 201, r.text
+        for viewer in viewers:
+            await viewer.start(edge.url)
+        await wait_for(lambda: all(len(v.frames_at) >= 15 for v in viewers), timeout=15)
+
+        loop = asyncio.get_running_loop()
+        killed_at = loop.time()
+        edge.kill()
+        await wait_for(
+            lambda: all(v.frames_after(killed_at, new_connection=True) >= 10 for v in viewers),
+            timeout=15,
+        )
+        delays = [v.first_frame_after(killed_at, new_connection=True) - killed_at for v in viewers]
+        print(f"edge killed: video again after {[round(d, 2) for d in delays]} s")
+        assert all(d <= seconds(3) for d in delays), delays
+        assert all(v.reconnects >= 1 for v in viewers)
+        assert all(advancing(v.watcher.markers[-10:], 10) for v in viewers), [
+            v.watcher.markers[-12:] for v in viewers
+        ]
+        await _pin_reaches_a_viewer(cluster.url, show, product["id"])
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await host.close()
+        if not edge.alive:
+            edge.start()
+
+
+async def test_the_origin_dies_the_host_republishes_and_viewers_everywhere_see_it_within_5_s(
+    cluster: MultiNode, lb: httpx.AsyncClient, lb_actors: Actors, redis: Any
+) -> None:
+    origin, edge1, edge2 = cluster.nodes
+    product = await lb_actors.product()
+    show = await lb_actors.show(product_ids=[product["id"]])
+    sid, token = show["id"], show["host"]["token"]
+    host = Host(audio=False)
+    # Viewers on the surviving nodes never reconnect: their edges pull the new origin.
+    staying = [FollowingViewer(lb, sid, follow=False), FollowingViewer(lb, sid, follow=False)]
+    on_origin = FollowingViewer(lb, sid)
+    viewers = [*staying, on_origin]
+    republished: Host | None = None
+    try:
+        r = await post_offer(lb, f"{origin.url}/whip/{sid}", host.pc, token=token)
+        assert r.status_code == 201, r.text
+        await staying[0].start(edge1.url)
+        await staying[1].start(edge2.url)
+        await on_origin.start(origin.url)
+        await wait_for(lambda: all(len(v.frames_at) >= 15 for v in viewers), timeout=15)
+        kept = [v.watcher.pc for v in staying]
+
+        loop = asyncio.get_running_loop()
+        killed_at = loop.time()
+        origin.kill()
+        await host.close()
+        # The host page retries its WHIP offer through the load balancer.
+        republished, r = await _publish_until_answered(lb, "", sid, token)
+        republished_at = loop.time()
+        lease = await _origin(redis, sid)
+        assert lease is not None and lease["url"] != origin.url
+
+        await wait_for(
+            lambda: all(v.frames_after(republished_at) >= 10 for v in viewers), timeout=15
+        )
+        delays = [v.first_frame_after(republished_at) - republished_at for v in viewers]
+        print(
+            f"origin killed: host republished after {republished_at - killed_at:.2f} s, "
+            f"video again after {[round(d, 2) for d in delays]} s"
+        )
+        assert all(d <= seconds(5) for d in delays), delays
+        # The viewers on the surviving nodes kept their peer connections.
+        assert [v.watcher.pc for v in staying] == kept
+        assert all(v.watcher.pc.connectionState == "connected" for v in staying)
+        assert all(advancing(v.watcher.markers[-10:], 10) for v in viewers), [
+            v.watcher.markers[-12:] for v in viewers
+        ]
+        await _pin_reaches_a_viewer(cluster.url, show, product["id"])
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await host.close()
+        if republished is not None:
+            await republished.close()
+        if not origin.alive:
+            origin.start()
