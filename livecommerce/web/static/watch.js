@@ -209,7 +209,12 @@ function dialog(sheet) {
     else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
   });
   bg.open = (focus) => { document.body.append(bg); (focus || sheet.querySelector("button")).focus(); };
-  bg.close = () => { bg.remove(); if (opener && opener.isConnected) opener.focus(); };
+  // The opener may have been redrawn meanwhile (a stock update redraws the card): its id finds it.
+  bg.close = () => {
+    bg.remove();
+    const back = opener && (opener.isConnected ? opener : opener.id && document.getElementById(opener.id));
+    if (back) back.focus();
+  };
   return bg;
 }
 
