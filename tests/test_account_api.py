@@ -5,19 +5,24 @@ choose the default one, the test cards on offer, and the buyer's refund request
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
 
+from cart.payments import TEST_CARDS
 from cart.returns import check_refund_request
+from livecommerce import encoding
 from livecommerce.db.engine import Database
-from livecommerce.db.models import Order
+from livecommerce.db.models import Order, OrderStatus
 from livecommerce.errors import Conflict
 from tests.cart_support import buy, buyer
 from tests.hub_client import HubClient
 from tests.support import Actors, ServerThread
+
+CATALOG = Path(__file__).resolve().parent.parent / "livecommerce" / "web" / "static" / "i18n"
 
 
 async def _methods(client: httpx.AsyncClient, user: dict[str, Any]) -> list[dict[str, Any]]:
@@ -185,3 +190,14 @@ def test_the_refund_request_rule() -> None:
     assert (
         check_refund_request(status="refunded", now=bought + timedelta(days=99), **asked) is False
     )
+
+
+def test_every_order_status_payment_status_and_test_card_has_its_text() -> None:
+    # The account and orders pages build these keys from what the API sends.
+    english = encoding.loads((CATALOG / "en.json").read_bytes())
+    wanted = [
+        *(f"orders.status_{s.value}" for s in OrderStatus),
+        *(f"orders.payment_{s}" for s in ("captured", "refunded")),
+        *(f"card.behaviour_{behaviour}" for _, _, behaviour in TEST_CARDS.values()),
+    ]
+    assert [k for k in wanted if k not in english] == []

@@ -34,6 +34,10 @@ PAGES = {
     "/moderate/{session_id:int}": "moderate.html",
     "/studio": "studio.html",
     "/p/{product_id:int}": "product.html",
+    "/signup": "signup.html",
+    "/account": "account.html",
+    "/orders": "orders.html",
+    "/orders/{order_id}": "orders.html",
 }
 
 

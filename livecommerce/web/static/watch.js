@@ -2,6 +2,7 @@
 import { api, el, header, sessionIdFromPath } from "/static/app.js";
 import { Hub, countdown, newKey, whepPlay } from "/static/live.js";
 import { formatMoney as money, formatNumber, initI18n, t } from "/static/i18n.js";
+import { buySetup } from "/static/buysetup.js";
 
 await initI18n();
 header();
@@ -134,8 +135,7 @@ function needSignIn() {
 function openBuy() {
   if (needSignIn()) return;
   const { pin, product } = pinned;
-  const method = methods.find((m) => m.is_default) || methods[0];
-  const address = me && me.shipping_address;
+  const setup = buySetup({ me, methods });  // no saved address or card: filled in right here
   let variant = pickVariant(product);
   const unit = flashActive(pin) ? pin.flash_price_minor : variant.price_minor;
   const key = newKey();  // one purchase = one key, reused if Confirm is retried
@@ -145,37 +145,21 @@ function openBuy() {
         el("select", { id: "variant", onchange: (ev) => { variant = product.variants.find((v) => String(v.id) === ev.target.value); } },
           product.variants.map((v) => el("option", { value: v.id }, v.name))))
     : null;
-  const addressForm = address ? null : el("fieldset", { class: "stack" },
-    el("legend", { class: "muted" }, t("watch.ship_to")),
-    ...["name", "line1", "city", "postal_code", "country"].map((f) =>
-      el("label", { class: "field" }, t(`watch.field_${f}`),
-        el("input", { name: f, required: true, maxlength: f === "country" ? 2 : 120,
-          autocomplete: { name: "name", line1: "address-line1", city: "address-level2", postal_code: "postal-code", country: "country" }[f] }))));
   const confirm = el("button", { id: "confirm", class: "btn", type: "button" }, t("watch.confirm", { price: money(unit, product.currency) }));
   const sheet = el("div", { class: "sheet", role: "dialog", "aria-modal": "true", "aria-label": t("watch.confirm_purchase") },
     el("div", { class: "line" }, el("b", {}, product.name), el("span", {}, money(unit, product.currency))),
     variantPick,
-    address ? el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.ship_to")),
-      el("span", { id: "ship-to" }, `${address.name}, ${address.line1}, ${address.city}`)) : addressForm,
-    el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.pay_with")),
-      el("span", { id: "pay-with" }, method ? `${method.brand} •••• ${method.last4}` : t("watch.test_card"))),
-    confirm, status,
+    setup.shipTo && el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.ship_to")), setup.shipTo),
+    setup.payWith && el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.pay_with")), setup.payWith),
+    setup.element, confirm, status,
     el("button", { class: "btn secondary", type: "button", onclick: () => bg.close() }, t("common.cancel")));
   const bg = dialog(sheet);
   confirm.addEventListener("click", async () => {
     confirm.disabled = true;
     status.textContent = "";
     try {
-      if (!address) {
-        const data = Object.fromEntries([...addressForm.querySelectorAll("input")].map((i) => [i.name, i.value]));
-        data.country = (data.country || "").toUpperCase();
-        me = await api.request("PUT", "/api/me/address", data);
-      }
-      let methodId = method && method.id;
-      if (!methodId) {
-        const saved = await api.post("/api/me/payment-methods", { token: "pm_card_visa" });
-        methods = [saved]; methodId = saved.id;
-      }
+      let methodId;
+      ({ me, methods, methodId } = await setup.save());
       const order = await api.post("/api/buy",
         { product_id: product.id, variant_id: variant.id, quantity: 1, session_id: sessionId, payment_method_id: methodId },
         { "Idempotency-Key": key });
@@ -191,7 +175,7 @@ function openBuy() {
       confirm.disabled = false;
     }
   });
-  bg.open(address ? confirm : addressForm.querySelector("input"));
+  bg.open(setup.focus || confirm);
 }
 
 /** A modal sheet: Escape or a click outside closes it; focus moves in and comes back. */
