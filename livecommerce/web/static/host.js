@@ -33,9 +33,7 @@ $("go-live").addEventListener("click", async () => {
   $("go-live").disabled = true;
   fail("");
   try {
-    publisher = await whipPublish(sessionId, await camera());
-    publisher.pc.addEventListener("connectionstatechange", () => {
-      const state = publisher.pc.connectionState;
+    publisher = await whipPublish(sessionId, await camera(), (state) => {
       $("publish-state").textContent = state === "connected" ? t("host.on_air") : state === "connecting" ? t("host.publish_connecting") : state;
     });
     $("publish-state").textContent = t("host.publish_connecting");

@@ -100,50 +100,97 @@ async function exchange(pc, url, token) {
   return resource;
 }
 
-/** WHIP: publish `stream` (from getUserMedia) as the session's video. */
-export async function whipPublish(sessionId, stream) {
-  const pc = new RTCPeerConnection();
-  for (const track of stream.getTracks()) {
-    pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+/** WHIP: publish `stream` (from getUserMedia) as the session's video. Publishes again by
+ * itself when the connection fails or drops (the node it published to died): any node
+ * answers once the show's origin lease has lapsed (docs/streaming.md, "Several nodes").
+ * Rejects only if the first offer is refused for another reason than a busy origin. */
+export async function whipPublish(sessionId, stream, onState = () => {}) {
+  let pc = null, resource = null, stopped = false, timer = null;
+  const retry = (ms) => { clearTimeout(timer); if (!stopped) timer = setTimeout(start, ms); };
+  async function start() {
+    if (pc) pc.close();
+    if (resource) fetch(resource, { method: "DELETE", headers: { Authorization: `Bearer ${api.token()}` } }).catch(() => {});
+    resource = null;
+    const mine = pc = new RTCPeerConnection();
+    for (const track of stream.getTracks()) {
+      pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    }
+    pc.onconnectionstatechange = () => {
+      if (mine !== pc) return;
+      onState(pc.connectionState);
+      // "disconnected" after a node's death turns "failed" only ~30 s later: go again now.
+      if (["failed", "disconnected"].includes(pc.connectionState)) retry(500);
+    };
+    try {
+      onState("connecting");
+      resource = await exchange(pc, `/whip/${sessionId}`, api.token());
+    } catch (err) {
+      onState(`offline (${err.message})`);
+      if (first) { stopped = true; throw err; }  // the page shows why; the host tries again
+      retry(1000);  // 503/502: the origin's lease has not lapsed yet; 409: the old publisher is idle
+    }
   }
-  const resource = await exchange(pc, `/whip/${sessionId}`, api.token());
+  let first = true;
+  await start();
+  first = false;
   return {
-    pc,
+    get pc() { return pc; },
     async stop() {
-      pc.close();
+      stopped = true; clearTimeout(timer);
+      if (pc) pc.close();
       if (resource) await fetch(resource, { method: "DELETE", headers: { Authorization: `Bearer ${api.token()}` } }).catch(() => {});
     },
   };
 }
 
-/** WHEP: play the session into `video`; retries by itself when the connection drops. */
+/** WHEP: play the session into `video`; plays again by itself when the connection fails
+ * or its video stops for 1.5 s (the node serving it died): a new offer through the load
+ * balancer reaches a live node (docs/streaming.md, "Several nodes"). */
 export function whepPlay(sessionId, video, onState = () => {}) {
-  let pc = null, resource = null, stopped = false, timer = null;
+  let pc = null, resource = null, stopped = false, timer = null, watchdog = null;
   const retry = (ms) => { clearTimeout(timer); if (!stopped) timer = setTimeout(start, ms); };
   async function start() {
     if (pc) pc.close();
-    pc = new RTCPeerConnection();
+    if (resource) fetch(resource, { method: "DELETE" }).catch(() => {});
+    resource = null;
+    const mine = pc = new RTCPeerConnection();
     const stream = new MediaStream();
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
     pc.ontrack = (e) => { stream.addTrack(e.track); video.srcObject = stream; video.play().catch(() => {}); };
     pc.onconnectionstatechange = () => {
+      if (mine !== pc) return;
       onState(pc.connectionState);
-      if (pc.connectionState === "failed" || pc.connectionState === "closed") retry(2000);
+      if (pc.connectionState === "failed" || pc.connectionState === "closed") retry(500);
     };
     try {
       onState("connecting");
       resource = await exchange(pc, `/whep/${sessionId}`);
     } catch (err) {
       onState(`offline (${err.message})`);
-      retry(3000);
+      retry(1000);
     }
   }
+  // Video that stopped on a connection that had it: its node is gone (a host that
+  // stopped publishing keeps the connection silent too; a new one then just waits).
+  let packets = 0, since = 0, flowing = false;
+  watchdog = setInterval(async () => {
+    if (!pc || stopped) return;
+    const mine = pc;
+    let now = 0;
+    (await mine.getStats().catch(() => new Map())).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") now = s.packetsReceived || 0;
+    });
+    if (mine !== pc) { packets = 0; flowing = false; return; }
+    if (now > packets) { packets = now; since = Date.now(); flowing = true; return; }
+    if (now < packets) { packets = now; flowing = false; return; }  // a new connection
+    if (flowing && Date.now() - since > 1500) { flowing = false; packets = 0; onState("stalled"); retry(0); }
+  }, 250);
   start();
   return {
     restart: () => retry(0),
     stop() {
-      stopped = true; clearTimeout(timer);
+      stopped = true; clearTimeout(timer); clearInterval(watchdog);
       if (pc) pc.close();
       if (resource) fetch(resource, { method: "DELETE" }).catch(() => {});
     },
