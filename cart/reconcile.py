@@ -28,7 +28,7 @@ from cart.onsale import DEAD_STATUSES, sql_stock
 from cart.payments import gateways_for
 from cart.reaper import Refunder, reap_once, refunder
 from cart.stock import StockStore
-from livecommerce import encoding
+from livecommerce import encoding, redisclient
 from livecommerce.db.engine import Database
 from livecommerce.db.models import Order, OrderItem, Variant
 from livecommerce.settings import Settings
@@ -151,7 +151,7 @@ async def _redis_for(settings: Settings, stack: contextlib.AsyncExitStack) -> Re
             stack.push_async_callback(valkey.astop)
         finally:
             await probe.aclose()
-    redis = Redis.from_url(url)
+    redis = redisclient.connect(url)  # one server or a cluster (redis+cluster://)
     stack.push_async_callback(redis.aclose)
     return redis
 

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 
 from cart import api as cart_api
 from cart.component import CartComponent
-from livecommerce import ops
+from livecommerce import ops, redisclient
 from livecommerce.accounts import api as accounts_api
 from livecommerce.api.openapi import openapi_document
 from livecommerce.api.routing import Edge, JSONResponse
@@ -123,14 +123,15 @@ def _code(status: int) -> str:
 
 
 async def open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis:
-    """Connect to ``REDIS_URL``, or start a private valkey-server and connect to it."""
+    """Connect to ``REDIS_URL`` (one server, or a cluster: :mod:`livecommerce.redisclient`),
+    or start a private valkey-server and connect to it."""
     url = settings.redis_url
     if url is None:
         valkey = EmbeddedValkey(settings.data_dir / "valkey")
         url = await valkey.astart()
         stack.push_async_callback(valkey.astop)
         log.info("started private valkey-server at %s", url)
-    redis = Redis.from_url(
+    redis = redisclient.connect(
         url,
         decode_responses=False,
         max_connections=settings.redis_max_connections,

@@ -16,6 +16,14 @@ behind it, so those stay on the redis-py client. Errors are redis-py's
 (``ResponseError``, ``NoScriptError``, ``ConnectionError``), so callers handle
 both clients alike. A lost connection fails the commands in flight with
 ``ConnectionError`` and the next command reconnects.
+
+On a Redis/Valkey Cluster (``REDIS_URL=redis+cluster://…``, see
+:mod:`livecommerce.redisclient`) :meth:`RedisMux.for_client` returns a
+:class:`ClusterMux`: one such pipelined connection per master, each command sent to
+the master of its key's slot (the cluster client's slot map), so the commands of one
+event-loop iteration go out in one write per master. ``SCRIPT LOAD`` goes to every
+master (a ``NOSCRIPT`` reload then covers the node that lacked it); ``MOVED``
+refreshes the slot map and retries; ``ASK`` is followed once.
 """
 
 from __future__ import annotations
@@ -26,10 +34,13 @@ from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
-__all__ = ["RedisMux"]
+from livecommerce.redisclient import cluster_of
+
+__all__ = ["ClusterMux", "RedisMux"]
 
 
 class _Protocol(asyncio.Protocol):
@@ -93,7 +104,12 @@ class RedisMux:
         self._closed = False
 
     @classmethod
-    def for_client(cls, redis: Redis) -> RedisMux:
+    def for_client(cls, redis: Redis | RedisCluster) -> RedisMux:
+        """A mux on the server (or, for a cluster client, the masters) ``redis`` uses."""
+        cluster = cluster_of(redis)
+        if cluster is not None:
+            return ClusterMux(cluster)
+        assert isinstance(redis, Redis)
         kw = redis.connection_pool.connection_kwargs
         return cls(
             path=kw.get("path"),
@@ -179,3 +195,105 @@ class RedisMux:
         self._closed = True
         if self._transport is not None:
             self._transport.close()
+
+
+#: Commands the mux may be given that take no key: sent to any one master.
+_KEYLESS = frozenset({"PING", "ECHO", "CLIENT", "INFO", "TIME"})
+#: Redirections and retries one command may go through before its error is raised.
+_ATTEMPTS = 5
+
+
+class ClusterMux(RedisMux):
+    """:class:`RedisMux` over a cluster: a pipelined connection per master (built from
+    the cluster client's address and credentials), each command routed by its key.
+
+    A command's key is its first argument (``GET k``, ``SET k v``, ``DEL k``), or for
+    ``EVAL``/``EVALSHA`` its first key (a script's keys must share one slot:
+    :mod:`livecommerce.lua` checks); the commands in ``_KEYLESS`` go to one master and
+    ``SCRIPT`` to all of them."""
+
+    def __init__(self, cluster: RedisCluster) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self._masters: dict[tuple[str, int], RedisMux] = {}
+
+    async def execute(self, *args: Any) -> Any:
+        if self._closed:
+            raise RedisConnectionError("this Redis connection was closed")
+        await self.cluster.initialize()  # once: the slot map (a no-op afterwards)
+        name = _name(args[0])
+        if name == "SCRIPT":
+            nodes = self.cluster.get_primaries()
+            replies = await asyncio.gather(
+                *(self._master(n.host, int(n.port)).execute(*args) for n in nodes)
+            )
+            return replies[0]
+        key = None if name in _KEYLESS else _routing_key(name, args)
+        asking: tuple[str, int] | None = None
+        for attempt in range(_ATTEMPTS):
+            if asking is not None:
+                target = self._master(*asking)
+                asking = None
+                if target._transport is None:
+                    await target._connect()
+                # ASKING and the command queued together: one write, in order, on one
+                # connection (ASKING holds for the next command of that connection only)
+                ask = target._send(("ASKING",))
+                reply = target._send(args)
+                try:
+                    await ask
+                    return await reply
+                except ResponseError as exc:
+                    error = exc
+                finally:
+                    reply.cancel()  # not awaited when ASKING failed: its reply is dropped
+            else:
+                node = (
+                    self.cluster.get_primaries()[0]
+                    if key is None
+                    else self.cluster.get_node_from_key(key)
+                )
+                assert node is not None
+                try:
+                    return await self._master(node.host, int(node.port)).execute(*args)
+                except ResponseError as exc:
+                    error = exc
+            message = str(error)
+            if message.startswith("MOVED"):
+                await self.cluster.nodes_manager.initialize()  # a resharded slot: new map
+            elif message.startswith("ASK"):
+                host, port = message.split()[2].rsplit(":", 1)
+                asking = (host, int(port))
+            elif message.startswith(("TRYAGAIN", "CLUSTERDOWN")):
+                await asyncio.sleep(0.05 * (attempt + 1))
+            else:
+                raise error
+        raise error
+
+    def _master(self, host: str, port: int) -> RedisMux:
+        found = self._masters.get((host, port))
+        if found is None:
+            kw = self.cluster.get_connection_kwargs()
+            found = self._masters[(host, port)] = RedisMux(
+                host=host, port=port, username=kw.get("username"), password=kw.get("password")
+            )
+        return found
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for mux in self._masters.values():
+            await mux.aclose()
+
+
+def _name(command: Any) -> str:
+    return (command.decode() if isinstance(command, bytes) else str(command)).upper()
+
+
+def _routing_key(name: str, args: tuple[Any, ...]) -> Any:
+    if name in ("EVALSHA", "EVAL"):
+        if int(args[2]) == 0:
+            return None
+        return args[3]
+    if len(args) < 2:
+        raise ValueError(f"{name} has no key to route it by on a cluster")
+    return args[1]

@@ -18,6 +18,8 @@ __all__ = ["Settings", "SettingsError"]
 
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 _ENVIRONMENTS = {"development", "production", "test"}
+#: REDIS_URL schemes: one server, or (``+cluster``) a Redis Cluster (livecommerce.redisclient).
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
 
 
 class SettingsError(ValueError):
@@ -172,9 +174,10 @@ class Settings:
         database_url = env.get("DATABASE_URL", "").strip() or _default_database_url(data_dir)
         _check_database_url(database_url)
         redis_url = env.get("REDIS_URL", "").strip() or None
-        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        if redis_url is not None and not redis_url.startswith(_REDIS_SCHEMES):
             raise SettingsError(
-                f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}"
+                "REDIS_URL must start with redis://, rediss://, unix://, "
+                f"redis+cluster:// or rediss+cluster://, got {redis_url!r}"
             )
         secret_key = env.get("SECRET_KEY", "")
         if not secret_key:
