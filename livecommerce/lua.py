@@ -7,6 +7,11 @@ network once per Redis server: on ``NOSCRIPT`` (a new, restarted or flushed serv
 it loads the script and runs it again. It works with both clients the project uses:
 :class:`~livecommerce.redismux.RedisMux` (the checkout's pipelined connection) and
 ``redis.asyncio.Redis``.
+
+A script's keys must hash to one Redis Cluster slot (``livecommerce.keys``: one
+session's or one product's keys share a hash tag): :meth:`Script.run` refuses a call
+whose keys do not, with :class:`CrossSlotKeys`, on a single server too, so a key
+set that a cluster would reject with ``CROSSSLOT`` fails in every test run.
 """
 
 from __future__ import annotations
@@ -17,11 +22,33 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
 from livecommerce.redismux import RedisMux
 
-__all__ = ["Script", "load_all", "registry", "script", "script_file"]
+__all__ = [
+    "CrossSlotKeys",
+    "Script",
+    "check_one_slot",
+    "load_all",
+    "registry",
+    "script",
+    "script_file",
+]
+
+
+class CrossSlotKeys(ValueError):
+    """A script was called with keys in more than one cluster hash slot."""
+
+
+def check_one_slot(keys: Sequence[str]) -> None:
+    """Raise :class:`CrossSlotKeys` unless every key of ``keys`` hashes to one slot."""
+    if len(keys) < 2:
+        return
+    slots = {key_slot(k.encode()) for k in keys}
+    if len(slots) > 1:
+        raise CrossSlotKeys(f"keys in {len(slots)} cluster slots, one script needs one: {keys}")
 
 
 class Script:
@@ -39,7 +66,9 @@ class Script:
         self, client: RedisMux | Redis, keys: Sequence[str], args: Sequence[Any] = ()
     ) -> Any:
         """EVALSHA with ``keys`` and ``args``; loads the script first if the server
-        answers NOSCRIPT. Redis errors are redis-py's, whichever the client."""
+        answers NOSCRIPT. Redis errors are redis-py's, whichever the client; keys in
+        more than one cluster slot raise :class:`CrossSlotKeys` before anything is sent."""
+        check_one_slot(keys)
         try:
             return await _evalsha(client, self.sha, keys, args)
         except NoScriptError:
