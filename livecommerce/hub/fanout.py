@@ -7,6 +7,13 @@ every local subscriber of the session: the bytes are serialized once, by the
 publisher. When a room appears, the blocked read is cut short with ``CLIENT
 UNBLOCK`` so the new stream is read at once.
 
+On a Redis Cluster (:mod:`livecommerce.redisclient`) one ``XREAD`` may only name
+keys of one hash slot, and each session's stream has a slot of its own (its hash tag
+``{s:<id>}``). There the process runs one reader per session with local viewers
+instead, each a blocking ``XREAD`` of that one stream on a connection of its own to
+the master that owns the stream's slot; it starts with the session's room and ends
+with it (a new room needs no wake-up: its reader starts at its position).
+
 A ``user_banned`` event also closes the banned user's local connections to
 that session (after the event itself), so a ban reaches every hub process the
 way every other event does.
@@ -15,6 +22,7 @@ way every other event does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +35,7 @@ from livecommerce import encoding, keys
 from livecommerce.hub.protocol import CLOSE_BANNED, CLOSE_RESYNC
 from livecommerce.hub.rooms import Event, Frame, Room, Subscriber
 from livecommerce.metrics import HubMetrics
+from livecommerce.redisclient import cluster_of, master_client
 
 __all__ = ["Fanout", "dedicated_client"]
 
@@ -63,7 +72,14 @@ class Fanout:
         self.block_ms = block_ms
         self.rooms: dict[int, Room] = {}
         self._by_stream: dict[bytes, Room] = {}
-        self._reader = dedicated_client(redis, socket_timeout=block_ms / 1000 + 10)
+        self._cluster = cluster_of(redis)
+        #: Cluster: the reader task of each session with a room (see the module doc).
+        self._session_readers: dict[int, asyncio.Task[None]] = {}
+        self._reader = (
+            dedicated_client(redis, socket_timeout=block_ms / 1000 + 10)
+            if self._cluster is None
+            else None
+        )
         self._reader_id: int | None = None
         self._reading = False
         self._generation = 0
@@ -106,7 +122,12 @@ class Fanout:
             raise
         finally:
             del self._opening[session_id]
-        await self._wake_reader()
+        if self._cluster is None:
+            await self._wake_reader()
+        elif session_id not in self._session_readers:
+            self._session_readers[session_id] = asyncio.create_task(
+                self._read_session(session_id), name=f"hub-reader-{session_id}"
+            )
         return room
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -136,6 +157,9 @@ class Fanout:
 
     async def run(self) -> None:
         """Read and fan out until cancelled; reconnects after Redis errors."""
+        if self._reader is None:
+            await self._run_per_session()
+            return
         try:
             while True:
                 try:
@@ -149,6 +173,7 @@ class Fanout:
             await self._reader.aclose()
 
     async def _read_forever(self) -> None:
+        assert self._reader is not None
         if self._reader_id is None:
             self._reader_id = int(await self._reader.client_id())
         if self._stale:
@@ -170,10 +195,58 @@ class Fanout:
                 self._reading = False
                 self._generation += 1
             if reply:
-                started = time.perf_counter()
-                self._deliver(reply)
-                if self.metrics is not None:
-                    self.metrics.fanout_seconds.observe(time.perf_counter() - started)
+                self._deliver_timed(reply)
+
+    def _deliver_timed(self, reply: Any) -> None:
+        started = time.perf_counter()
+        self._deliver(reply)
+        if self.metrics is not None:
+            self.metrics.fanout_seconds.observe(time.perf_counter() - started)
+
+    async def _run_per_session(self) -> None:
+        """Cluster: the session readers run as tasks of their own; stop them at the end."""
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            readers = list(self._session_readers.values())
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+    async def _read_session(self, session_id: int) -> None:
+        """Cluster: read one session's stream while it has a room here, from the master
+        that owns its slot; after a Redis error (a node restarting, a slot that moved)
+        learn the slot map again, check the room's position and go on."""
+        assert self._cluster is not None
+        stream = keys.session_events(session_id)
+        reader: Redis | None = None
+        try:
+            while (room := self.rooms.get(session_id)) is not None:
+                try:
+                    if reader is None:
+                        reader = await master_client(
+                            self._cluster,
+                            stream,
+                            socket_timeout=self.block_ms / 1000 + 10,
+                            max_connections=1,
+                        )
+                    reply = await reader.xread({stream: f"{room.last_seq}-0"}, block=self.block_ms)
+                except RedisError as exc:
+                    log.warning("hub stream reader of session %s: %s; retrying", session_id, exc)
+                    if reader is not None:
+                        await reader.aclose()
+                        reader = None
+                    await asyncio.sleep(0.2)
+                    with contextlib.suppress(RedisError):
+                        await self._cluster.nodes_manager.initialize()
+                        await self._check_position(room)
+                    continue
+                if reply:
+                    self._deliver_timed(reply)
+        finally:
+            self._session_readers.pop(session_id, None)
+            if reader is not None:
+                await reader.aclose()
 
     def _deliver(self, reply: Any) -> None:
         """``reply``: XREAD's ``[(stream, [(entry id, {b"e": event}), ...]), ...]``."""
@@ -233,8 +306,11 @@ class Fanout:
         """After losing Redis: if a session's seq went back (Redis restarted and lost its
         last writes), new events would reuse seqs the viewers already passed; resync them."""
         for room in list(self.rooms.values()):
-            seq = int(await self.redis.get(keys.session_seq(room.session_id)) or 0)
-            if seq < room.last_seq:
-                log.warning("hub: session %s went back to seq %s", room.session_id, seq)
-                self._resync(room, seq)
+            await self._check_position(room)
         self._stale = False
+
+    async def _check_position(self, room: Room) -> None:
+        seq = int(await self.redis.get(keys.session_seq(room.session_id)) or 0)
+        if seq < room.last_seq:
+            log.warning("hub: session %s went back to seq %s", room.session_id, seq)
+            self._resync(room, seq)
