@@ -107,7 +107,9 @@ class StreamingComponent(Component):
         relayed = sorted(self.relays)
         if not relayed:
             return
-        statuses = await self.services.redis.mget([keys.session_status(s) for s in relayed])
+        # One GET per session (each on its own cluster slot), not one MGET across slots.
+        redis = self.services.redis
+        statuses = await asyncio.gather(*(redis.get(keys.session_status(s)) for s in relayed))
         for session_id, status in zip(relayed, statuses, strict=True):
             if status == b"ended":
                 await self.end_session(session_id)

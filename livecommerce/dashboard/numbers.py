@@ -46,7 +46,9 @@ async def live_counters(redis: Redis, session_id: int) -> dict[str, int]:
     """The hub's counters plus ``unique`` viewers, in one round trip."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.session_counters(session_id))
-        pipe.pfcount(keys.session_uniques(session_id))
+        # As a plain command: redis-py's cluster pipeline refuses pfcount (it may take
+        # several keys); with one key it goes to that key's master like the HGETALL.
+        pipe.execute_command("PFCOUNT", keys.session_uniques(session_id))
         raw, unique = await pipe.execute()
     counters = {_text(k): int(v) for k, v in raw.items()}
     counters["unique"] = int(unique)
