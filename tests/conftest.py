@@ -3,7 +3,10 @@
 With no ``DATABASE_URL``/``REDIS_URL``, the suite is self-contained: a private
 valkey-server and a SQLite file under a temporary directory. With them set
 (CI's second pass), the same tests run against PostgreSQL and Redis; the
-database schema and the Redis database are wiped at the start.
+database schema and the Redis database are wiped at the start. A cluster URL
+(``REDIS_URL=redis+cluster://…``, CI's cluster pass: ``scripts/test_cluster``) runs
+them against a Redis/Valkey Cluster through redis-py's cluster client; every master
+is wiped.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from livecommerce import redisclient
 from livecommerce.db.engine import Database
 from livecommerce.db.migrate import migrate
 from livecommerce.settings import Settings
@@ -47,6 +51,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def redis_url(data_dir: Path) -> Iterator[str]:
     url = os.environ.get("REDIS_URL")
+    if url and redisclient.is_cluster_url(url):
+        cluster = sync_redis.RedisCluster.from_url(redisclient.plain_url(url))
+        cluster.flushdb(target_nodes=sync_redis.RedisCluster.PRIMARIES)
+        cluster.close()
+        yield url
+        return
     if url:
         client = sync_redis.Redis.from_url(url)
         client.flushdb()
@@ -93,7 +103,7 @@ def server(settings: Settings) -> Iterator[ServerThread]:
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     """A redis-py client on the suite's Redis (its private valkey or REDIS_URL)."""
     assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
+    client = redisclient.connect(settings.redis_url)
     yield client
     await client.aclose()
 

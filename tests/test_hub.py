@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
 
-from livecommerce import encoding, keys
+from livecommerce import encoding, keys, redisclient
 from livecommerce.hub.protocol import CLOSE_BANNED
 from livecommerce.moderation import state as moderation
 from livecommerce.sessionfeed import publish
@@ -58,7 +57,7 @@ async def test_viewer_token_cannot_pin_and_nothing_is_published(
     show, products = await _live_show(actors)
     someone = await actors.user("viewer")
     viewer = await HubClient.open(server.url, token=someone["token"])
-    redis = Redis.from_url(settings.redis_url)
+    redis = redisclient.connect(settings.redis_url)
     try:
         await viewer.join(show["id"])
         before = await redis.get(keys.session_seq(show["id"]))
@@ -153,7 +152,7 @@ async def test_chat_limits_mute_ban_and_delete(
     show, _ = await _live_show(actors, products=1)
     talker = await actors.user("viewer")
     conn = await HubClient.open(server.url, token=talker["token"])
-    redis = Redis.from_url(settings.redis_url)
+    redis = redisclient.connect(settings.redis_url)
     try:
         await conn.join(show["id"])
         reply = await conn.request("chat", text="x" * (settings.hub_chat_max_len + 1))
@@ -196,7 +195,7 @@ async def test_rejoin_with_since_gets_exactly_the_missed_events_or_a_snapshot(
 ) -> None:
     show, _ = await _live_show(actors, products=1)
     sid = show["id"]
-    redis = Redis.from_url(settings.redis_url)
+    redis = redisclient.connect(settings.redis_url)
     viewer = await HubClient.open(server.url)
     try:
         await viewer.join(sid)
@@ -236,7 +235,7 @@ async def test_session_end_clears_pin_and_tells_viewers(
     show, products = await _live_show(actors, products=1)
     headers = show["host"]["headers"]
     viewer = await HubClient.open(server.url)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redisclient.connect(settings.redis_url)
     try:
         await viewer.join(show["id"])
         r = await client.post(

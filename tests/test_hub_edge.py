@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from livecommerce import redisclient
 from livecommerce.hub.protocol import CLIENT_TYPES, CLOSE_SLOW
 from livecommerce.sessionfeed import publish
 from livecommerce.settings import Settings
@@ -134,7 +134,7 @@ async def test_a_viewer_that_never_reads_is_cut_off_and_freed_while_others_keep_
     # The stuck viewer: a tiny receive buffer, and it never reads after its join ack.
     stuck = RawWebSocket("127.0.0.1", serve.port, rcvbuf=4096)
     stuck_port = stuck.sock.getsockname()[1]
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redisclient.connect(settings.redis_url or "")
     before = _metrics(serve)
     try:
         stuck.send_text(json.dumps({"type": "join", "session": sid, "id": "j"}))
@@ -332,7 +332,7 @@ async def test_join_replies_snapshot_or_replay_first_then_the_ack(
 ) -> None:
     show, _ = await _show(actors)
     sid = show["id"]
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redisclient.connect(settings.redis_url or "")
     viewer = await HubClient.open(serve.url)
     try:
         ack = await viewer.join(sid)

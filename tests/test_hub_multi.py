@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from livecommerce import keys
+from livecommerce import keys, redisclient
 from livecommerce.hub.protocol import CLOSE_BANNED, CLOSE_SLOW
 from livecommerce.sessionfeed import publish
 from livecommerce.settings import Settings
@@ -93,7 +92,7 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_recovers_others_unaffe
     others = [await HubClient.open((a, b)[i % 2].url) for i in range(100)]
     # The stuck viewer: a tiny receive buffer, and it reads nothing until the end.
     stuck = RawWebSocket("127.0.0.1", a.port)
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redisclient.connect(settings.redis_url or "")
     try:
         await asyncio.gather(*(o.join(sid) for o in others))
         stuck.send_text(json.dumps({"type": "join", "session": sid, "id": "j"}))
@@ -142,7 +141,7 @@ async def test_rejoin_on_the_other_process_with_since_gets_the_missed_events_or_
     a, b = hubs
     show, _ = await _show(actors, 1)
     sid = show["id"]
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redisclient.connect(settings.redis_url or "")
     viewer = await HubClient.open(a.url)
     try:
         await viewer.join(sid)
@@ -180,7 +179,7 @@ async def test_a_viewer_token_cannot_pin_on_any_process(
 ) -> None:
     show, products = await _show(actors, 1)
     someone = await actors.user("viewer")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redisclient.connect(settings.redis_url or "")
     try:
         before = await redis.get(keys.session_seq(show["id"]))
         for hub in hubs:

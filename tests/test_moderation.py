@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
 
+from livecommerce import redisclient
 from livecommerce.hub.protocol import CLOSE_BANNED
 from livecommerce.moderation import state
 from livecommerce.settings import Settings
@@ -48,7 +48,7 @@ async def test_each_moderation_action_takes_effect_and_is_audited(
     viewer = await HubClient.open(server.url, token=talker["token"])
     other = await HubClient.open(server.url)
     assert settings.redis_url is not None
-    redis = Redis.from_url(settings.redis_url)
+    redis = redisclient.connect(settings.redis_url)
     try:
         for conn in (mod, viewer, other):
             await conn.join(sid)

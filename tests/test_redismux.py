@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,8 +12,15 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from livecommerce.redisclient import is_cluster_url
 from livecommerce.redismux import RedisMux
 from livecommerce.settings import Settings
+
+#: Tests of one server's connection (its database, its set-up, killing it by id); on a
+#: cluster the mux is one such connection per master (tests/test_cluster.py).
+single_server = pytest.mark.skipif(
+    is_cluster_url(os.environ.get("REDIS_URL", "")), reason="one server's connection"
+)
 
 
 @pytest.fixture
@@ -62,6 +70,7 @@ async def test_a_cancelled_caller_does_not_shift_the_replies(mux: RedisMux) -> N
     assert await mux.execute("GET", k) == b"value"
 
 
+@single_server
 async def test_a_lost_connection_fails_what_was_in_flight_and_then_reconnects(
     mux: RedisMux, redis: Redis
 ) -> None:
@@ -76,6 +85,7 @@ async def test_a_lost_connection_fails_what_was_in_flight_and_then_reconnects(
     assert await redis.get(k) == b"1"
 
 
+@single_server
 async def test_it_uses_the_clients_database(settings: Settings) -> None:
     assert settings.redis_url is not None
     other_db = Redis.from_url(settings.redis_url, db=14)
@@ -98,6 +108,7 @@ async def test_a_closed_mux_refuses_commands(redis: Redis) -> None:
         await m.execute("PING")
 
 
+@single_server
 async def test_a_refused_set_up_fails_the_command_and_is_retried_next_time(redis: Redis) -> None:
     m = RedisMux.for_client(redis)
     m.db = 100_000  # no such database: SELECT fails

@@ -16,9 +16,8 @@ import httpx
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 from av import VideoFrame
-from redis.asyncio import Redis
 
-from livecommerce import keys
+from livecommerce import keys, redisclient
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
 from streaming.sdp import answer_video_mime
@@ -192,7 +191,7 @@ async def test_whip_to_whep_relays_decodable_video_and_audio(
         health = (await sclient.get(f"/api/sessions/{sid}/media")).json()
         assert health["codec"] == "video/VP8" and health["bitrate_bps"] > 0
         assert health["keyframes"] >= 2 and health["viewers"] == 3
-        redis = Redis.from_url(redis_url)
+        redis = redisclient.connect(redis_url)
         try:
 
             async def stored_in_redis() -> bool:

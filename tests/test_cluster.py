@@ -1,0 +1,280 @@
+"""Redis Cluster: every key family and Lua call on one slot; the app on a real cluster.
+
+The cluster tests use the suite's cluster when ``REDIS_URL`` is a cluster URL (CI's
+cluster pass, ``scripts/test_cluster``), else a private 3-master Valkey Cluster of
+their own (``livecommerce.valkeycluster``), so they run in every pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+
+from cart.component import CartComponent
+from livecommerce import keys, lua, redisclient
+from livecommerce.db.engine import Database
+from livecommerce.hub.component import Hub
+from livecommerce.redismux import ClusterMux, RedisMux
+from livecommerce.settings import Settings, SettingsError
+from livecommerce.valkeycluster import ValkeyCluster
+from tests.cart_support import buy, buyer
+from tests.hub_client import HubClient
+from tests.support import Actors, ServerThread, random_address
+
+
+def _slot(key: str) -> int:
+    return key_slot(key.encode())
+
+
+def _call(builder: Any) -> str:
+    """Call a key builder with made-up arguments of the types it declares."""
+    args: list[Any] = []
+    for parameter in inspect.signature(builder).parameters.values():
+        args.append(7 if parameter.annotation in (int, "int") else "x@example.com")
+    key: str = builder(*args)
+    return key
+
+
+@pytest.mark.parametrize("family", ["session", "product", "user"])
+def test_every_key_of_one_session_product_or_user_is_in_one_slot(family: str) -> None:
+    builders = [
+        getattr(keys, name)
+        for name in keys.__all__
+        if name.startswith(f"{family}_") and name != f"{family}_tag"
+    ]
+    if family == "user":  # the per-user keys are not named user_*
+        builders += [keys.cart, keys.idempotency]
+    assert len(builders) >= 2
+    built = [_call(b) for b in builders]
+    tag = getattr(keys, f"{family}_tag")(7)
+    assert all(k.startswith(tag + ":") for k in built), built
+    assert {_slot(k) for k in built} == {_slot(tag)}
+
+
+def test_a_script_refuses_keys_in_two_slots_before_sending_anything() -> None:
+    one = [keys.session_seq(1), keys.session_events(1), keys.session_counters(1)]
+    lua.check_one_slot(one)
+    lua.check_one_slot([keys.product_stock(5)])
+    assert _slot(keys.session_seq(1)) != _slot(keys.session_seq(2))
+    with pytest.raises(lua.CrossSlotKeys, match="2 cluster slots"):
+        lua.check_one_slot([keys.session_seq(1), keys.session_seq(2)])
+    with pytest.raises(lua.CrossSlotKeys):
+        lua.check_one_slot([keys.product_stock(5), keys.session_pin(5)])
+
+
+async def test_script_run_checks_the_slots_on_any_client(redis: Redis) -> None:
+    script = lua.script(f"test.cluster.{uuid.uuid4().hex}", "return #KEYS")
+    with pytest.raises(lua.CrossSlotKeys):
+        await script.run(redis, [keys.session_seq(1), keys.product_stock(1)])
+    assert await script.run(redis, [keys.session_seq(1), keys.session_pin(1)]) == 2
+
+
+def test_a_cluster_url_is_accepted_and_a_database_number_is_not() -> None:
+    env = {"REDIS_URL": "redis+cluster://10.0.0.5:7000", "SECRET_KEY": "k" * 20}
+    assert Settings.from_env(env).redis_url == "redis+cluster://10.0.0.5:7000"
+    assert redisclient.is_cluster_url("rediss+cluster://h:1")
+    assert not redisclient.is_cluster_url("redis://h:1/0")
+    assert redisclient.plain_url("redis+cluster://u:p@h:7000") == "redis://u:p@h:7000"
+    with pytest.raises(ValueError, match="database 0 only"):
+        redisclient.plain_url("redis+cluster://h:7000/3")
+    with pytest.raises(SettingsError, match="redis\\+cluster://"):
+        Settings.from_env({**env, "REDIS_URL": "cluster://h:7000"})
+
+
+# --- against a real cluster ---
+
+
+def _free_base_port() -> int:
+    """A port p with p, p+1, p+2 and their cluster bus ports (+10000) free."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base > 55000:
+            continue
+        try:
+            for port in (base + i + bus for i in range(3) for bus in (0, 10000)):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free ports for a cluster")
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL", "")
+    if redisclient.is_cluster_url(url):
+        yield url
+        return
+    directory: Path = tmp_path_factory.mktemp("cluster")
+    with ValkeyCluster(directory, port=_free_base_port()) as cluster:
+        yield cluster.url
+
+
+@pytest.fixture
+async def cluster(cluster_url: str) -> AsyncIterator[RedisCluster]:
+    client = redisclient.connect(cluster_url)
+    found = redisclient.cluster_of(client)
+    assert found is not None
+    await found.initialize()
+    yield found
+    await found.aclose()
+
+
+def _master_of(cluster: RedisCluster, key: str) -> str:
+    node = cluster.get_node_from_key(key)
+    assert node is not None
+    return str(node.name)
+
+
+async def test_the_cluster_has_three_masters_with_every_slot(cluster: RedisCluster) -> None:
+    info = await cluster.cluster_info()
+    assert info["cluster_state"] == "ok" and int(info["cluster_slots_assigned"]) == 16384
+    assert len(cluster.get_primaries()) == 3
+
+
+async def test_the_mux_routes_each_command_and_script_to_its_slots_master(
+    cluster: RedisCluster,
+) -> None:
+    mux = RedisMux.for_client(cluster)
+    assert isinstance(mux, ClusterMux)
+    try:
+        sessions = range(1000, 1030)
+        masters = {_master_of(cluster, keys.session_seq(s)) for s in sessions}
+        assert len(masters) == 3  # 30 tags land on every master
+        script = lua.script(
+            f"test.cluster.incr.{uuid.uuid4().hex}",
+            "return {redis.call('INCR', KEYS[1]), redis.call('INCR', KEYS[2])}",
+        )
+        tag = uuid.uuid4().hex
+        replies = [
+            await script.run(mux, [f"t:{{{tag}{s}}}:a", f"t:{{{tag}{s}}}:b"]) for s in sessions
+        ]
+        assert replies == [[1, 1]] * len(sessions)  # NOSCRIPT on each master: loaded there
+        for s in sessions:
+            assert await cluster.get(f"t:{{{tag}{s}}}:a") == b"1"
+        assert await mux.execute("SET", f"t:{tag}", "v") == b"OK"
+        assert await mux.execute("GET", f"t:{tag}") == b"v"
+        assert await mux.execute("PING") == b"PONG"
+    finally:
+        await mux.aclose()
+
+
+async def test_the_mux_follows_a_slot_that_moved(cluster: RedisCluster) -> None:
+    """Move an empty slot to another master behind the mux's back: its next command
+    gets MOVED, the mux learns the new map and the command lands on the new owner."""
+    mux = RedisMux.for_client(cluster)
+    key = f"t:{{moved-{uuid.uuid4().hex}}}"
+    slot = _slot(key)
+    assert await mux.execute("SET", key, "before") == b"OK"
+    assert await mux.execute("DEL", key) == 1  # the slot is empty: it can simply move
+    owner = cluster.get_node_from_key(key)
+    assert owner is not None
+    target = next(n for n in cluster.get_primaries() if n.name != owner.name)
+    ids = {n.name: await cluster.cluster_myid(n) for n in cluster.get_primaries()}
+    try:
+        for node in cluster.get_primaries():
+            await cluster.execute_command(
+                "CLUSTER", "SETSLOT", slot, "NODE", ids[target.name], target_nodes=node
+            )
+        assert await mux.execute("SET", key, "after", "EX", 60) == b"OK"
+        direct = Redis(host=target.host, port=int(target.port))
+        assert await direct.get(key) == b"after"
+        await direct.aclose()
+    finally:
+        await mux.execute("DEL", key)
+        for node in cluster.get_primaries():
+            await cluster.execute_command(
+                "CLUSTER", "SETSLOT", slot, "NODE", ids[owner.name], target_nodes=node
+            )
+        await cluster.nodes_manager.initialize()
+        await mux.aclose()
+
+
+async def test_the_mux_follows_ask_while_a_slot_migrates(cluster: RedisCluster) -> None:
+    """A slot half-way to another master: a key the old owner no longer has is asked
+    for on the new one (ASK → ASKING + the command there)."""
+    mux = RedisMux.for_client(cluster)
+    key = f"t:{{ask-{uuid.uuid4().hex}}}"
+    slot = _slot(key)
+    owner = cluster.get_node_from_key(key)
+    assert owner is not None
+    target = next(n for n in cluster.get_primaries() if n.name != owner.name)
+    ids = {n.name: await cluster.cluster_myid(n) for n in cluster.get_primaries()}
+    await cluster.execute_command(
+        "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner.name], target_nodes=target
+    )
+    await cluster.execute_command(
+        "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.name], target_nodes=owner
+    )
+    try:
+        assert await mux.execute("SET", key, "asked", "EX", 60) == b"OK"
+        direct = Redis(host=target.host, port=int(target.port))
+        async with direct.pipeline(transaction=False) as pipe:  # one connection
+            pipe.execute_command("ASKING")
+            pipe.get(key)
+            assert (await pipe.execute())[1] == b"asked"  # it is on the new owner
+        await direct.aclose()
+        assert await mux.execute("GET", key) == b"asked"
+        assert await mux.execute("DEL", key) == 1
+    finally:
+        for node in (owner, target):
+            await cluster.execute_command("CLUSTER", "SETSLOT", slot, "STABLE", target_nodes=node)
+        await mux.aclose()
+
+
+async def test_a_server_on_the_cluster_fans_out_and_sells(
+    cluster_url: str, cluster: RedisCluster, settings: Settings, db: Database
+) -> None:
+    """The whole app on the cluster: redis-py's cluster client and the per-master mux;
+    shows on different masters each reach their viewers (one stream reader per
+    session); a buy runs the stock scripts on the product's master."""
+    server = ServerThread(settings.with_(redis_url=cluster_url)).start()
+    headers = {"X-Forwarded-For": random_address()}
+    try:
+        hub = server.component(Hub)
+        cart = server.component(CartComponent)
+        assert redisclient.cluster_of(hub.fanout.redis) is not None
+        assert isinstance(cart.checkout.mux, ClusterMux)
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=headers) as c:
+            actors = Actors(c, db)
+            shows: list[dict[str, Any]] = []
+            products: list[dict[str, Any]] = []
+            while len({_master_of(cluster, keys.session_tag(s["id"])) for s in shows}) < 2:
+                assert len(shows) < 12, "twelve sessions on one master"
+                products.append(await actors.product(stock=5, price=1500))
+                shows.append(await actors.show(product_ids=[products[-1]["id"]], live=True))
+            viewers = [await HubClient.open(server.url) for _ in shows]
+            hosts = [await HubClient.open(server.url, token=s["host"]["token"]) for s in shows]
+            try:
+                for viewer, show in zip(viewers, shows, strict=True):
+                    await viewer.join(show["id"])
+                for host, show, product in zip(hosts, shows, products, strict=True):
+                    reply = await host.request("pin", session=show["id"], product_id=product["id"])
+                    assert reply["type"] == "ack", reply
+                for viewer, show in zip(viewers, shows, strict=True):
+                    pinned = await viewer.wait(lambda f: f["type"] == "pinned")
+                    assert pinned["session"] == show["id"]
+                user = await buyer(actors)
+                r = await buy(c, user, products[0], quantity=2, session_id=shows[0]["id"])
+                assert r.status_code == 201, r.text
+                stock = await cluster.hgetall(keys.product_stock(products[0]["id"]))
+                assert sum(int(v) for v in stock.values()) == 3
+            finally:
+                for ws in (*viewers, *hosts):
+                    await ws.close()
+    finally:
+        server.stop()
