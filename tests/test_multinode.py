@@ -4,6 +4,7 @@ pages, the API and the hub through it with no stickiness, and kill -9 of one nod
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -185,6 +186,16 @@ async def test_nginx_answers_its_own_errors_as_problem_documents(
     assert {k: via_lb.json()[k] for k in ("code", "limit")} == {
         k: at_node.json()[k] for k in ("code", "limit")
     }
+    # Not HTTP at all: nginx's own 400, as a problem document.
+    host, port = cluster.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"NOT HTTP\r\n\r\n")
+        head, _, body = (await asyncio.wait_for(reader.read(), seconds(5))).partition(b"\r\n\r\n")
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 400") and b"application/problem+json" in head, head
+    assert json.loads(body)["code"] == "bad_request"
     # A load balancer whose only node is down: 502, a problem document, Retry-After.
     lonely = Nginx(tmp_path / "nginx", [f"127.0.0.1:{free_port()}"])
     try:
