@@ -301,5 +301,11 @@ async def test_a_viewer_with_no_address_or_card_adds_them_in_the_buy_sheet(
     assert me["shipping_address"]["country"] == "IT"
     r = await client.get(f"/api/orders/{order_id}", headers=viewer["headers"])
     assert r.status_code == 200 and r.json()["session_id"] == show.sid
+    # sent to the account page from a page that sells: the way back is offered
+    await page.goto(f"/account?next=/watch/{show.sid}")
+    await expect(page.locator("#continue")).to_have_attribute("href", f"/watch/{show.sid}")
+    await page.goto("/account?next=//elsewhere.example")
+    await page.wait_for_selector("body[data-ready='1']", timeout=wait)
+    await expect(page.locator("#continue")).to_have_count(0)
     assert not page.errors, page.errors
     await page.context.close()

@@ -4,11 +4,18 @@ import { addressFields } from "/static/addressform.js";
 import { cardFields, cardLabel } from "/static/cardform.js";
 import { clearErrors, showErrors } from "/static/fielderrors.js";
 import { formatDate, initI18n, t } from "/static/i18n.js";
+import { nextPath, requireSignIn, signedIn, toSignIn } from "/static/signedin.js";
 
 await initI18n();
 header();
-if (!api.user()) location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
+await requireSignIn();
 const $ = (id) => document.getElementById(id);
+// Sent here to add a card or an address (e.g. from a product page's buy sheet): the way back.
+const back = nextPath();
+if (back && back !== location.pathname) {
+  $("profile-title").closest("section").before(el("p", { class: "note" },
+    el("a", { id: "continue", href: back }, t("account.continue"))));
+}
 
 /** A transient "saved" note in `form`'s status line. */
 function done(form, key) {
@@ -24,13 +31,13 @@ async function submitting(form, work) {
   const note = form.querySelector(".form-status");
   if (note) note.textContent = "";
   try { await work(); } catch (err) {
-    if (err.status === 401) { api.signOut(); location.replace(`/login?next=${encodeURIComponent(location.pathname)}`); return; }
+    if (err.status === 401) { await toSignIn(); return; }
     showErrors(form, err)?.focus();
   } finally { button.disabled = false; }
 }
 
 // --- profile and address ------------------------------------------------------
-const me = await api.get("/api/me");
+const me = await signedIn(api.get("/api/me"));
 $("profile").replaceChildren(...[
   ["account.name", me.display_name], ["account.email", me.email],
   ["account.role", t(`common.role_${me.role}`)], ["account.member_since", formatDate(me.created_at, { dateStyle: "long" })],

@@ -20,3 +20,9 @@ export async function signedIn(promise) {
     throw err;
   }
 }
+
+/** `?next=` if it is a path on this site (not another site's `//host`), else null. */
+export function nextPath() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
+}

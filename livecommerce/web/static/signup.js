@@ -2,17 +2,12 @@
 import { api, header } from "/static/app.js";
 import { clearErrors, showErrors } from "/static/fielderrors.js";
 import { initI18n } from "/static/i18n.js";
+import { nextPath } from "/static/signedin.js";
 
 await initI18n();
 header();
 
-/** `?next=` if it is a path on this site, else the home page. */
-export function nextPath() {
-  const next = new URLSearchParams(location.search).get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
-
-const next = nextPath();
+const next = nextPath() || "/";
 if (next !== "/") document.getElementById("signin-link").href = `/login?next=${encodeURIComponent(next)}`;
 const form = document.getElementById("signup");
 form.addEventListener("submit", async (event) => {
