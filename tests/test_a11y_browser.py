@@ -8,6 +8,12 @@
 * The watch page and a buy in Turkish and in German (browser locale and
   Accept-Language): the texts come from that catalog, money is formatted as ``Intl``
   formats it for that locale.
+* The header's language switcher remembers the choice (the ``lang`` cookie) over the
+  browser's Accept-Language.
+
+Screenshots (the Turkish and German watch pages, the watch page at 360 px) go into the
+test's temporary directory, or into ``docs/screenshots/`` with ``UPDATE_SCREENSHOTS=1``
+(as tests/test_browser.py does).
 
 One browser for the module; the show, its pinned product and the users are made once.
 """
@@ -15,6 +21,7 @@ One browser for the module; the show, its pinned product and the users are made 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import uuid
@@ -32,7 +39,7 @@ from livecommerce.db.engine import Database
 from livecommerce.web.component import PAGES
 from tests.hub_client import HubClient
 from tests.support import Actors, ServerThread, random_address, seconds, unique
-from tests.test_browser import ADDRESS, ARGS, CHROMIUM
+from tests.test_browser import ADDRESS, ARGS, CHROMIUM, DOCS_SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -258,7 +265,15 @@ async def test_every_page_passes_axe(browser: Any, world: World, axe_path: Path)
     assert len(visited) >= 7, visited
 
 
-async def test_keyboard_only_buy_on_a_360px_wide_watch_page(browser: Any, world: World) -> None:
+def _shots(tmp_path: Path) -> Path:
+    shots = DOCS_SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
+async def test_keyboard_only_buy_on_a_360px_wide_watch_page(
+    browser: Any, world: World, tmp_path: Path
+) -> None:
     from playwright.async_api import expect
 
     page, errors = await _page(browser, world, world.viewer, width=360, height=740)
@@ -270,6 +285,7 @@ async def test_keyboard_only_buy_on_a_360px_wide_watch_page(browser: Any, world:
         # no horizontal scroll at 360 px
         width = await page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= 360, f"the watch page is {width} px wide at a 360 px viewport"
+        await page.screenshot(path=str(_shots(tmp_path) / "watch-360.png"))
 
         await _focus_by_tab(page, "buy")
         await page.keyboard.press("Enter")
@@ -302,7 +318,13 @@ async def test_keyboard_only_buy_on_a_360px_wide_watch_page(browser: Any, world:
     ("lang", "locale", "accept"), [("tr", "tr-TR", "tr-TR,tr;q=0.9"), ("de", "de-DE", "de-DE,de")]
 )
 async def test_watch_and_buy_in_the_browsers_language(
-    browser: Any, world: World, axe_path: Path, lang: str, locale: str, accept: str
+    browser: Any,
+    world: World,
+    axe_path: Path,
+    tmp_path: Path,
+    lang: str,
+    locale: str,
+    accept: str,
 ) -> None:
     from playwright.async_api import expect
 
@@ -354,6 +376,36 @@ async def test_watch_and_buy_in_the_browsers_language(
             catalog["watch.confirmed"], timeout=seconds(15) * 1000
         )
         await expect(page.locator("#keep-watching")).to_have_text(catalog["watch.keep_watching"])
+        await page.screenshot(path=str(_shots(tmp_path) / f"watch-{lang}.png"))
+        assert not errors, errors
+    finally:
+        await page.context.close()
+
+
+async def test_the_language_switcher_remembers_the_choice(browser: Any, world: World) -> None:
+    from playwright.async_api import expect
+
+    page, errors = await _page(
+        browser, world, None, locale="tr-TR", accept_language="tr-TR,tr;q=0.9"
+    )
+    try:
+        await page.goto("/")
+        await _ready(page)
+        assert await page.get_attribute("html", "lang") == "tr"
+        await expect(page.locator("#lang")).to_have_value("tr")
+        async with page.expect_navigation():
+            await page.select_option("#lang", "it")
+        await _ready(page)
+        assert await page.get_attribute("html", "lang") == "it"
+        italian = json.loads((CATALOGS / "it.json").read_text(encoding="utf-8"))
+        await expect(page.locator("h1")).to_have_text(italian["index.heading"])
+        # another page, the same browser: still Italian, not the browser's Turkish
+        await page.goto("/login")
+        await _ready(page)
+        assert await page.get_attribute("html", "lang") == "it"
+        await expect(page.locator("#sign-in")).to_have_text(italian["common.sign_in"])
+        cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+        assert cookies.get("lang") == "it"
         assert not errors, errors
     finally:
         await page.context.close()
