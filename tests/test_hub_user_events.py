@@ -145,6 +145,41 @@ async def _subscribers(redis: Redis, channel: str, expect: int | None = None) ->
     return int(count) if expect is None else int(count) == expect
 
 
+async def test_frames_flow_again_after_the_hub_loses_its_redis_connections(
+    server: ServerThread, actors: Actors, client: httpx.AsyncClient, redis: Redis
+) -> None:
+    product = await actors.product(stock=10)
+    # Four users: on a 3-master cluster two of them share a master, whose connection must
+    # then subscribe again to channels of two slots (one SSUBSCRIBE each).
+    users = [await buyer(actors) for _ in range(4)]
+    conns = [await HubClient.open(server.url, token=u["token"]) for u in users]
+    try:
+        for c in conns:
+            await c.wait(lambda f: f["type"] == "hello")
+        assert await _kill_pubsub_connections(redis) >= 1
+        for u in users:
+            await wait_for(lambda u=u: _subscribers(redis, keys.user_feed(u["id"]), expect=1))
+        for u, c in zip(users, conns, strict=True):
+            order = await _bought(client, u, product)
+            await _order_status(c, order, "paid")
+    finally:
+        for c in conns:
+            await c.close()
+
+
+async def _kill_pubsub_connections(redis: Redis) -> int:
+    """Cut every pub/sub connection of the suite's Redis (every master of a cluster)."""
+    cluster: object = redis
+    if not isinstance(cluster, RedisCluster):
+        return int(await redis.client_kill_filter(_type="pubsub"))
+    await cluster.initialize()
+    killed = 0
+    for node in cluster.get_primaries():
+        async with Redis(host=node.host, port=int(node.port)) as master:
+            killed += int(await master.client_kill_filter(_type="pubsub"))
+    return killed
+
+
 async def test_signing_in_as_someone_else_stops_the_first_users_frames(
     server: ServerThread, actors: Actors, client: httpx.AsyncClient
 ) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
@@ -43,14 +44,36 @@ __all__ = ["UserEvents"]
 log = logging.getLogger("livecommerce.hub")
 
 
+class _PubSub(PubSub):
+    """redis-py's pub/sub connection, subscribing again after a reconnection the way the
+    shard wants: only what it holds subscribed, one channel per SSUBSCRIBE (a cluster
+    refuses the channels of several slots in one)."""
+
+    def __init__(self, shard: _Shard, pool: ConnectionPool) -> None:
+        super().__init__(connection_pool=pool)
+        self.shard = shard
+
+    async def on_connect(self, connection: Any) -> None:
+        self.pending_unsubscribe_shard_channels.clear()
+        channels = [c for c in self.shard_channels if c in self.shard.subscribed]
+        self.shard_channels = dict.fromkeys(channels)
+        self.shard.resubscribing(channels)
+        for channel in channels:
+            await self.ssubscribe(channel)
+
+
 class _Shard:
     """One pub/sub connection: the channels subscribed on it, and its two tasks."""
 
-    def __init__(self, owner: UserEvents, name: str, pubsub: PubSub) -> None:
+    def __init__(
+        self, owner: UserEvents, name: str, pool: ConnectionPool, *, owns_pool: bool
+    ) -> None:
         self.owner = owner
         #: The node (``host:port``) on a cluster; ``""`` on one server.
         self.name = name
-        self.pubsub = pubsub
+        self.pool = pool
+        self.owns_pool = owns_pool
+        self.pubsub = _PubSub(self, pool)
         #: Channels whose SSUBSCRIBE has been sent (and no SUNSUBSCRIBE since).
         self.subscribed: set[bytes] = set()
         #: Channels whose SSUBSCRIBE Redis has not confirmed yet → who waits for it.
@@ -77,6 +100,18 @@ class _Shard:
             self.fail(channel, Unavailable("the hub is stopping"))
         with contextlib.suppress(Exception):
             await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+        if self.owns_pool:
+            await self.pool.disconnect()
+
+    def resubscribing(self, channels: list[bytes]) -> None:
+        """The connection was made again and ``channels`` are being subscribed anew: only
+        their new answers count (those of the lost connection never come)."""
+        self._unconfirmed = dict.fromkeys(channels, 1)
+        for channel in list(self.confirming):
+            if channel not in self._unconfirmed:  # its SSUBSCRIBE was lost: send it again
+                self.subscribed.discard(channel)
+                self._dirty[channel] = None
+                self._changed.set()
 
     def wanted_changed(self, channel: bytes) -> asyncio.Future[None] | None:
         """Note that ``channel`` is now wanted here or not; returns the confirmation to
@@ -196,7 +231,7 @@ class UserEvents:
 
     async def start(self) -> None:
         if self._cluster is None:
-            await self._shard("", self.redis.pubsub())
+            await self._shard("", self.redis.connection_pool, owns_pool=False)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -278,11 +313,11 @@ class UserEvents:
         shard = self._shards.get(node.name)
         if shard is None:
             pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            shard = await self._shard(node.name, Redis.from_pool(pool).pubsub())
+            shard = await self._shard(node.name, pool, owns_pool=True)
         return shard
 
-    async def _shard(self, name: str, pubsub: PubSub) -> _Shard:
-        shard = self._shards[name] = _Shard(self, name, pubsub)
+    async def _shard(self, name: str, pool: ConnectionPool, *, owns_pool: bool) -> _Shard:
+        shard = self._shards[name] = _Shard(self, name, pool, owns_pool=owns_pool)
         try:
             await shard.start()
         except BaseException:
