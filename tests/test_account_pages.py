@@ -24,6 +24,8 @@ import pytest_asyncio
 
 from livecommerce import encoding
 from livecommerce.db.engine import Database
+from tests.cart_support import buy
+from tests.cart_support import buyer as cart_buyer
 from tests.support import Actors, ServerThread, random_address, seconds, unique
 from tests.test_a11y_browser import AXE, _axe
 from tests.test_browser import ARGS, CHROMIUM, DOCS_SHOTS
@@ -91,13 +93,15 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-async def _page(browser: Any, show: Show, who: dict[str, Any] | None = None) -> Any:
+async def _page(
+    browser: Any, show: Show, who: dict[str, Any] | None = None, *, language: str = "en-US"
+) -> Any:
     # A client address of its own, as a real visitor has (the sign-up throttle counts per address).
     context = await browser.new_context(
         viewport={"width": 1000, "height": 900},
         base_url=show.server.url,
-        locale="en-US",
-        extra_http_headers={"X-Forwarded-For": random_address()},
+        locale=language,
+        extra_http_headers={"X-Forwarded-For": random_address(), "Accept-Language": language},
     )
     if who is not None:
         token = encoding.dumps(who["token"]).decode()
@@ -307,5 +311,30 @@ async def test_a_viewer_with_no_address_or_card_adds_them_in_the_buy_sheet(
     await page.goto("/account?next=//elsewhere.example")
     await page.wait_for_selector("body[data-ready='1']", timeout=wait)
     await expect(page.locator("#continue")).to_have_count(0)
+    assert not page.errors, page.errors
+    await page.context.close()
+
+
+async def test_my_orders_in_german(
+    show: Show, browser: Any, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    from playwright.async_api import expect
+
+    wait = seconds(15) * 1000
+    buyer = await cart_buyer(actors)
+    buyer["me"] = (await client.get("/api/me", headers=buyer["headers"])).json()
+    r = await buy(client, buyer, show.product, quantity=2, session_id=show.sid)
+    assert r.status_code == 201, r.text
+    order_id = r.json()["id"]
+    page = await _page(browser, show, buyer, language="de-DE")
+    await page.goto("/orders")
+    await expect(page.locator("h1")).to_have_text("Meine Bestellungen", timeout=wait)
+    row = page.locator(f"#orders [data-order-id='{order_id}']")
+    await expect(row).to_contain_text("Cloudwalk Sneakers × 2", timeout=wait)
+    await expect(row.locator(".amount")).to_have_text("98,00\u00a0$")  # as Intl formats de-DE
+    await expect(row.locator("[data-status]")).to_have_text("Bezahlt")
+    await page.goto(f"/orders/{order_id}")
+    await expect(page.locator("#refund-request")).to_have_text("Erstattung anfragen", timeout=wait)
+    await expect(page.locator("#order-total")).to_have_text("98,00\u00a0$")
     assert not page.errors, page.errors
     await page.context.close()

@@ -1,7 +1,7 @@
 // How an order looks on the orders pages: the list row and the detail, with the names of its
 // products and show (fetched once per page and kept).
 import { api, el } from "/static/app.js";
-import { formatDate, formatMoney, t } from "/static/i18n.js";
+import { formatDate, formatMoney, formatNumber, t } from "/static/i18n.js";
 
 const products = new Map();   // id -> Promise<product | null>
 const shows = new Map();      // id -> Promise<session | null>
@@ -30,7 +30,7 @@ async function itemNames(order) {
 /** One row of the list: when, what, how much, the status; links to the detail. */
 export async function orderRow(order) {
   const names = await itemNames(order);
-  const what = names.map(({ item, name }) => item.quantity > 1 ? t("orders.times", { name, quantity: item.quantity }) : name).join(", ");
+  const what = names.map(({ item, name }) => item.quantity > 1 ? t("orders.times", { name, quantity: formatNumber(item.quantity) }) : name).join(", ");
   return el("li", { class: "row-item order", "data-order-id": order.id },
     el("div", { class: "grow" },
       el("a", { class: "title", href: `/orders/${order.id}` }, what),
@@ -62,7 +62,7 @@ export async function orderDetail(order) {
       el("tbody", {}, names.map(({ item, product, variant, name }) => el("tr", { "data-product-id": item.product_id },
         el("td", {}, product ? el("a", { href: `/p/${item.product_id}` }, name) : name,
           variant && product.variants.length > 1 ? el("span", { class: "muted" }, ` · ${variant.name}`) : ""),
-        el("td", {}, String(item.quantity)),
+        el("td", {}, formatNumber(item.quantity)),
         el("td", {}, formatMoney(item.unit_price_minor, order.currency)),
         el("td", {}, formatMoney(item.unit_price_minor * item.quantity, order.currency))))),
       el("tfoot", {}, el("tr", {},
