@@ -104,34 +104,36 @@ async def test_the_buyer_asks_for_a_refund_and_the_brand_sees_it(
     order = (await buy(client, user, product)).json()
     url = f"/api/orders/{order['id']}/refund-request"
     hub = await HubClient.open(server.url, token=user["token"])
-    await hub.wait(lambda f: f["type"] == "hello")
-    # only the buyer may ask; the brand and strangers get 404 (no probing)
-    stranger = await actors.user("viewer")
-    for who in (stranger, owner[1]):
-        r = await client.post(url, json={}, headers=who["headers"])
-        assert r.status_code == 404, r.text
-    r = await client.post(url, json={"reason": "Wrong size"}, headers=user["headers"])
-    assert r.status_code == 200, r.text
-    asked = r.json()
-    assert asked["status"] == "paid" and asked["refund_reason"] == "Wrong size"
-    assert asked["refund_requested_at"] is not None
-    # the buyer's open pages hear of it, once: asking again changes nothing, says nothing
-    await hub.wait(lambda f: f["type"] == "order_status" and f["status"] == "refund_requested")
-    r = await client.post(url, json={"reason": "Changed my mind"}, headers=user["headers"])
-    assert r.status_code == 200 and r.json() == asked
-    # the selling brand sees the request on the order; another brand does not see the order
-    r = await client.get(f"/api/orders/{order['id']}", headers=owner[1]["headers"])
-    assert r.status_code == 200 and r.json()["refund_reason"] == "Wrong size"
-    other_brand = await actors.brand()
-    r = await client.get(f"/api/orders/{order['id']}", headers=other_brand[1]["headers"])
-    assert r.status_code == 404
-    # the brand refunds it: the request stays on record
-    r = await client.post(f"/api/orders/{order['id']}/refund", headers=owner[1]["headers"])
-    assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
-    assert r.json()["refund_requested_at"] == asked["refund_requested_at"]
-    await hub.wait(lambda f: f["type"] == "order_status" and f["status"] == "refunded")
-    statuses = [f["status"] for f in hub.events("order_status")]
-    await hub.close()
+    try:
+        await hub.wait(lambda f: f["type"] == "hello")
+        # only the buyer may ask; the brand and strangers get 404 (no probing)
+        stranger = await actors.user("viewer")
+        for who in (stranger, owner[1]):
+            r = await client.post(url, json={}, headers=who["headers"])
+            assert r.status_code == 404, r.text
+        r = await client.post(url, json={"reason": "Wrong size"}, headers=user["headers"])
+        assert r.status_code == 200, r.text
+        asked = r.json()
+        assert asked["status"] == "paid" and asked["refund_reason"] == "Wrong size"
+        assert asked["refund_requested_at"] is not None
+        # the buyer's open pages hear of it, once: asking again changes nothing, says nothing
+        await hub.wait(lambda f: f["type"] == "order_status" and f["status"] == "refund_requested")
+        r = await client.post(url, json={"reason": "Changed my mind"}, headers=user["headers"])
+        assert r.status_code == 200 and r.json() == asked
+        # the selling brand sees the request on the order; another brand does not see the order
+        r = await client.get(f"/api/orders/{order['id']}", headers=owner[1]["headers"])
+        assert r.status_code == 200 and r.json()["refund_reason"] == "Wrong size"
+        other_brand = await actors.brand()
+        r = await client.get(f"/api/orders/{order['id']}", headers=other_brand[1]["headers"])
+        assert r.status_code == 404
+        # the brand refunds it: the request stays on record
+        r = await client.post(f"/api/orders/{order['id']}/refund", headers=owner[1]["headers"])
+        assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
+        assert r.json()["refund_requested_at"] == asked["refund_requested_at"]
+        await hub.wait(lambda f: f["type"] == "order_status" and f["status"] == "refunded")
+        statuses = [f["status"] for f in hub.events("order_status")]
+    finally:
+        await hub.close()
     assert statuses == ["refund_requested", "refunded"]
 
 
