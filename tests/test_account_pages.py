@@ -247,7 +247,12 @@ async def test_sign_up_save_address_and_card_buy_and_follow_the_order_live(
     await expect(page.locator("#refund-state")).to_contain_text("Too small")
     await page.screenshot(path=str(shots / "order.png"))
     r = await client.get(f"/api/orders/{order_id}", headers=show.brand["headers"])
-    assert r.json()["refund_reason"] == "Too small"  # the brand sees it
+    assert r.json()["refund_reason"] == "Too small"  # the brand sees it, and refunds it:
+    await page.wait_for_function("() => window.lcOrders && window.lcOrders.authed", timeout=wait)
+    r = await client.post(f"/api/orders/{order_id}/refund", headers=show.brand["headers"])
+    assert r.status_code == 200, r.text
+    await expect(page.locator("#detail [data-status]")).to_have_text("Refunded", timeout=wait)
+    await expect(page.locator("#detail")).to_contain_text("refunded")  # the payment too
 
     # --- sign out drops the token
     await page.click("#sign-out")
