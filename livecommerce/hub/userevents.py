@@ -83,10 +83,11 @@ class _Shard:
         self._unconfirmed: dict[bytes, int] = {}
         self._dirty: dict[bytes, None] = {}
         self._changed = asyncio.Event()
+        #: Set once the connection is made (the reader makes it, retrying).
+        self._connected = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
-        await self.pubsub.connect()  # type: ignore[no-untyped-call]  # redis-py: untyped
+    def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._read(), name="hub-user-events-reader"),
             asyncio.create_task(self._subscribe(), name="hub-user-events-subscriber"),
@@ -148,6 +149,7 @@ class _Shard:
         self.pubsub.shard_channels.pop(channel, None)  # redis-py must not resubscribe it
 
     async def _subscribe(self) -> None:
+        await self._connected.wait()
         while True:
             await self._changed.wait()
             self._changed.clear()
@@ -180,7 +182,15 @@ class _Shard:
             self.owner.unrouted(channel, self)
 
     async def _read(self) -> None:
-        """Read until cancelled; redis-py reconnects and subscribes again after errors."""
+        """Connect, then read until cancelled; redis-py reconnects after errors (and
+        :class:`_PubSub` subscribes again)."""
+        while not self._connected.is_set():
+            try:
+                await self.pubsub.connect()  # type: ignore[no-untyped-call]  # redis-py: untyped
+                self._connected.set()
+            except RedisError as exc:
+                log.warning("hub user events: connecting to %r: %s; retrying", self.name, exc)
+                await asyncio.sleep(0.5)
         while True:
             try:
                 message = await self.pubsub.get_message(timeout=None)
@@ -231,7 +241,7 @@ class UserEvents:
 
     async def start(self) -> None:
         if self._cluster is None:
-            await self._shard("", self.redis.connection_pool, owns_pool=False)
+            self._shard("", self.redis.connection_pool, owns_pool=False)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -313,16 +323,12 @@ class UserEvents:
         shard = self._shards.get(node.name)
         if shard is None:
             pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            shard = await self._shard(node.name, pool, owns_pool=True)
+            shard = self._shard(node.name, pool, owns_pool=True)
         return shard
 
-    async def _shard(self, name: str, pool: ConnectionPool, *, owns_pool: bool) -> _Shard:
+    def _shard(self, name: str, pool: ConnectionPool, *, owns_pool: bool) -> _Shard:
         shard = self._shards[name] = _Shard(self, name, pool, owns_pool=owns_pool)
-        try:
-            await shard.start()
-        except BaseException:
-            del self._shards[name]
-            raise
+        shard.start()
         return shard
 
     def moved(self, channel: bytes, shard: _Shard) -> None:
