@@ -89,7 +89,7 @@ def _main_conf(run_dir: Path, site: Path) -> str:
         "worker_processes 1;\n"
         f"pid {run_dir / 'nginx.pid'};\n"
         f"error_log {run_dir / 'error.log'} notice;\n"
-        "events { worker_connections 4096; }\n"
+        "events { worker_connections 1024; }\n"
         "http {\n"
         f"    access_log {run_dir / 'access.log'};\n"
         f"{temp}\n"
