@@ -366,14 +366,24 @@ async def test_a_product_page_reached_from_a_link_buys(
     await page.click("#buy-done")
     await expect(page.locator("#stock")).to_have_text("1 left", timeout=wait_ms)
 
-    # a viewer without a card is sent to the account page to add one
-    no_card = await actors.user("viewer")
-    other = await open_page(f"/p/{product['id']}", no_card)
+    # a viewer with no saved address or card fills them in right in the sheet (buysetup.js)
+    newcomer = await actors.user("viewer")
+    other = await open_page(f"/p/{product['id']}", newcomer)
     await other.click("#buy")
-    await expect(other.locator("#add-card")).to_have_attribute(
-        "href", f"/account?next=%2Fp%2F{product['id']}"
-    )
-    await expect(other.locator("#confirm")).to_be_disabled()
+    await expect(other.locator("#buy-setup")).to_be_visible(timeout=wait_ms)
+    for field, value in (
+        ("name", "Nia Newcomer"),
+        ("line1", "3 Quay Road"),
+        ("city", "Cork"),
+        ("postal_code", "T12"),
+        ("country", "IE"),
+    ):
+        await other.fill(f"#buy-address-{field}", value)
+    await expect(other.locator("#buy-card-token")).to_have_value("pm_card_visa", timeout=wait_ms)
+    await other.click("#confirm")
+    await expect(other.locator("#confirmed")).to_be_visible(timeout=wait_ms)
+    r = await client.get("/api/orders", headers=newcomer["headers"])
+    assert [o["total_minor"] for o in r.json()["items"]] == [5900], r.text  # M, the first in stock
 
     # withdrawn, or never there: the page says so
     r = await client.delete(f"/api/products/{product['id']}", headers=brand_user["headers"])

@@ -2,6 +2,7 @@
 // saved address and card, and Confirm (POST /api/buy with an Idempotency-Key). Tap 1 opens
 // it, tap 2 confirms; a retried Confirm reuses the purchase's key, so it is never charged twice.
 import { api, el } from "/static/app.js";
+import { buySetup } from "/static/buysetup.js";
 import { formatMoney as money, t } from "/static/i18n.js";
 import { newKey } from "/static/live.js";
 
@@ -38,33 +39,34 @@ export function dialog(sheet) {
     else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
   });
   bg.open = (focus) => { document.body.append(bg); (focus || sheet.querySelector("button")).focus(); };
-  bg.close = () => { bg.remove(); if (opener && opener.isConnected) opener.focus(); };
+  // The opener may have been redrawn meanwhile (a stock update redraws the card): its id finds it.
+  bg.close = () => {
+    bg.remove();
+    const back = opener && (opener.isConnected ? opener : opener.id && document.getElementById(opener.id));
+    if (back) back.focus();
+  };
   return bg;
 }
-
-const ADDRESS_FIELDS = {
-  name: "name", line1: "address-line1", city: "address-level2", postal_code: "postal-code", country: "country",
-};
 
 /**
  * Open the confirm sheet for one unit of `product`.
  * - `variant`: the variant chosen first; a product with several gets a picker in the sheet.
  * - `unitPrice(variant)`: what one unit costs (the server charges its own price; this is shown).
  * - `sessionId`: the show the purchase comes from, or null.
- * - `buyer`: from loadBuyer(); updated in place when the sheet saves an address.
- * - `doneLabel`: the button that closes the sheet after the order.
+ * - `buyer`: `{me, methods}` from loadBuyer(); a buyer without a saved address or card fills
+ *   them in right in the sheet (buysetup.js), and `buyer` is updated with what was saved.
+ * - `doneLabel`, `doneId`: the button that closes the sheet after the order.
  * - `onOrder(order)`: called with the committed order.
  */
-export function openBuySheet({ product, variant, unitPrice, sessionId = null, buyer, doneLabel, onOrder = () => {} }) {
+export function openBuySheet({ product, variant, unitPrice, sessionId = null, buyer, doneLabel, doneId = "buy-done", onOrder = () => {} }) {
   if (needSignIn()) return;
-  const method = buyer.methods.find((m) => m.is_default) || buyer.methods[0];
-  const address = buyer.me && buyer.me.shipping_address;
+  const setup = buySetup(buyer);  // no saved address or card: filled in right here
   let chosen = variant || product.variants[0];
   const key = newKey();  // one purchase = one key, reused if Confirm is retried
   const status = el("div", { id: "buy-status", class: "error", role: "status" });
   const priceLine = el("span", { id: "buy-price" }, money(unitPrice(chosen), product.currency));
   const confirmLabel = () => t("watch.confirm", { price: money(unitPrice(chosen), product.currency) });
-  const confirm = el("button", { id: "confirm", class: "btn", type: "button", disabled: !method }, confirmLabel());
+  const confirm = el("button", { id: "confirm", class: "btn", type: "button" }, confirmLabel());
   const variantPick = product.variants.length > 1
     ? el("label", { class: "field" }, t("watch.variant"),
         el("select", { id: "variant", onchange: (ev) => {
@@ -73,38 +75,25 @@ export function openBuySheet({ product, variant, unitPrice, sessionId = null, bu
           confirm.textContent = confirmLabel();
         } }, product.variants.map((v) => el("option", { value: v.id, selected: v.id === chosen.id }, v.name))))
     : null;
-  const addressForm = address ? null : el("fieldset", { class: "stack" },
-    el("legend", { class: "muted" }, t("watch.ship_to")),
-    ...Object.entries(ADDRESS_FIELDS).map(([f, autocomplete]) =>
-      el("label", { class: "field" }, t(`watch.field_${f}`),
-        el("input", { name: f, required: true, maxlength: f === "country" ? 2 : 120, autocomplete }))));
-  // No saved card: the buyer adds one on the account page (and comes back here).
-  const payWith = method
-    ? el("span", { id: "pay-with" }, `${method.brand} •••• ${method.last4}`)
-    : el("a", { id: "add-card", href: `/account?next=${encodeURIComponent(location.pathname + location.search)}` },
-        t("product.add_card"));
   const sheet = el("div", { class: "sheet", role: "dialog", "aria-modal": "true", "aria-label": t("watch.confirm_purchase") },
     el("div", { class: "line" }, el("b", {}, product.name), priceLine),
     variantPick,
-    address ? el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.ship_to")),
-      el("span", { id: "ship-to" }, `${address.name}, ${address.line1}, ${address.city}`)) : addressForm,
-    el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.pay_with")), payWith),
-    confirm, status,
+    setup.shipTo && el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.ship_to")), setup.shipTo),
+    setup.payWith && el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.pay_with")), setup.payWith),
+    setup.element, confirm, status,
     el("button", { class: "btn secondary", type: "button", onclick: () => bg.close() }, t("common.cancel")));
   const bg = dialog(sheet);
   confirm.addEventListener("click", async () => {
     confirm.disabled = true;
     status.textContent = "";
     try {
-      if (!address) {
-        const data = Object.fromEntries([...addressForm.querySelectorAll("input")].map((i) => [i.name, i.value]));
-        data.country = (data.country || "").toUpperCase();
-        buyer.me = await api.request("PUT", "/api/me/address", data);
-      }
-      const body = { product_id: product.id, variant_id: chosen.id, quantity: 1, payment_method_id: method.id };
+      const saved = await setup.save();
+      buyer.me = saved.me;
+      buyer.methods = saved.methods;
+      const body = { product_id: product.id, variant_id: chosen.id, quantity: 1, payment_method_id: saved.methodId };
       if (sessionId) body.session_id = sessionId;
       const order = await api.post("/api/buy", body, { "Idempotency-Key": key });
-      const done = el("button", { id: "buy-done", class: "btn secondary", type: "button", onclick: () => bg.close() }, doneLabel);
+      const done = el("button", { id: doneId, class: "btn secondary", type: "button", onclick: () => bg.close() }, doneLabel);
       sheet.replaceChildren(
         el("div", { id: "confirmed", class: "ok", role: "status" }, t("watch.confirmed")),
         el("div", {}, `${product.name} · ${money(order.total_minor, order.currency)}`),
@@ -117,5 +106,5 @@ export function openBuySheet({ product, variant, unitPrice, sessionId = null, bu
       confirm.disabled = false;
     }
   });
-  bg.open(address ? (method ? confirm : payWith) : addressForm.querySelector("input"));
+  bg.open(setup.focus || confirm);
 }

@@ -29,7 +29,7 @@ $("buy").addEventListener("click", () => {
 });
 
 function missing(key) {
-  $("loading").hidden = true;
+  $("loading")?.remove();
   $("missing-title").textContent = t(key);
   $("missing").hidden = false;
   document.title = `${t(key)} — livecommerce`;
@@ -65,7 +65,7 @@ async function show() {
   renderChoice();
   renderShows($("live-now"), featuring.live, "product.no_live");
   renderShows($("upcoming"), featuring.upcoming, "product.no_upcoming");
-  $("loading").hidden = true;
+  $("loading")?.remove();
   $("product").hidden = false;
 }
 

@@ -142,6 +142,7 @@ function edit(session) {
   $("when").value = localInput(session.scheduled_at);
   lineup = [...session.lineup];
   renderLineup();
+  markResults();
   $("form-heading").textContent = t("studio.edit_show", { title: session.title });
   $("save").textContent = t("studio.save_changes");
   $("cancel-edit").hidden = false;

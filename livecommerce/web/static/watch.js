@@ -2,12 +2,11 @@
 import { api, el, header, sessionIdFromPath } from "/static/app.js";
 import { Hub, countdown, newKey, whepPlay } from "/static/live.js";
 import { formatMoney as money, formatNumber, initI18n, t } from "/static/i18n.js";
-import { buySetup } from "/static/buysetup.js";
+import { dialog, loadBuyer, needSignIn, openBuySheet } from "/static/buy.js";
 
 await initI18n();
 header();
 const sessionId = sessionIdFromPath();
-const user = api.user();
 const $ = (id) => document.getElementById(id);
 // Reactions float up as hearts coloured by kind (no emoji font needed).
 const REACTIONS = {
@@ -15,7 +14,6 @@ const REACTIONS = {
 };
 
 let pinned = null;        // the `pinned` payload now shown, or null
-let me = null, methods = [];
 
 const show = await api.get(`/api/sessions/${sessionId}`);
 $("title").removeAttribute("data-i18n");
@@ -31,13 +29,7 @@ function play() {
 if (show.status !== "ended") play();
 
 // Saved address and payment method, fetched up front so the confirm sheet opens at once.
-async function loadAccount() {
-  if (!user) return;
-  try {
-    [me, methods] = await Promise.all([api.get("/api/me"), api.get("/api/me/payment-methods")]);
-  } catch (err) { if (err.status === 401) { api.signOut(); } }
-}
-await loadAccount();
+const buyer = await loadBuyer();
 refreshCart();
 
 const hub = new Hub(sessionId, { onEvent, onStatus: (s) => { $("conn").textContent = s; } });
@@ -125,81 +117,18 @@ function pickVariant(product) {
   return product.variants.find((v) => (left[v.id] ?? 1) > 0) || product.variants[0];
 }
 
-// --- buy: tap 1 opens the sheet, tap 2 confirms ------------------------------
-function needSignIn() {
-  if (api.user()) return false;
-  location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
-  return true;
-}
-
+// --- buy: tap 1 opens the sheet, tap 2 confirms (buy.js, shared with the product page) ---
 function openBuy() {
-  if (needSignIn()) return;
   const { pin, product } = pinned;
-  const setup = buySetup({ me, methods });  // no saved address or card: filled in right here
-  let variant = pickVariant(product);
-  const unit = flashActive(pin) ? pin.flash_price_minor : variant.price_minor;
-  const key = newKey();  // one purchase = one key, reused if Confirm is retried
-  const status = el("div", { id: "buy-status", class: "error", role: "status" });
-  const variantPick = product.variants.length > 1
-    ? el("label", { class: "field" }, t("watch.variant"),
-        el("select", { id: "variant", onchange: (ev) => { variant = product.variants.find((v) => String(v.id) === ev.target.value); } },
-          product.variants.map((v) => el("option", { value: v.id }, v.name))))
-    : null;
-  const confirm = el("button", { id: "confirm", class: "btn", type: "button" }, t("watch.confirm", { price: money(unit, product.currency) }));
-  const sheet = el("div", { class: "sheet", role: "dialog", "aria-modal": "true", "aria-label": t("watch.confirm_purchase") },
-    el("div", { class: "line" }, el("b", {}, product.name), el("span", {}, money(unit, product.currency))),
-    variantPick,
-    setup.shipTo && el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.ship_to")), setup.shipTo),
-    setup.payWith && el("div", { class: "line" }, el("span", { class: "muted" }, t("watch.pay_with")), setup.payWith),
-    setup.element, confirm, status,
-    el("button", { class: "btn secondary", type: "button", onclick: () => bg.close() }, t("common.cancel")));
-  const bg = dialog(sheet);
-  confirm.addEventListener("click", async () => {
-    confirm.disabled = true;
-    status.textContent = "";
-    try {
-      let methodId;
-      ({ me, methods, methodId } = await setup.save());
-      const order = await api.post("/api/buy",
-        { product_id: product.id, variant_id: variant.id, quantity: 1, session_id: sessionId, payment_method_id: methodId },
-        { "Idempotency-Key": key });
-      const done = el("button", { id: "keep-watching", class: "btn secondary", type: "button", onclick: () => bg.close() }, t("watch.keep_watching"));
-      sheet.replaceChildren(
-        el("div", { id: "confirmed", class: "ok", role: "status" }, t("watch.confirmed")),
-        el("div", {}, `${product.name} · ${money(order.total_minor, order.currency)}`),
-        el("div", { class: "muted" }, t("watch.order"), " ", el("code", { id: "order-id" }, order.id)),
-        done);
-      done.focus();
-    } catch (err) {
-      status.textContent = err.message;
-      confirm.disabled = false;
-    }
+  openBuySheet({
+    product,
+    variant: pickVariant(product),
+    unitPrice: (v) => (flashActive(pin) ? pin.flash_price_minor : v.price_minor),
+    sessionId,
+    buyer,
+    doneLabel: t("watch.keep_watching"),
+    doneId: "keep-watching",
   });
-  bg.open(setup.focus || confirm);
-}
-
-/** A modal sheet: Escape or a click outside closes it; focus moves in and comes back. */
-function dialog(sheet) {
-  const opener = document.activeElement;
-  const bg = el("div", { class: "sheet-bg", onclick: (ev) => { if (ev.target === bg) bg.close(); } }, sheet);
-  bg.addEventListener("keydown", (ev) => {
-    if (ev.key === "Escape") { ev.preventDefault(); bg.close(); return; }
-    if (ev.key !== "Tab") return;
-    // Keep Tab inside the sheet while it is open.
-    const items = [...sheet.querySelectorAll("button, input, select, a[href]")].filter((n) => !n.disabled);
-    if (!items.length) return;
-    const first = items[0], last = items[items.length - 1];
-    if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
-    else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
-  });
-  bg.open = (focus) => { document.body.append(bg); (focus || sheet.querySelector("button")).focus(); };
-  // The opener may have been redrawn meanwhile (a stock update redraws the card): its id finds it.
-  bg.close = () => {
-    bg.remove();
-    const back = opener && (opener.isConnected ? opener : opener.id && document.getElementById(opener.id));
-    if (back) back.focus();
-  };
-  return bg;
 }
 
 // --- cart ---------------------------------------------------------------------
