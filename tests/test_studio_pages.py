@@ -23,6 +23,7 @@ import pytest_asyncio
 from livecommerce import encoding
 from tests.cart_support import buy, buyer
 from tests.support import Actors, ServerThread, seconds, unique
+from tests.test_a11y_browser import _axe, axe_path  # noqa: F401 (a fixture)
 from tests.test_browser import ARGS, DOCS_SHOTS, chromium_path  # noqa: F401 (a fixture)
 
 # One browser for the module: its tests share the module's event loop.
@@ -60,9 +61,14 @@ async def open_page(
     errors: list[str] = []
     contexts: list[Any] = []
 
-    async def open_(path: str, who: dict[str, Any] | None = None, width: int = 1200) -> Page:
+    async def open_(
+        path: str, who: dict[str, Any] | None = None, width: int = 1200, lang: str = "en-US"
+    ) -> Page:
         context = await browser.new_context(
-            viewport={"width": width, "height": 900}, base_url=server.url
+            viewport={"width": width, "height": 900},
+            base_url=server.url,
+            locale=lang,
+            extra_http_headers={"Accept-Language": lang},
         )
         contexts.append(context)
         if who is not None:
@@ -204,7 +210,10 @@ async def test_host_schedules_a_show_in_the_studio_goes_live_and_pins(
 
 
 async def test_studio_form_shows_each_error_next_to_its_field_and_keeps_the_input(
-    actors: Actors, client: httpx.AsyncClient, open_page: Open
+    actors: Actors,
+    client: httpx.AsyncClient,
+    open_page: Open,
+    axe_path: Path,  # noqa: F811
 ) -> None:
     from playwright.async_api import expect
 
@@ -257,6 +266,7 @@ async def test_studio_form_shows_each_error_next_to_its_field_and_keeps_the_inpu
     await expect(page.locator("#lineup-error")).not_to_have_text("")
     await expect(page.locator("#when-error")).to_have_text("")
     await kept("Too late", 2)
+    assert await _axe(page, axe_path) == []  # the form with its errors shown
     r = await client.get(f"/api/sessions?host_id={host['id']}")
     assert r.json()["items"] == []  # nothing was created by the refused attempts
 
@@ -279,7 +289,11 @@ async def test_studio_form_shows_each_error_next_to_its_field_and_keeps_the_inpu
 
 
 async def test_a_product_page_reached_from_a_link_buys(
-    actors: Actors, client: httpx.AsyncClient, open_page: Open, tmp_path: Path
+    actors: Actors,
+    client: httpx.AsyncClient,
+    open_page: Open,
+    tmp_path: Path,
+    axe_path: Path,  # noqa: F811
 ) -> None:
     from playwright.async_api import expect
 
@@ -353,6 +367,7 @@ async def test_a_product_page_reached_from_a_link_buys(
     await expect(page.locator("#ship-to")).to_contain_text("1 Test Street")
     await expect(page.locator("#pay-with")).to_contain_text("4242")
     await expect(page.locator("#confirm")).to_contain_text("$64.00")
+    assert await _axe(page, axe_path) == []  # the buy sheet open
     await page.click("#confirm")
     await expect(page.locator("#confirmed")).to_be_visible(timeout=wait_ms)
     order_id = await page.locator("#order-id").text_content()
@@ -384,6 +399,13 @@ async def test_a_product_page_reached_from_a_link_buys(
     await expect(other.locator("#confirmed")).to_be_visible(timeout=wait_ms)
     r = await client.get("/api/orders", headers=newcomer["headers"])
     assert [o["total_minor"] for o in r.json()["items"]] == [5900], r.text  # M, the first in stock
+
+    # in German: the page's texts from the German catalog, money as Intl formats it there
+    german = await open_page(f"/p/{product['id']}", viewer, lang="de-DE")
+    await expect(german.locator("#buy")).to_have_text("Jetzt kaufen", timeout=wait_ms)
+    await expect(german.locator("#price")).to_have_text("59,00\u00a0$")
+    await expect(german.locator("#stock")).to_have_text("Noch 3 verfügbar")
+    await expect(german.locator("#live-heading")).to_have_text("Jetzt live")
 
     # withdrawn, or never there: the page says so
     r = await client.delete(f"/api/products/{product['id']}", headers=brand_user["headers"])

@@ -191,10 +191,12 @@ async function search(q) {
     $("results").replaceChildren(el("li", { class: "muted" }, t("studio.no_results")));
     return;
   }
+  // The button says Add (or Added); the product's name and price describe it.
   $("results").replaceChildren(...results.map((p) => el("li", { "data-product-id": p.id },
     thumb(p),
-    el("div", {}, el("b", {}, p.name), " ", el("span", { class: "muted" }, money(p.price_minor, p.currency))),
-    el("button", { class: "btn small secondary add", type: "button", "aria-label": t("studio.add", { name: p.name }),
+    el("div", { id: `result-${p.id}` }, el("b", {}, p.name), " ",
+      el("span", { class: "muted" }, money(p.price_minor, p.currency))),
+    el("button", { class: "btn small secondary add", type: "button", "aria-describedby": `result-${p.id}`,
       onclick: () => { lineup.push(p); renderLineup(); markResults(); } }, t("studio.add_short")))));
   markResults();
 }
