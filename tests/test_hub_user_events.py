@@ -180,6 +180,26 @@ async def _kill_pubsub_connections(redis: Redis) -> int:
     return killed
 
 
+async def test_a_user_who_comes_back_at_once_is_followed_again(
+    server: ServerThread, actors: Actors, client: httpx.AsyncClient
+) -> None:
+    product = await actors.product(stock=5)
+    alice = await buyer(actors)
+    # Each close unsubscribes and the next sign-in subscribes again, often before Redis
+    # has answered the unsubscription: the answers must not be taken for the server's own.
+    for _ in range(20):
+        conn = await HubClient.open(server.url, token=alice["token"])
+        await conn.wait(lambda f: f["type"] == "hello")
+        await conn.close()
+    conn = await HubClient.open(server.url, token=alice["token"])
+    try:
+        await conn.wait(lambda f: f["type"] == "hello")
+        order = await _bought(client, alice, product)
+        await _order_status(conn, order, "paid")
+    finally:
+        await conn.close()
+
+
 async def test_signing_in_as_someone_else_stops_the_first_users_frames(
     server: ServerThread, actors: Actors, client: httpx.AsyncClient
 ) -> None:

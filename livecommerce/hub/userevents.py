@@ -81,6 +81,9 @@ class _Shard:
         #: SSUBSCRIBEs sent and not yet confirmed, by channel: a confirmation counts only
         #: once the last one is in (an older one may answer after a SUNSUBSCRIBE).
         self._unconfirmed: dict[bytes, int] = {}
+        #: SUNSUBSCRIBEs sent and not yet answered, by channel: an answer beyond these is
+        #: the server's own (the cluster moved the channel's slot).
+        self._unsubscribing: dict[bytes, int] = {}
         self._dirty: dict[bytes, None] = {}
         self._changed = asyncio.Event()
         #: Set once the connection is made (the reader makes it, retrying).
@@ -108,6 +111,7 @@ class _Shard:
         """The connection was made again and ``channels`` are being subscribed anew: only
         their new answers count (those of the lost connection never come)."""
         self._unconfirmed = dict.fromkeys(channels, 1)
+        self._unsubscribing = {}
         for channel in list(self.confirming):
             if channel not in self._unconfirmed:  # its SSUBSCRIBE was lost: send it again
                 self.subscribed.discard(channel)
@@ -136,12 +140,8 @@ class _Shard:
 
     def _confirmed(self, channel: bytes) -> bool:
         """Count one SSUBSCRIBE answered; True when none is outstanding any more."""
-        left = self._unconfirmed.get(channel, 0) - 1
-        if left > 0:
-            self._unconfirmed[channel] = left
-            return False
-        self._unconfirmed.pop(channel, None)
-        return True
+        _count_down(self._unconfirmed, channel)
+        return channel not in self._unconfirmed
 
     def forget(self, channel: bytes) -> None:
         """The server ended ``channel``'s subscription (its slot moved): no longer ours."""
@@ -178,6 +178,7 @@ class _Shard:
             self.fail(channel, Unavailable(UNAVAILABLE))  # nobody waits any more
             if channel in self.subscribed:
                 self.subscribed.discard(channel)
+                self._unsubscribing[channel] = self._unsubscribing.get(channel, 0) + 1
                 await self.pubsub.sunsubscribe(channel)
             self.owner.unrouted(channel, self)
 
@@ -210,9 +211,8 @@ class _Shard:
                     future = self.confirming.pop(channel, None)
                     if future is not None and not future.done():
                         future.set_result(None)
-            elif kind == "sunsubscribe" and channel in self.subscribed:
-                # Not ours (ours leave `subscribed` before they are sent): the cluster
-                # moved the channel's slot to another master.
+            elif kind == "sunsubscribe" and not _count_down(self._unsubscribing, channel):
+                # Not the answer to one of ours: the cluster moved the channel's slot.
                 self.forget(channel)
                 self.owner.moved(channel, self)
 
@@ -390,3 +390,15 @@ def _chain(source: asyncio.Future[None] | None, target: asyncio.Future[None]) ->
         done(None)
     else:
         source.add_done_callback(done)
+
+
+def _count_down(counts: dict[bytes, int], channel: bytes) -> bool:
+    """Take one from ``channel``'s count; False if it had none."""
+    left = counts.get(channel, 0)
+    if left <= 0:
+        return False
+    if left == 1:
+        del counts[channel]
+    else:
+        counts[channel] = left - 1
+    return True
