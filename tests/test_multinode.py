@@ -25,7 +25,15 @@ from streaming.client import post_offer
 from tests.cart_support import buy, buyer
 from tests.hub_client import HubClient
 from tests.multinode import EXAMPLE_CONF, MultiNode, Nginx, Node, render_nginx_conf
-from tests.support import Actors, free_port, seconds, unique, wait_for
+from tests.support import (
+    Actors,
+    ServerThread,
+    free_port,
+    random_address,
+    seconds,
+    unique,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +176,32 @@ async def test_the_client_address_is_the_one_nginx_saw_not_the_one_claimed(
     # claimed address's: a client cannot pick its throttle window through nginx.
     assert await redis.exists(keys.throttle_signup_address("127.0.0.1")) == 1
     assert await redis.exists(keys.throttle_signup_address(claimed)) == 0
+
+
+async def test_a_node_believes_x_forwarded_for_only_from_forwarded_allow_ips(
+    settings: Settings, redis: Redis
+) -> None:
+    claimed = random_address()
+    await redis.delete(keys.throttle_signup_address("127.0.0.1"))
+    # This node's load balancer is elsewhere: a client on loopback is not one.
+    node = ServerThread(settings.with_(forwarded_allow_ips=("192.0.2.1",))).start()
+    try:
+        async with httpx.AsyncClient(base_url=node.url, timeout=seconds(20)) as client:
+            r = await client.post(
+                "/api/auth/signup",
+                json={
+                    "email": f"{unique('direct')}@test.livecommerce.dev",
+                    "password": "correct horse battery",
+                    "display_name": "Direct",
+                    "role": "viewer",
+                },
+                headers={"X-Forwarded-For": claimed},
+            )
+        assert r.status_code == 201, r.text
+    finally:
+        node.stop()
+    assert await redis.exists(keys.throttle_signup_address(claimed)) == 0
+    assert await redis.exists(keys.throttle_signup_address("127.0.0.1")) == 1
 
 
 async def test_nginx_answers_its_own_errors_as_problem_documents(
