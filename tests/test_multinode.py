@@ -123,6 +123,8 @@ async def test_pages_and_api_are_served_by_every_node_without_stickiness(
 ) -> None:
     page = await lb.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    script = await lb.get("/static/live.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert (await lb.get("/openapi.json")).json()["openapi"].startswith("3.")
     email = f"{unique('lb')}@test.livecommerce.dev"
     account = {"email": email, "password": "correct horse battery"}
