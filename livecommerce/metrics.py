@@ -48,6 +48,11 @@ class HubMetrics:
             "Sessions with viewers on this process (streams its reader follows).",
             registry=registry,
         )
+        self.user_channels = Gauge(
+            "livecommerce_hub_user_channels",
+            "Users signed in on this process: the user channels it subscribes to.",
+            registry=registry,
+        )
         self.joins = Counter("livecommerce_hub_joins", "Successful joins.", registry=registry)
         self.closes = Counter(
             "livecommerce_hub_closes",
@@ -74,10 +79,16 @@ class HubMetrics:
             registry=registry,
         )
 
-    def track(self, connections: Callable[[], int], rooms: Callable[[], int]) -> None:
+    def track(
+        self,
+        connections: Callable[[], int],
+        rooms: Callable[[], int],
+        user_channels: Callable[[], int],
+    ) -> None:
         """Read the gauges from the hub's own collections at scrape time."""
         self.connections.set_function(connections)
         self.rooms.set_function(rooms)
+        self.user_channels.set_function(user_channels)
 
     def closed(self, code: int | None) -> None:
         """A connection ended; ``code`` is the server's close code (None: the client left)."""

@@ -242,6 +242,9 @@ async def test_a_change_made_through_one_process_reaches_the_buyer_on_another(
         await _order_status(b, marker, "paid")
         assert _statuses(b) == [(marker, "paid")]
         assert _statuses(a) == [(order, "paid"), (order, "fulfilled")]
+        # Two users signed in there, so two user channels subscribed by that process.
+        metrics = (await client.get(other_process.url + "/metrics")).text
+        assert "\nlivecommerce_hub_user_channels 2.0\n" in metrics
     finally:
         await a.close()
         await b.close()

@@ -62,7 +62,11 @@ class Hub(Component):
         )
         self.user_events = UserEvents(services.redis)
         await self.user_events.start()
-        self.metrics.track(lambda: len(self.connections), lambda: len(self.fanout.rooms))
+        self.metrics.track(
+            lambda: len(self.connections),
+            lambda: len(self.fanout.rooms),
+            lambda: self.user_events.users,
+        )
         services.events.subscribe(SessionStateChanged, self._on_session_state)
         self._tasks = [
             asyncio.create_task(self.fanout.run(), name="hub-reader"),
