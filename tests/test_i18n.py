@@ -171,6 +171,21 @@ async def test_the_server_writes_the_chosen_language_into_the_page(
     assert await lang("/moderate/1") == "en"
 
 
+async def test_a_page_revalidates_per_language(client: httpx.AsyncClient) -> None:
+    english = await client.get("/", headers={"Accept-Language": "en"})
+    german = await client.get("/", headers={"Accept-Language": "de"})
+    assert english.headers["etag"] != german.headers["etag"]
+    again = await client.get(
+        "/", headers={"Accept-Language": "en", "If-None-Match": english.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.headers["content-language"] == "en"
+    # the same validator asked for in another language is not a match: the German page
+    r = await client.get(
+        "/", headers={"Accept-Language": "de", "If-None-Match": english.headers["etag"]}
+    )
+    assert r.status_code == 200 and 'lang="de"' in r.text
+
+
 async def test_every_page_keeps_its_inline_scripts_allowed_in_every_language(
     client: httpx.AsyncClient,
 ) -> None:

@@ -6,6 +6,7 @@ URL and talks to the public API and the WebSocket hub, like any other client.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -47,6 +48,11 @@ def _page(filename: str, frame_ancestors: Sequence[str]) -> Endpoint:
     # only <html lang> differs between languages, so the hashes hold for all.
     hashes = inline_script_hashes(html)
     served = {lang: with_lang(html, lang) for lang in LANGUAGES}
+    # One ETag per language, so a browser revalidates (no-cache) with a 304.
+    etags = {
+        lang: '"' + hashlib.sha256(body.encode()).hexdigest()[:20] + '"'
+        for lang, body in served.items()
+    }
 
     # no-cache: pages are tiny and must pick up a new deploy at once.
     headers = {
@@ -57,7 +63,10 @@ def _page(filename: str, frame_ancestors: Sequence[str]) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         lang = choose(request.cookies.get("lang"), request.headers.get("accept-language"))
-        return HTMLResponse(served[lang], headers={**headers, "Content-Language": lang})
+        own = {**headers, "Content-Language": lang, "ETag": etags[lang]}
+        if etags[lang] in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=own)
+        return HTMLResponse(served[lang], headers=own)
 
     return endpoint
 
