@@ -192,13 +192,12 @@ class Cascade:
         component = self.component
         for session_id in list(component.relays):
             if component.publishing_here(session_id):
-                if session_id in self.origins and await self.ownership.refresh_origin(session_id):
-                    pass
-                elif await self.claim_origin(session_id) is not None:
-                    log.warning(
-                        "session %s: another node holds the origin lease of a show published here",
-                        session_id,
-                    )
+                refreshed = session_id in self.origins and await self.ownership.refresh_origin(
+                    session_id
+                )
+                if not refreshed and await self.claim_origin(session_id) is not None:
+                    # Redis lost the lease and another node's host took it meanwhile.
+                    log.warning("session %s: published here, origin lease elsewhere", session_id)
                 await self.ownership.register(session_id, role="origin", upstream=None)
                 continue
             if not component.has_viewers(session_id):
