@@ -16,6 +16,10 @@ steady window, with the host alone and with all viewers; frames per second
 each viewer received; time from a viewer's WHEP POST to its first complete
 keyframe, for viewers joining one at a time after the window.
 Last line: one JSON object.
+
+``--topology origin+2edges`` measures the relay cascade instead: the origin and
+the edges as separate ``serve`` processes, the single-process figures as the
+baseline of the same run (scripts/relay_topology.py).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender
 
 from scripts.bench_procs import free_port, wait_ready
 from scripts.relay_peers import FPS, HEIGHT, WIDTH, CountingViewer, LoopTrack, encode_loop
+from scripts.relay_topology import parse_topology, run_topology
 from streaming.aiortc_hooks import on_keyframe_request
 from streaming.client import post_offer
 
@@ -237,6 +242,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     kbits = sum(len(f) for f in frames) * 8 / args.loop_seconds / 1000
     log(f"{len(frames)} frames, {kbits:.0f} kbit/s, keyframe {len(frames[0]) // 1024} KiB")
     workdir = Path(tempfile.mkdtemp(prefix="bench_relay_"))
+    if args.topology:
+        try:
+            cascade = await run_topology(args, frames, workdir, log)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return {
+            "width": WIDTH,
+            "height": HEIGHT,
+            "fps_target": FPS,
+            "host_kbps": round(kbits),
+            **cascade,
+        }
     try:
         with server(workdir, "encoded") as (url, pid):
             log(f"encoded relay server pid {pid} at {url}")
@@ -305,6 +322,13 @@ def main() -> None:
     parser.add_argument("--join-gap", type=float, default=1.2)
     parser.add_argument("--bitrate", type=int, default=1_500_000, help="host video bits/s")
     parser.add_argument("--loop-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--topology",
+        type=parse_topology,
+        default=None,
+        help="origin+<N>edges: the origin and N edges as separate processes (the relay "
+        "cascade); --viewers are spread over the edges",
+    )
     args = parser.parse_args()
     # uvloop (as uvicorn uses for the server) drains each UDP socket per wake-up;
     # asyncio's selector loop reads one datagram per socket per loop iteration,
