@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ import redis
 
 from livecommerce.valkey import valkey_server_binary
 
-__all__ = ["SLOTS", "ValkeyCluster"]
+__all__ = ["SLOTS", "ValkeyCluster", "free_base_port"]
 
 #: Hash slots of a Redis/Valkey Cluster.
 SLOTS = 16384
@@ -44,12 +45,14 @@ SLOTS = 16384
 
 class ValkeyCluster:
     """``masters`` cluster-enabled ``valkey-server`` processes on consecutive ports from
-    ``port``; their files (``nodes.conf``, logs) under ``directory``."""
+    ``port`` (0: the first free run of them, bus ports included); their files
+    (``nodes.conf``, logs) under ``directory``."""
 
     def __init__(self, directory: Path, *, port: int = 7100, masters: int = 3) -> None:
         if masters < 1:
             raise ValueError("a cluster needs at least one master")
         self.directory = directory.resolve()
+        port = port or free_base_port(masters)
         self.ports = [port + i for i in range(masters)]
         self._processes: list[subprocess.Popen[bytes]] = []
 
@@ -166,6 +169,25 @@ class ValkeyCluster:
         self.stop()
 
 
+def free_base_port(count: int = 3) -> int:
+    """A port ``p`` with ``p`` … ``p + count - 1`` and their cluster bus ports
+    (``+ 10000``) free on 127.0.0.1 now."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base: int = probe.getsockname()[1]
+        if base + count + 10000 > 65535:
+            continue
+        try:
+            for port in (base + i + bus for i in range(count) for bus in (0, 10000)):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free run of ports for a cluster")
+
+
 def _answers(client: redis.Redis) -> bool:
     return bool(client.ping())
 
@@ -184,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m livecommerce.valkeycluster",
         description="Start a private 3-master Valkey Cluster; run COMMAND against it.",
     )
-    parser.add_argument("--port", type=int, default=7100, help="first master's port")
+    parser.add_argument(
+        "--port", type=int, default=7100, help="first master's port (0: free ports)"
+    )
     parser.add_argument("--masters", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="default: a temporary one")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -95,24 +94,6 @@ def test_a_cluster_url_is_accepted_and_a_database_number_is_not() -> None:
 # --- against a real cluster ---
 
 
-def _free_base_port() -> int:
-    """A port p with p, p+1, p+2 and their cluster bus ports (+10000) free."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base > 55000:
-            continue
-        try:
-            for port in (base + i + bus for i in range(3) for bus in (0, 10000)):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free ports for a cluster")
-
-
 @pytest.fixture(scope="module")
 def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("REDIS_URL", "")
@@ -120,7 +101,7 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         return
     directory: Path = tmp_path_factory.mktemp("cluster")
-    with ValkeyCluster(directory, port=_free_base_port()) as cluster:
+    with ValkeyCluster(directory, port=0) as cluster:
         yield cluster.url
 
 
