@@ -23,6 +23,7 @@ from livecommerce.accounts import api as accounts_api
 from livecommerce.api.openapi import openapi_document
 from livecommerce.api.routing import Edge, JSONResponse
 from livecommerce.catalog import api as catalog_api
+from livecommerce.clock import Clock
 from livecommerce.components import BoundApi, Component, bind
 from livecommerce.dashboard import api as dashboard_api
 from livecommerce.dashboard.component import Dashboard
@@ -147,11 +148,13 @@ def create_app(
     *,
     parts: PartsFactory = default_parts,
     run_jobs: bool | None = None,
+    clock: Clock | None = None,
 ) -> Starlette:
     """Build the app: the composition root, the one place that knows every part.
     ``parts`` defaults to :func:`default_parts`; ``run_jobs`` (default:
-    ``settings.embedded_worker``) runs background jobs in-process."""
-    services = Services(settings)
+    ``settings.embedded_worker``) runs background jobs in-process; ``clock`` (default:
+    one moved by ``settings.clock_offset_s``) is the app's wall clock, a test's to move."""
+    services = Services(settings, clock=clock)
     built = parts(services)
     apis = core_apis(services) + list(built.apis)
     edge = Edge(tokens=services.tokens, max_body_bytes=settings.http_max_body_bytes)

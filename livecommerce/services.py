@@ -11,12 +11,12 @@ hands each part the others it uses.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
 from livecommerce.auth.tokens import TokenSigner
+from livecommerce.clock import Clock
 from livecommerce.db.engine import Database
 from livecommerce.events import EventBus
 from livecommerce.metrics import Metrics
@@ -36,13 +36,14 @@ class Services:
         *,
         db: Database | None = None,
         metrics: Metrics | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         #: No connection is made until first use, in the app's event loop.
         self.db = db or Database(settings.database_url)
         self.metrics = metrics or Metrics()
-        self.clock = clock
+        #: The wall clock every time-based rule reads (livecommerce.clock); tests move it.
+        self.clock = clock or Clock(offset_s=settings.clock_offset_s)
         self.tokens = TokenSigner(settings.secret_key, ttl_s=settings.token_ttl_s)
         self.events = EventBus()
         self._redis: Redis | None = None

@@ -29,6 +29,9 @@ class SettingsError(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     environment: str = "development"
+    #: Tests only: seconds the app's wall clock (livecommerce.clock) is moved forward
+    #: (``CLOCK_OFFSET_S``); refused when ``LIVECOMMERCE_ENV=production``.
+    clock_offset_s: float = 0.0
     data_dir: Path = Path(".livecommerce")
     database_url: str = ""
     #: ``None`` means: start a private ``valkey-server`` under ``data_dir``.
@@ -105,7 +108,8 @@ class Settings:
     #: finish before it gets 409 ``idempotency_in_progress``, and how often it looks.
     idempotency_wait_s: float = 30.0
     idempotency_poll_s: float = 0.05
-    #: Cart: days after a purchase its buyer may ask for a refund (0: never).
+    #: Cart: days after a purchase its buyer may ask for a refund (0: never); a creator's
+    #: commission on it stays ``pending`` until then, and becomes ``payable`` after.
     return_window_days: int = 30
     #: Hub: seconds a product card (name, images, prices) is cached per process.
     card_ttl_s: float = 5.0
@@ -197,8 +201,12 @@ class Settings:
                 f"LIBRARY_LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}, got {library_log_level!r}"
             )
         ice = tuple(s.strip() for s in env.get("ICE_SERVERS", "").split(",") if s.strip())
+        clock_offset_s = _float(env, "CLOCK_OFFSET_S", 0.0, low=-1e10)
+        if clock_offset_s and environment == "production":
+            raise SettingsError("CLOCK_OFFSET_S is for tests; it is refused in production")
         return cls(
             environment=environment,
+            clock_offset_s=clock_offset_s,
             data_dir=data_dir,
             database_url=database_url,
             redis_url=redis_url,

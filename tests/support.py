@@ -15,6 +15,7 @@ import uvicorn
 
 from livecommerce.accounts.store import create_user
 from livecommerce.app import Parts, PartsFactory, create_app, default_parts
+from livecommerce.clock import Clock
 from livecommerce.components import bind
 from livecommerce.db.engine import Database
 from livecommerce.server import uvicorn_config
@@ -49,8 +50,16 @@ def streaming_only(services: Services) -> Parts:
 class ServerThread:
     """A real uvicorn server for ``create_app(settings)`` in a thread of its own."""
 
-    def __init__(self, settings: Settings, *, parts: PartsFactory = default_parts) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        parts: PartsFactory = default_parts,
+        clock: Clock | None = None,
+    ) -> None:
         self.port = free_port()
+        #: The server's wall clock: ``server.clock.advance(days=31)`` moves it at once.
+        self.clock = clock or Clock(offset_s=settings.clock_offset_s)
         self.url = f"http://127.0.0.1:{self.port}"
         self._parts: Parts | None = None
 
@@ -58,7 +67,7 @@ class ServerThread:
             self._parts = parts(services)
             return self._parts
 
-        self.app = create_app(settings, parts=build)
+        self.app = create_app(settings, parts=build, clock=self.clock)
         # What `livecommerce serve` runs (livecommerce.server), with pings off and a
         # short graceful shutdown.
         config = uvicorn_config(

@@ -42,6 +42,10 @@ def test_development_defaults(tmp_path: Path) -> None:
         ({"CACHE_MAX_ENTRIES": "0"}, "CACHE_MAX_ENTRIES"),
         ({"CARD_TTL_S": "-1"}, "CARD_TTL_S"),
         ({"STOCK_EVENT_INTERVAL_S": "0"}, "STOCK_EVENT_INTERVAL_S"),
+        (
+            {"LIVECOMMERCE_ENV": "production", "SECRET_KEY": "k" * 32, "CLOCK_OFFSET_S": "60"},
+            "CLOCK_OFFSET_S",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], names: str) -> None:
