@@ -352,3 +352,90 @@ async def test_the_origin_dies_the_host_republishes_and_viewers_everywhere_see_i
             await republished.close()
         if not origin.alive:
             origin.start()
+
+
+# The watch page's <video>: every frame it presents (time, and the stream it came on),
+# and whether the picture has light in it (the host's markers are white bars on black).
+_OBSERVE = """() => {
+  const video = document.getElementById("video");
+  window.presented = [];
+  const canvas = document.createElement("canvas");
+  const each = (now) => {
+    const stream = video.srcObject ? video.srcObject.id : null;
+    window.presented.push([Date.now(), stream]);
+    video.requestVideoFrameCallback(each);
+  };
+  video.requestVideoFrameCallback(each);
+  window.brightest = () => {
+    if (!video.videoWidth) return 0;
+    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(video, 0, 0);
+    const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    let max = 0;
+    for (let i = 0; i < data.length; i += 4) max = Math.max(max, data[i], data[i + 1], data[i + 2]);
+    return max;
+  };
+}"""
+
+
+@pytest.mark.browser
+async def test_the_watch_page_through_nginx_plays_the_show_and_survives_its_node_dying(
+    cluster: MultiNode, lb: httpx.AsyncClient, lb_actors: Actors, redis: Any
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.test_media_browser import ARGS, CHROMIUM
+
+    show = await lb_actors.show()
+    sid, token = show["id"], show["host"]["token"]
+    host = Host(audio=False)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{cluster.url}/watch/{sid}")
+            await page.evaluate(_OBSERVE)
+
+            # The page's player reached some node through nginx and waits there.
+            async def waiting_node() -> str | None:
+                reg = await redis.hgetall(keys.session_nodes(sid))
+                urls = [encoding.loads(v)["url"] for v in reg.values()]
+                return urls[0] if len(urls) == 1 else None
+
+            await wait_for(waiting_node, timeout=15)
+            watched_url = await waiting_node()
+            watched = next(n for n in cluster.nodes if n.url == watched_url)
+            origin = next(n for n in cluster.nodes if n is not watched)
+            r = await post_offer(lb, f"{origin.url}/whip/{sid}", host.pc, token=token)
+            assert r.status_code == 201, r.text
+
+            # Through the edge: decoded, non-black video in the page's <video>.
+            async def lit() -> bool:
+                count = await page.evaluate("window.presented.length")
+                return bool(count > 15 and await page.evaluate("window.brightest()") > 128)
+
+            await wait_for(lit, timeout=20)
+
+            # Its node dies: the page plays again on a new connection within 3 s.
+            streams = {s for _, s in await page.evaluate("window.presented")}
+            killed_ms = await page.evaluate("Date.now()")
+            watched.kill()
+
+            async def again() -> bool:
+                frames = await page.evaluate("window.presented")
+                return sum(1 for _, s in frames if s not in streams) > 15
+
+            await wait_for(again, timeout=15)
+            frames = await page.evaluate("window.presented")
+            first_new = min(t for t, s in frames if s not in streams)
+            took = (first_new - killed_ms) / 1000
+            print(f"watch page: video again {took:.2f} s after its node was killed")
+            assert took <= seconds(3), took
+            assert await page.evaluate("window.brightest()") > 128
+        finally:
+            await browser.close()
+            await host.close()
+            for node in cluster.nodes:
+                if not node.alive:
+                    node.start()

@@ -144,7 +144,7 @@ export async function whipPublish(sessionId, stream, onState = () => {}) {
 }
 
 /** WHEP: play the session into `video`; plays again by itself when the connection fails
- * or its video stops for 1.5 s (the node serving it died): a new offer through the load
+ * or its video stops for 1 s (the node serving it died): a new offer through the load
  * balancer reaches a live node (docs/streaming.md, "Several nodes"). */
 export function whepPlay(sessionId, video, onState = () => {}) {
   let pc = null, resource = null, stopped = false, timer = null, watchdog = null;
@@ -184,7 +184,7 @@ export function whepPlay(sessionId, video, onState = () => {}) {
     if (mine !== pc) { packets = 0; flowing = false; return; }
     if (now > packets) { packets = now; since = Date.now(); flowing = true; return; }
     if (now < packets) { packets = now; flowing = false; return; }  // a new connection
-    if (flowing && Date.now() - since > 1500) { flowing = false; packets = 0; onState("stalled"); retry(0); }
+    if (flowing && Date.now() - since > 1000) { flowing = false; packets = 0; onState("stalled"); retry(0); }
   }, 250);
   start();
   return {
