@@ -48,7 +48,10 @@ class CartComponent(Component):
             services.mux, wait_s=settings.idempotency_wait_s, poll_s=settings.idempotency_poll_s
         )
         self.events = StockEvents(
-            redis, interval_s=settings.stock_event_interval_s, maxlen=settings.hub_stream_maxlen
+            redis,
+            interval_s=settings.stock_event_interval_s,
+            maxlen=settings.hub_stream_maxlen,
+            clock=services.clock,
         )
         self.metrics = CartMetrics(services.metrics.registry)
         self.writer = OrderWriter(db, window_s=settings.order_batch_window_s, metrics=self.metrics)

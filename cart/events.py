@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 
 from livecommerce import keys
 from livecommerce.sessionfeed import publish
 from livecommerce.stocklevels import units_left
+from livecommerce.streampos import position
 
 __all__ = ["StockEvents"]
 
@@ -27,8 +29,16 @@ log = logging.getLogger("livecommerce.cart")
 
 
 class StockEvents:
-    def __init__(self, redis: Redis, *, interval_s: float = 0.25, maxlen: int = 1000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        interval_s: float = 0.25,
+        maxlen: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = redis
+        self.clock = clock
         self.interval_s = interval_s
         self.maxlen = maxlen
         self._dirty: dict[int, set[int]] = {}
@@ -81,5 +91,7 @@ class StockEvents:
                 "units_left": sum(variants.values()),
                 "variants": {str(v): n for v, n in variants.items()},
             }
+            now_ms = int(self.clock() * 1000)
             for session_id in sorted(targets):
-                await publish(self.redis, session_id, event, maxlen=self.maxlen)
+                at = await position(self.redis, session_id, now_ms)
+                await publish(self.redis, session_id, {**event, **at.fields()}, maxlen=self.maxlen)

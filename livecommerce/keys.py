@@ -13,6 +13,9 @@ import hashlib
 __all__ = [
     "cart",
     "idempotency",
+    "link",
+    "link_tag",
+    "link_visitors",
     "on_sale",
     "product_buyers",
     "product_counts",
@@ -40,7 +43,9 @@ __all__ = [
     "session_pin",
     "session_presence",
     "session_seq",
+    "session_live_start",
     "session_status",
+    "session_stream_start",
     "session_tag",
     "session_uniques",
     "session_viewers_tick",
@@ -72,6 +77,18 @@ def session_pin(session_id: int) -> str:
 def session_status(session_id: int) -> str:
     """String: the session's status as the hub last heard it (mirror of SQL, for snapshots)."""
     return f"{session_tag(session_id)}:status"
+
+
+def session_stream_start(session_id: int) -> str:
+    """String (int): unix ms of the program date-time of the first frame the HLS packager
+    wrote for the show: position 0 of its stream (livecommerce.streampos)."""
+    return f"{session_tag(session_id)}:stream_start"
+
+
+def session_live_start(session_id: int) -> str:
+    """String (int): unix ms when the show went live; positions count from it while no
+    stream start is known (livecommerce.streampos)."""
+    return f"{session_tag(session_id)}:live_start"
 
 
 def session_chat(session_id: int) -> str:
@@ -226,6 +243,27 @@ def session_nodes(session_id: int) -> str:
     serves the show's video (origin, edges, nodes with viewers waiting), refreshed
     every second; an entry past ``until_ms`` is a dead node's."""
     return f"{session_tag(session_id)}:nodes"
+
+
+# --- affiliate links (hash tag ``{l:<code>}``: one link's keys share a slot) ---
+
+
+def link_tag(code: str) -> str:
+    return f"lc:{{l:{code}}}"
+
+
+def link(code: str) -> str:
+    """Hash: the link's target, written when it is made (``/l/<code>`` reads only this):
+    ``i`` link id, ``c`` creator id, ``k`` target kind, ``p`` product id, ``s`` session
+    id, ``h`` the creator's handle, ``g`` ``1`` while the product is withdrawn, and ``n``
+    its click count (HINCRBY). A code unknown to SQL is cached as ``x`` = ``1`` with a
+    short TTL (see livecommerce.creators.links)."""
+    return f"{link_tag(code)}:link"
+
+
+def link_visitors(code: str) -> str:
+    """HyperLogLog of the link's visitors (``lc_v`` cookie ids): unique clicks."""
+    return f"{link_tag(code)}:visitors"
 
 
 # --- sign-in throttles (one key per window; the script touches one key per call) ---

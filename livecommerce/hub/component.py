@@ -23,6 +23,7 @@ from livecommerce.hub.rights import RightsCache
 from livecommerce.hub.userevents import UserEvents
 from livecommerce.services import Services
 from livecommerce.sessionfeed import publish
+from livecommerce.streampos import mark_live
 
 __all__ = ["Hub", "Member"]
 
@@ -87,6 +88,8 @@ class Hub(Component):
         session_id, status = event.session_id, event.status
         redis = self.services.redis
         await redis.set(keys.session_status(session_id), status)
+        if status == SessionStatus.LIVE:
+            await mark_live(redis, session_id, int(self.services.clock() * 1000))
         if status == SessionStatus.ENDED:
             await end_pins(self.services, session_id)
         await publish(

@@ -22,6 +22,7 @@ from livecommerce.hub.schemas import PinIn, PinOut
 from livecommerce.pinstate import PinState, clear_pin, store_pin
 from livecommerce.services import Services
 from livecommerce.sessionfeed import publish
+from livecommerce.streampos import mark_live, position, stream_base
 
 __all__ = ["end_pins", "pin_history", "pin_out", "pin_product", "pin_state", "unpin"]
 
@@ -30,9 +31,21 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def pin_out(pin: Pin) -> PinOut:
-    """The pin history record the API answers with."""
-    return PinOut.model_validate(pin, from_attributes=True)
+def pin_out(pin: Pin, base_ms: int | None = None) -> PinOut:
+    """The pin history record the API answers with. ``base_ms``: unix ms of the show's
+    position 0 (:func:`livecommerce.streampos.stream_base`); ``None``: when it went live."""
+    out = PinOut.model_validate(pin, from_attributes=True)
+    pdt = _ms(pin.pinned_at)
+    base = base_ms if base_ms is not None else pdt - (pin.offset_ms or 0)
+    return out.model_copy(
+        update={
+            "pdt_ms": pdt,
+            "pos_ms": max(0, pdt - base),
+            "unpinned_pos_ms": (
+                None if pin.unpinned_at is None else max(0, _ms(pin.unpinned_at) - base)
+            ),
+        }
+    )
 
 
 def pin_state(pin: Pin) -> PinState:
@@ -121,7 +134,9 @@ async def pin_product(
         )
         db.add(row)
         await db.commit()
-        out = pin_out(row)
+    await mark_live(services.redis, session_id, _ms(started))
+    at = await position(services.redis, session_id, _ms(now), started_ms=_ms(started))
+    out = pin_out(row, at.pdt_ms - at.pos_ms)
     state = pin_state(row)
     await store_pin(services.redis, state)
     await services.events.publish(ProductPinned(session_id=session_id, pin=state))
@@ -129,7 +144,7 @@ async def pin_product(
     await publish(
         services.redis,
         session_id,
-        {"type": "pinned", **view},
+        {"type": "pinned", **view, **at.fields()},
         maxlen=services.settings.hub_stream_maxlen,
         count="pins",
     )
@@ -160,12 +175,14 @@ async def unpin(
         await _close_open_pins(db, session_id, now)
         row.unpinned_at = now
         await db.commit()
-        out = pin_out(row)
+        started = _ms(row.pinned_at) - (row.offset_ms or 0)
+        at = await position(services.redis, session_id, _ms(now), started_ms=started)
+        out = pin_out(row, at.pdt_ms - at.pos_ms)
     await clear_pin(services.redis, session_id)
     await publish(
         services.redis,
         session_id,
-        {"type": "unpinned", "pin_id": out.id, "product_id": out.product_id},
+        {"type": "unpinned", "pin_id": out.id, "product_id": out.product_id, **at.fields()},
         maxlen=services.settings.hub_stream_maxlen,
     )
     return out
@@ -184,11 +201,13 @@ async def end_pins(services: Services, session_id: int) -> None:
         await _close_open_pins(db, session_id, now)
         await db.commit()
         pin_id, product_id = row.id, row.product_id
+        started = _ms(row.pinned_at) - (row.offset_ms or 0)
+    at = await position(services.redis, session_id, _ms(now), started_ms=started)
     await clear_pin(services.redis, session_id)
     await publish(
         services.redis,
         session_id,
-        {"type": "unpinned", "pin_id": pin_id, "product_id": product_id},
+        {"type": "unpinned", "pin_id": pin_id, "product_id": product_id, **at.fields()},
         maxlen=services.settings.hub_stream_maxlen,
     )
 
@@ -197,5 +216,8 @@ async def pin_history(services: Services, session_id: int) -> list[PinOut]:
     async with services.db.sessions() as db:
         if await db.get(LiveSession, session_id) is None:
             raise NotFound(f"live session {session_id} does not exist")
-        rows = await db.scalars(select(Pin).where(Pin.session_id == session_id).order_by(Pin.id))
-        return [pin_out(r) for r in rows]
+        rows = list(
+            await db.scalars(select(Pin).where(Pin.session_id == session_id).order_by(Pin.id))
+        )
+    base = await stream_base(services.redis, session_id)
+    return [pin_out(r, base) for r in rows]

@@ -44,6 +44,13 @@ class PinOut(BaseModel):
     pinned_at: datetime
     unpinned_at: datetime | None
     offset_ms: int | None = Field(description="Milliseconds since the show went live.")
+    pos_ms: int = Field(
+        0, description="Stream position of the pin: ms since the show's stream started."
+    )
+    pdt_ms: int = Field(0, description="The pin's program date-time: unix ms.")
+    unpinned_pos_ms: int | None = Field(
+        None, description="Stream position of the unpin; null while pinned."
+    )
 
 
 class SessionState(BaseModel):
