@@ -124,3 +124,26 @@ async def test_edges_chain_past_the_origins_limit_and_stop_pulling_when_nobody_w
             await watcher.close()
         await host.close()
         await actors.client.aclose()
+
+
+async def test_an_h264_host_reaches_a_viewer_through_an_edge_as_h264(
+    nodes: list[ServeProcess], http: httpx.AsyncClient, db: Database
+) -> None:
+    origin, edge, _ = nodes
+    actors = Actors(httpx.AsyncClient(base_url=origin.url, timeout=10), db)
+    show = await actors.show()
+    sid = show["id"]
+    host = Host(video_mime="video/H264", audio=False)
+    watcher: Watcher | None = None
+    try:
+        r = await post_offer(http, f"{origin.url}/whip/{sid}", host.pc, token=show["host"]["token"])
+        assert r.status_code == 201, r.text
+        watcher = await _watch(http, edge, sid)
+        await wait_for(lambda: advancing(watcher.markers, 10), timeout=15)
+        body = (await http.get(f"{edge.url}/api/sessions/{sid}/media")).json()
+        assert body["codec"] == "video/H264", body
+    finally:
+        if watcher is not None:
+            await watcher.close()
+        await host.close()
+        await actors.client.aclose()
