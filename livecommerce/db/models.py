@@ -7,6 +7,7 @@ are integer basis points. Times are timezone-aware UTC.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,13 +24,20 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    delete,
+    event,
+    insert,
+    inspect,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 __all__ = [
     "Base",
     "Brand",
+    "CollabOffer",
+    "CollabRate",
+    "Collaboration",
     "CommissionEntry",
     "LiveSession",
     "ModerationAction",
@@ -40,11 +48,14 @@ __all__ = [
     "PaymentMethod",
     "Pin",
     "Product",
+    "ProductTerm",
     "Role",
     "SessionModerator",
     "SessionProduct",
     "SessionStatus",
+    "ShowcaseItem",
     "User",
+    "name_terms",
     "Variant",
     "utcnow",
 ]
@@ -164,6 +175,8 @@ class Product(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: The marketplace's category filter ("" for none): lowercase letters, digits, dashes.
+    category: Mapped[str] = mapped_column(String(64), default="")
 
     variants: Mapped[list[Variant]] = relationship(
         back_populates="product", order_by="Variant.id", cascade="all, delete-orphan"
@@ -340,3 +353,116 @@ class ModerationAction(Base):
 
 
 Index("ix_orders_session_created", Order.session_id, Order.created_at)
+
+
+# --- The creator economy: collaborations, showcases, the marketplace (livecommerce.creators)
+
+
+class ProductTerm(Base):
+    """One word of a product's name, casefolded: the marketplace's text search looks words
+    up by prefix in this table's primary key (an index both databases use for ``q``).
+    Written with the product's name by :func:`_write_terms` (any ORM insert or rename)."""
+
+    __tablename__ = "product_terms"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Collaboration(Base):
+    """A product open to all creators: the rate in force now and a scheduled cut (a cut
+    waits out the rate lock). The history that rates are computed from is ``CollabRate``;
+    this row is its present, kept for the marketplace's indexes."""
+
+    __tablename__ = "collaborations"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    rate_bps: Mapped[int] = mapped_column(Integer)
+    #: The scheduled cut: its rate (0: the collaboration closes) and when it applies.
+    pending_rate_bps: Mapped[int | None] = mapped_column(Integer, default=None)
+    pending_from: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CollabRate(Base):
+    """The open rate's history: from ``effective_from`` on, attributions that begin earn
+    ``rate_bps`` (None: the collaboration is closed)."""
+
+    __tablename__ = "collab_rates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    rate_bps: Mapped[int | None] = mapped_column(Integer, default=None)
+    effective_from: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CollabOffer(Base):
+    """A targeted offer: a brand offers one creator a higher rate on one product."""
+
+    __tablename__ = "collab_offers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    rate_bps: Mapped[int] = mapped_column(Integer)
+    #: offered | accepted | declined | withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="offered")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: An accepted offer withdrawn by the brand still applies until then (the rate lock).
+    ends_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ShowcaseItem(Base):
+    """A product in a creator's showcase, in the creator's order."""
+
+    __tablename__ = "showcase_items"
+    __table_args__ = (UniqueConstraint("creator_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The marketplace's keyset scans: newest (id), price and rate orders, each filterable.
+Index("ix_products_brand_id_id", Product.brand_id, Product.id)
+Index("ix_products_category_id", Product.category, Product.id)
+Index("ix_products_price_id", Product.price_minor, Product.id)
+Index("ix_collaborations_rate", Collaboration.rate_bps, Collaboration.product_id)
+Index("ix_collab_rates_product_from", CollabRate.product_id, CollabRate.effective_from)
+Index("ix_collab_offers_creator", CollabOffer.creator_id, CollabOffer.status)
+Index("ix_showcase_items_creator_position", ShowcaseItem.creator_id, ShowcaseItem.position)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def name_terms(name: str) -> list[str]:
+    """The words of a name as the marketplace searches them: casefolded, each once."""
+    return list(dict.fromkeys(w[:64] for w in _WORD.findall(name.casefold())))[:32]
+
+
+@event.listens_for(Product, "after_insert")
+@event.listens_for(Product, "after_update")
+def _write_terms(mapper: Mapper[Product], conn: Connection, product: Product) -> None:
+    # In the product's own flush, so its words can never disagree with its name.
+    if not inspect(product).attrs.name.history.has_changes():
+        return
+    conn.execute(delete(ProductTerm).where(ProductTerm.product_id == product.id))
+    terms = name_terms(product.name)
+    if terms:
+        conn.execute(insert(ProductTerm), [{"term": t, "product_id": product.id} for t in terms])
