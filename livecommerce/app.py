@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cart import api as cart_api
+from cart.brand import api as brand_api
 from cart.component import CartComponent
 from livecommerce import ops, redisclient
 from livecommerce.accounts import api as accounts_api
@@ -73,6 +74,7 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
             bind(hub_api.api, hub),
             bind(streaming_api.api, streaming),
             bind(cart_api.api, cart),
+            bind(brand_api.api, cart),
             bind(moderation_api.api, services),
             bind(dashboard_api.api, dashboard),
         ],
