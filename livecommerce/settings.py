@@ -117,6 +117,12 @@ class Settings:
     cache_max_entries: int = 10_000
     #: Whether ``serve`` runs the background worker jobs itself (embedded default).
     embedded_worker: bool = True
+    #: Collaborations: the range a brand's open or targeted rate must be in, basis points.
+    collab_min_rate_bps: int = 100
+    collab_max_rate_bps: int = 8000
+    #: Collaborations: days a rate cut (or a close, or a withdrawn accepted offer) waits
+    #: before it applies to attributions; raises apply at once.
+    collab_rate_lock_days: int = 30
     #: Streaming: ICE servers, as ``stun:host:port`` / ``turn:user:pass@host:port``.
     ice_servers: tuple[str, ...] = ()
     #: Streaming: a publisher silent this long is replaced when the show's host publishes again.
@@ -245,6 +251,15 @@ class Settings:
             card_ttl_s=_float(env, "CARD_TTL_S", cls.card_ttl_s, low=0),
             cache_max_entries=_int(env, "CACHE_MAX_ENTRIES", cls.cache_max_entries, low=1),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
+            collab_min_rate_bps=_int(
+                env, "COLLAB_MIN_RATE_BPS", cls.collab_min_rate_bps, low=1, high=10_000
+            ),
+            collab_max_rate_bps=_int(
+                env, "COLLAB_MAX_RATE_BPS", cls.collab_max_rate_bps, low=1, high=10_000
+            ),
+            collab_rate_lock_days=_int(
+                env, "COLLAB_RATE_LOCK_DAYS", cls.collab_rate_lock_days, low=0, high=3650
+            ),
             hub_stream_maxlen=_int(env, "HUB_STREAM_MAXLEN", cls.hub_stream_maxlen, low=10),
             hub_send_queue=_int(env, "HUB_SEND_QUEUE", cls.hub_send_queue, low=4),
             hub_send_buffer_bytes=_int(
