@@ -146,9 +146,15 @@ class Cascade:
             on_closed=self._upstream_closed,
             on_codec=component.switch_codec,
         )
-        if session_id not in component.relays or not component.has_viewers(session_id):
-            await upstream.close()  # everybody left while we connected
+        if (
+            self._stopping
+            or component.publishing_here(session_id)  # the host came here meanwhile
+            or session_id not in component.relays  # everybody left while we connected
+            or not component.has_viewers(session_id)
+        ):
+            await upstream.close()
             return
+        upstream.attach()
         self.upstreams[session_id] = upstream
         self._origin_of[session_id] = origin.id
         if upstream.video_mime is not None:

@@ -73,6 +73,7 @@ class Upstream:
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
         self._last_media = time.monotonic()
+        self._attached = False
         pc.on("connectionstatechange", self._state_changed)
 
     @classmethod
@@ -88,9 +89,9 @@ class Upstream:
         on_closed: Callable[[Upstream], Awaitable[None]],
         on_codec: Callable[[int, str], None],
     ) -> Upstream:
-        """POST a WHEP offer to ``source`` and attach to ``relay`` as its publisher.
-        Raises :class:`UpstreamRefused` or ``httpx.HTTPError`` when the source
-        cannot be pulled from (nothing is left behind then)."""
+        """POST a WHEP offer to ``source``; call :meth:`attach` next to feed ``relay``
+        (or :meth:`close`). Raises :class:`UpstreamRefused` or ``httpx.HTTPError``
+        when the source cannot be pulled from (nothing is left behind then)."""
         pc = RTCPeerConnection(configuration)
         self = cls(
             session_id=session_id,
@@ -123,13 +124,19 @@ class Upstream:
             self.closed = True
             await pc.close()
             raise
-        relay.attach_publisher(video_mime=self.video_mime, send_pli=self._send_pli)
-        log.info("session %s: edge pulling from node %s", session_id, source.id)
         return self
+
+    def attach(self) -> None:
+        """Become the relay's publisher: frames flow to it from now on. Call it
+        only while nobody publishes the show on this node (no await between the
+        check and this call)."""
+        self._attached = True
+        self.relay.attach_publisher(video_mime=self.video_mime, send_pli=self._send_pli)
+        log.info("session %s: edge pulling from node %s", self.session_id, self.source.id)
 
     def _forward(self, kind: str) -> FrameCallback:
         def forward(codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
-            if self.closed:
+            if self.closed or not self._attached:
                 return
             self._last_media = time.monotonic()
             mime = codec.mimeType
@@ -165,7 +172,8 @@ class Upstream:
         self.closed = True
         for task in self._tasks:
             task.cancel()
-        self.relay.detach_publisher(self._send_pli)
+        if self._attached:
+            self.relay.detach_publisher(self._send_pli)
         try:
             await self.pc.close()
             if self.location is not None and self._http is not None:
