@@ -142,6 +142,13 @@ class Settings:
     stream_origin_lease_ms: int = 3000
     #: Streaming: edges that pull straight from the origin; further edges pull from an edge.
     stream_origin_max_edges: int = 8
+    #: Streaming: WebRTC (WHEP) viewers of one show, over all nodes, beyond which a new
+    #: WHEP offer gets 503 ``webrtc_full`` with the show's HLS URL (0: no cap).
+    stream_max_webrtc_viewers: int = 0
+    #: Replays: days an ended show's media (its replay and clips) is kept (0: for ever).
+    replay_retention_days: int = 90
+    #: Replays: highlight clips made when a show ends (its moments with the most buys).
+    replay_clips: int = 3
     #: HTTP: largest request body an endpoint reads unless it declares its own
     #: (``Endpoint.max_body``); bigger bodies get 413 before they are read.
     http_max_body_bytes: int = 64 * 1024
@@ -309,6 +316,13 @@ class Settings:
             stream_origin_max_edges=_int(
                 env, "STREAM_ORIGIN_MAX_EDGES", cls.stream_origin_max_edges, low=1
             ),
+            stream_max_webrtc_viewers=_int(
+                env, "STREAM_MAX_WEBRTC_VIEWERS", cls.stream_max_webrtc_viewers, low=0
+            ),
+            replay_retention_days=_int(
+                env, "REPLAY_RETENTION_DAYS", cls.replay_retention_days, low=0, high=36500
+            ),
+            replay_clips=_int(env, "REPLAY_CLIPS", cls.replay_clips, low=0, high=50),
             http_max_body_bytes=_int(env, "HTTP_MAX_BODY_BYTES", cls.http_max_body_bytes, low=1024),
             http_header_timeout_s=_float(
                 env, "HTTP_HEADER_TIMEOUT_S", cls.http_header_timeout_s, low=0.1

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from livecommerce import keys
 from livecommerce.api.routing import Api, Call
 from livecommerce.auth.permissions import session_rights
 from livecommerce.db.models import SessionStatus
-from livecommerce.errors import Conflict, MethodNotAllowed
+from livecommerce.errors import Conflict, MethodNotAllowed, Unavailable
 from livecommerce.live import store
 from livecommerce.live.lifecycle import SessionLifecycle
 from streaming.cascade import Cascade
@@ -128,13 +129,28 @@ async def whip_patch(streaming: StreamingComponent, call: Call) -> Response:
     raise _no_trickle()
 
 
+async def _refuse_when_full(streaming: StreamingComponent, session_id: int) -> None:
+    """503 ``webrtc_full`` with the show's HLS URL once its WebRTC viewers, summed over
+    the nodes (``STREAM_MAX_WEBRTC_VIEWERS``), reach the cap."""
+    cap = streaming.services.settings.stream_max_webrtc_viewers
+    if not cap:
+        return
+    viewers = await streaming.services.redis.hget(keys.session_media(session_id), "viewers")
+    if int(viewers or 0) >= cap:
+        raise Unavailable(
+            f"this show's WebRTC viewers are full ({cap}); watch it over HLS",
+            code="webrtc_full",
+            hls_url=f"/hls/{session_id}/live.m3u8",
+        )
+
+
 @api.route(
     "POST",
     "/whep/{session_id:int}",
     summary="WHEP: watch the session (anyone, signed in or not); body is the SDP offer",
     status=201,
     auth="optional",
-    errors=[400, 401, 404, 409, 415],
+    errors=[400, 401, 404, 409, 415, 503],
     request_media_type=SDP_MEDIA_TYPE,
     response_media_type=SDP_MEDIA_TYPE,
     response_headers=_RESOURCE_HEADERS,
@@ -143,6 +159,8 @@ async def whep_play(streaming: StreamingComponent, call: Call) -> Response:
     session_id: int = call.id("session_id")
     if await _session_status(streaming, session_id) == SessionStatus.ENDED:
         raise Conflict("this show has ended", code="session_ended")
+    if call.request.headers.get(EDGE_HEADER) is None:
+        await _refuse_when_full(streaming, session_id)
     check_media_type(call.request.headers.get("content-type"))
     offer = parse_offer(call.content, role="play")
     viewer = await streaming.watch(session_id, offer, edge=call.request.headers.get(EDGE_HEADER))
