@@ -39,6 +39,7 @@ PAGES = {
     "/account": "account.html",
     "/orders": "orders.html",
     "/orders/{order_id}": "orders.html",
+    "/brand": "brand.html",
 }
 
 
