@@ -40,6 +40,7 @@ from livecommerce.settings import Settings
 from livecommerce.valkey import EmbeddedValkey
 from livecommerce.web.component import WebPages
 from streaming import api as streaming_api
+from streaming import hls_api
 from streaming.component import StreamingComponent
 
 __all__ = ["Parts", "PartsFactory", "create_app", "default_parts", "open_redis"]
@@ -73,6 +74,7 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
         apis=[
             bind(hub_api.api, hub),
             bind(streaming_api.api, streaming),
+            bind(hls_api.api, streaming),
             bind(cart_api.api, cart),
             bind(brand_api.api, cart),
             bind(moderation_api.api, services),

@@ -21,6 +21,7 @@ boundary with ``raise ... from exc``.
     ├── PaymentFailed                     402 payment_failed
     ├── RequestTimeout                    408 request_timeout
     ├── PayloadTooLarge                   413 too_large
+    ├── RangeNotSatisfiable               416 range_not_satisfiable
     ├── UnsupportedMediaType              415 unsupported_media_type
     ├── TooManyRequests                   429 rate_limited
     └── Unavailable                       503 unavailable
@@ -42,6 +43,7 @@ __all__ = [
     "OutOfStock",
     "PayloadTooLarge",
     "PaymentFailed",
+    "RangeNotSatisfiable",
     "RequestTimeout",
     "TooManyRequests",
     "Unauthorized",
@@ -135,6 +137,10 @@ class PayloadTooLarge(LivecommerceError):
 
 class UnsupportedMediaType(LivecommerceError):
     status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"
+
+
+class RangeNotSatisfiable(LivecommerceError):
+    status, code, title = 416, "range_not_satisfiable", "Range Not Satisfiable"
 
 
 class TooManyRequests(LivecommerceError):

@@ -142,6 +142,14 @@ class Settings:
     stream_origin_lease_ms: int = 3000
     #: Streaming: edges that pull straight from the origin; further edges pull from an edge.
     stream_origin_max_edges: int = 8
+    #: HLS: whether the origin packages each live show as LL-HLS (``/hls/<id>/live.m3u8``).
+    hls_enabled: bool = True
+    #: HLS: where shows' HLS media is stored (``None``: ``<data_dir>/media``).
+    media_dir: Path | None = None
+    #: HLS: the part target duration (seconds); parts are at most this long.
+    hls_part_target_s: float = 0.3
+    #: HLS: the segment target (seconds); segments are cut at a keyframe after 3/4 of it.
+    hls_segment_target_s: float = 2.0
     #: Streaming: WebRTC (WHEP) viewers of one show, over all nodes, beyond which a new
     #: WHEP offer gets 503 ``webrtc_full`` with the show's HLS URL (0: no cap).
     stream_max_webrtc_viewers: int = 0
@@ -174,6 +182,11 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def media_root(self) -> Path:
+        """Where HLS media is stored: ``MEDIA_DIR``, else ``<data_dir>/media``."""
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (handy in tests and the CLI)."""
@@ -315,6 +328,12 @@ class Settings:
             ),
             stream_origin_max_edges=_int(
                 env, "STREAM_ORIGIN_MAX_EDGES", cls.stream_origin_max_edges, low=1
+            ),
+            hls_enabled=_bool(env, "HLS_ENABLED", cls.hls_enabled),
+            media_dir=Path(env["MEDIA_DIR"]) if env.get("MEDIA_DIR", "").strip() else None,
+            hls_part_target_s=_float(env, "HLS_PART_TARGET_S", cls.hls_part_target_s, low=0.1),
+            hls_segment_target_s=_float(
+                env, "HLS_SEGMENT_TARGET_S", cls.hls_segment_target_s, low=1.0
             ),
             stream_max_webrtc_viewers=_int(
                 env, "STREAM_MAX_WEBRTC_VIEWERS", cls.stream_max_webrtc_viewers, low=0

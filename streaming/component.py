@@ -29,6 +29,7 @@ from livecommerce.errors import Conflict, NotFound
 from livecommerce.events import SessionStateChanged
 from livecommerce.services import Services
 from streaming.cascade import Cascade
+from streaming.hls.service import HlsService
 from streaming.ice import rtc_configuration
 from streaming.ownership import NodeRef, Ownership
 from streaming.peer import PeerResource
@@ -72,6 +73,7 @@ class StreamingComponent(Component):
         self._claimed: set[int] = set()
         self._reporter: HealthReporter | None = None
         self._health_task: asyncio.Task[None] | None = None
+        self._hls: HlsService | None = None
 
     async def start(self) -> None:
         services = self.services
@@ -84,6 +86,7 @@ class StreamingComponent(Component):
         self._cascade = Cascade(
             self, ownership, settings=self.settings, configuration=self.configuration
         )
+        self._hls = HlsService(self.settings, services.redis, services.metrics.registry)
         self._health_task = asyncio.create_task(self._health_loop())
         services.events.subscribe(SessionStateChanged, self._on_session_state)
 
@@ -100,11 +103,13 @@ class StreamingComponent(Component):
         if resources:
             log.info("session %s ended: closing %d media peers", session_id, len(resources))
         await asyncio.gather(*(r.close() for r in resources), return_exceptions=True)
+        if self._hls is not None:
+            await self._hls.finish(session_id)
 
     async def _end_sessions_ended_elsewhere(self) -> None:
         """The hub mirrors each session's status in Redis (``keys.session_status``)
         wherever it was changed; relays of sessions marked ended stop here too."""
-        relayed = sorted(self.relays)
+        relayed = sorted(set(self.relays) | set(self.hls.packagers))
         if not relayed:
             return
         # One GET per session (each on its own cluster slot), not one MGET across slots.
@@ -113,6 +118,13 @@ class StreamingComponent(Component):
         for session_id, status in zip(relayed, statuses, strict=True):
             if status == b"ended":
                 await self.end_session(session_id)
+
+    @property
+    def hls(self) -> HlsService:
+        """This node's LL-HLS packagers (built at start)."""
+        if self._hls is None:
+            raise RuntimeError("the streaming component has not started")
+        return self._hls
 
     @property
     def cascade(self) -> Cascade:
@@ -130,6 +142,8 @@ class StreamingComponent(Component):
             await self._cascade.stop()
         resources: list[PeerResource] = [*self.publishers.values(), *self.viewers.values()]
         await asyncio.gather(*(r.close() for r in resources), return_exceptions=True)
+        if self._hls is not None:
+            await self._hls.stop()
         for relay in self.relays.values():
             relay.close()
         self.relays.clear()
@@ -233,6 +247,7 @@ class StreamingComponent(Component):
             self._claimed.discard(session_id)
         publisher.id = f"{self.node.id}.{publisher.id}"
         self.publishers[publisher.id] = publisher
+        self.hls.attach(session_id, relay)
         if publisher.video_mime is not None:
             # Viewers that connected before this host (or to a host with another
             # codec) switch their senders to its codec; only one that did not

@@ -19,7 +19,7 @@ import asyncio
 import fractions
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from streaming.codecs import CLOCK_RATES, is_keyframe, vp8_frame_size
 from streaming.keyframes import KeyframeRequester
 
-__all__ = ["Fanout", "RelayTrack", "SessionRelay"]
+__all__ = ["Fanout", "RelayTrack", "SessionRelay", "Subscriber"]
 
 log = logging.getLogger("livecommerce.streaming")
 
@@ -111,6 +111,15 @@ class RelayTrack(MediaStreamTrack):
         return dropped
 
 
+class Subscriber(Protocol):
+    """A consumer of a fan-out's frames that is not a WebRTC viewer (the HLS
+    packager): :meth:`offer` must not block (queue, and drop a backlog)."""
+
+    def offer(self, packet: av.Packet[Any], keyframe: bool) -> None: ...
+
+    def restart(self) -> None: ...
+
+
 class Fanout:
     """All viewers of one kind (video or audio) of one session.
 
@@ -124,6 +133,8 @@ class Fanout:
         self._maxsize = maxsize
         self._on_need_keyframe = on_need_keyframe
         self.tracks: set[RelayTrack] = set()
+        #: Non-viewer subscribers (not counted as viewers anywhere).
+        self.subscribers: set[Subscriber] = set()
         self._offset = 0
         self._last_pts: int | None = None
         self._rebase = True
@@ -145,6 +156,8 @@ class Fanout:
         self._rebase = True
         for track in self.tracks:
             track.restart()
+        for subscriber in self.subscribers:
+            subscriber.restart()
 
     def push(self, data: bytes, pts: int, keyframe: bool) -> None:
         if self._rebase:
@@ -152,13 +165,15 @@ class Fanout:
             self._offset = 0 if self._last_pts is None else self._last_pts + self._step - pts
         out_pts = pts + self._offset
         self._last_pts = out_pts
-        if not self.tracks:
+        if not self.tracks and not self.subscribers:
             return
         packet = av.Packet(data)
         packet.pts = out_pts
         packet.time_base = self.time_base
         for track in self.tracks:
             track.offer(packet, keyframe)
+        for subscriber in self.subscribers:
+            subscriber.offer(packet, keyframe)
 
 
 class SessionRelay:
@@ -234,3 +249,4 @@ class SessionRelay:
         for fan in (self.video, self.audio):
             for track in list(fan.tracks):
                 fan.unsubscribe(track)
+            fan.subscribers.clear()

@@ -22,6 +22,7 @@ from livecommerce.server import uvicorn_config
 from livecommerce.services import Services
 from livecommerce.settings import Settings
 from streaming import api as streaming_api
+from streaming import hls_api
 from streaming.component import StreamingComponent
 
 C = TypeVar("C")
@@ -44,7 +45,10 @@ def free_port() -> int:
 def streaming_only(services: Services) -> Parts:
     """An app whose only part is the relay (WHIP/WHEP and media health)."""
     streaming = StreamingComponent(services)
-    return Parts(components=[streaming], apis=[bind(streaming_api.api, streaming)])
+    return Parts(
+        components=[streaming],
+        apis=[bind(streaming_api.api, streaming), bind(hls_api.api, streaming)],
+    )
 
 
 class ServerThread:

@@ -1,0 +1,3 @@
+"""LL-HLS from the relay: a packager per live show, its media store, its HTTP endpoints.
+
+See docs/streaming.md, "LL-HLS"."""

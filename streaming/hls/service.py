@@ -1,0 +1,97 @@
+"""This node's HLS packagers: one per show whose host publishes here (its origin).
+
+The streaming component calls :meth:`HlsService.attach` when a host starts
+publishing (again) and :meth:`HlsService.finish` when the show ends; the HTTP
+endpoints (:mod:`streaming.hls.api`) read :meth:`get` and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prometheus_client import CollectorRegistry, Counter
+from redis.asyncio import Redis
+
+from livecommerce import keys
+from livecommerce.settings import Settings
+from streaming.hls.packager import ShowPackager
+from streaming.hls.store import DirectoryStore, MediaStore
+from streaming.relay import SessionRelay
+
+__all__ = ["HlsService"]
+
+log = logging.getLogger("livecommerce.streaming")
+
+
+class HlsService:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        registry: CollectorRegistry,
+        *,
+        store: MediaStore | None = None,
+    ) -> None:
+        self.enabled = settings.hls_enabled
+        self.part_target = settings.hls_part_target_s
+        self.segment_target = settings.hls_segment_target_s
+        self.store: MediaStore = store or DirectoryStore(settings.media_root)
+        self.redis = redis
+        self.packagers: dict[int, ShowPackager] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Requests answered by this node (behind a CDN: what reaches the origin).
+        self.requests = Counter(
+            "livecommerce_hls_requests",
+            "HLS requests this node answered, by kind (playlist, part, segment, init, vod).",
+            ["kind"],
+            registry=registry,
+        )
+
+    def get(self, session_id: int) -> ShowPackager | None:
+        return self.packagers.get(session_id)
+
+    def attach(self, session_id: int, relay: SessionRelay) -> None:
+        """The show's host publishes into ``relay`` here: package its video."""
+        if not self.enabled:
+            return
+        packager = self.packagers.get(session_id)
+        if packager is None or packager.timeline.ended:
+            packager = ShowPackager(
+                session_id,
+                self.store,
+                part_target=self.part_target,
+                segment_target=self.segment_target,
+                on_start=lambda ms: self._record_start(session_id, ms),
+            )
+            self.packagers[session_id] = packager
+            log.info("session %s: HLS packager on", session_id)
+        packager.attach(relay)
+
+    def _record_start(self, session_id: int, at_ms: int) -> None:
+        async def record() -> None:
+            try:
+                await self.redis.set(keys.session_stream_start(session_id), at_ms, nx=True)
+            except Exception:  # Redis down: positions count from the live start meanwhile
+                log.exception("session %s: stream start not recorded", session_id)
+
+        task = asyncio.create_task(record())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def finish(self, session_id: int) -> None:
+        """The show ended: its packager writes the VOD playlist and the index."""
+        packager = self.packagers.pop(session_id, None)
+        if packager is not None:
+            await packager.finish()
+            log.info(
+                "session %s: HLS ended, %d segments",
+                session_id,
+                len(packager.timeline.segments),
+            )
+
+    async def stop(self) -> None:
+        packagers = list(self.packagers.values())
+        self.packagers.clear()
+        await asyncio.gather(*(p.close() for p in packagers), return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)

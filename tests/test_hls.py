@@ -1,0 +1,243 @@
+"""LL-HLS from the relay: real WHIP hosts (aiortc, H.264 and VP8), real HTTP, the
+playlists parsed with the ``m3u8`` library, the fMP4 media decoded with PyAV."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import io
+import json
+from typing import Any
+
+import av
+import httpx
+import m3u8
+import pytest
+
+from livecommerce import keys, redisclient
+from streaming.client import post_offer
+from streaming.component import StreamingComponent
+from streaming.hls.fmp4 import annexb_nals
+from streaming.hls.playlist import Timeline, live_playlist, vod_playlist
+from streaming.hls.segmenter import Segmenter
+from streaming.hls.store import DirectoryStore
+from tests.support import Actors, ServerThread, wait_for
+from tests.test_streaming import Host, read_marker
+
+_TB = fractions.Fraction(1, 90_000)
+
+
+def _h264_frames(n: int, *, keyframe_every: int) -> list[tuple[bytes, int, bool]]:
+    """``n`` frames of 30 fps H.264 (Annex B) from libx264, a keyframe every so often."""
+    encoder: Any = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 160, 120, "yuv420p"
+    encoder.time_base = _TB
+    encoder.options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params": "keyint=900"}
+    out: list[tuple[bytes, int, bool]] = []
+    for i in range(n):
+        frame = av.VideoFrame(160, 120, "yuv420p")
+        frame.pts, frame.time_base = i * 3000, _TB
+        if i % keyframe_every == 0:
+            frame.pict_type = av.video.frame.PictureType.I
+        out += [(bytes(p), i * 3000, bool(p.is_keyframe)) for p in encoder.encode(frame)]
+    return out
+
+
+def _check_live(text: str, part_target: float) -> m3u8.M3U8:
+    """The LL-HLS rules the players rely on, checked on the parsed playlist."""
+    playlist = m3u8.loads(text)
+    assert playlist.version >= 9
+    assert playlist.target_duration is not None
+    assert playlist.part_inf.part_target == pytest.approx(part_target)
+    control = playlist.server_control
+    assert control.can_block_reload == "YES"
+    assert control.part_hold_back >= 3 * part_target - 1e-6
+    assert playlist.segment_map and playlist.segment_map[0].uri == "init.mp4"
+    assert playlist.preload_hint is not None and playlist.preload_hint.hint_type == "PART"
+    numbers = [s.media_sequence for s in playlist.segments]
+    assert numbers == list(range(playlist.media_sequence, playlist.media_sequence + len(numbers)))
+    for segment in playlist.segments:
+        assert segment.program_date_time is not None or segment is playlist.segments[-1]
+        if segment.uri:
+            assert segment.duration <= playlist.target_duration + 0.5
+        for part in segment.parts:
+            assert part.duration <= part_target + 1e-6
+        if segment.parts:
+            assert segment.parts[0].independent == "YES", "a segment starts with a keyframe"
+    return playlist
+
+
+def _decode(init: bytes, media: bytes) -> int:
+    with av.open(io.BytesIO(init + media), "r") as container:
+        return len(list(container.decode(video=0)))
+
+
+def test_segmenter_cuts_parts_and_keyframe_aligned_segments(tmp_path: Any) -> None:
+    store = DirectoryStore(tmp_path)
+    timeline = Timeline(part_target=0.3, segment_target=2.0)
+    segmenter = Segmenter(store, "sessions/1/", timeline, clock_ms=lambda: 1_700_000_000_000)
+    for data, pts, key in _h264_frames(200, keyframe_every=30):
+        segmenter.add(data, pts, key)
+    playlist = _check_live(live_playlist(timeline), 0.3)
+    assert len(timeline.segments) >= 2 and playlist.segments
+    for seg in timeline.segments:
+        assert seg.independent and 1.5 <= seg.duration <= 2.0 + 1e-6  # cut at keyframes
+        assert seg.size == sum(p.size for p in seg.parts)
+        media = store.read(f"sessions/1/seg{seg.msn}.m4s")
+        assert media is not None and len(media) == seg.size
+    init = store.read("sessions/1/init.mp4")
+    assert init is not None
+    first = timeline.segments[0]
+    media = store.read("sessions/1/seg0.m4s")
+    assert media is not None and _decode(init, media) == round(first.duration * 30)
+    part = store.read("sessions/1/part0.0.m4s")
+    assert part is not None and _decode(init, part) == round(first.parts[0].duration * 30)
+    assert timeline.stream_start_ms == 1_700_000_000_000
+    segmenter.finish()
+    timeline.ended = True
+    vod = m3u8.loads(vod_playlist(timeline))
+    assert vod.is_endlist and vod.playlist_type == "vod"
+    assert sum(s.duration for s in vod.segments) == pytest.approx(200 / 30, abs=0.05)
+
+
+def test_annexb_split_keeps_every_nal_unit() -> None:
+    au = b"\x00\x00\x00\x01\x67sps\x00\x00\x01\x68pps\x00\x00\x00\x01\x65slice\x00"
+    assert [n[:1] for n in annexb_nals(au)] == [b"\x67", b"\x68", b"\x65"]
+
+
+async def _blocking_next(client: httpx.AsyncClient, sid: int, playlist: m3u8.M3U8) -> str:
+    """Ask for the playlist holding the preload-hinted part (blocking reload)."""
+    hint = playlist.preload_hint.uri  # part<msn>.<k>.m4s
+    msn, part = hint.removeprefix("part").removesuffix(".m4s").split(".")
+    r = await client.get(
+        f"/hls/{sid}/live.m3u8", params={"_HLS_msn": msn, "_HLS_part": part}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert "max-age=" in r.headers["cache-control"]
+    assert f'URI="{hint}"' in r.text, "the blocking reload returned with the part it waited for"
+    return r.text
+
+
+async def test_an_h264_host_becomes_ll_hls_and_a_replay(
+    sclient: httpx.AsyncClient,
+    sactors: Actors,
+    client: httpx.AsyncClient,
+    stream_server: ServerThread,
+    redis_url: str,
+) -> None:
+    streaming = stream_server.component(StreamingComponent)
+    part_target = streaming.settings.hls_part_target_s
+    show = await sactors.show()
+    sid = show["id"]
+    assert (await sclient.get(f"/hls/{sid}/live.m3u8")).status_code == 404
+    host = Host(video_mime="video/H264", audio=False)
+    try:
+        r = await post_offer(sclient, f"/whip/{sid}", host.pc, token=show["host"]["token"])
+        assert r.status_code == 201, r.text
+        # Before any part exists a blocking request waits for the first one.
+        r = await sclient.get(
+            f"/hls/{sid}/live.m3u8", params={"_HLS_msn": 0, "_HLS_part": 0}, timeout=30
+        )
+        assert r.status_code == 200, r.text
+        playlist = _check_live(r.text, part_target)
+        assert r.headers["cache-control"].startswith("public, max-age=")
+
+        # Blocking reloads follow the parts as they are made.
+        for _ in range(3):
+            playlist = _check_live(await _blocking_next(sclient, sid, playlist), part_target)
+
+        # Until the first segment is complete.
+        r = await sclient.get(f"/hls/{sid}/live.m3u8", params={"_HLS_msn": 1}, timeout=30)
+        assert r.status_code == 200, r.text
+        playlist = _check_live(r.text, part_target)
+        assert playlist.segments[0].uri == "seg0.m4s"
+        assert (
+            await sclient.get(f"/hls/{sid}/live.m3u8", params={"_HLS_msn": 99})
+        ).status_code == 400
+        assert (
+            await sclient.get(f"/hls/{sid}/live.m3u8", params={"_HLS_part": 1})
+        ).status_code == 400
+
+        # The media: immutable, decodable, ranged.
+        init = await sclient.get(f"/hls/{sid}/init.mp4")
+        assert init.status_code == 200
+        assert init.headers["cache-control"] == "public, max-age=31536000, immutable"
+        seg = await sclient.get(f"/hls/{sid}/seg0.m4s")
+        assert seg.status_code == 200 and seg.headers["content-type"] == "video/iso.segment"
+        frames = _decode(init.content, seg.content)
+        assert frames >= 20
+        part = await sclient.get(f"/hls/{sid}/part0.0.m4s")
+        assert _decode(init.content, part.content) >= 1
+        with av.open(io.BytesIO(init.content + seg.content), "r") as container:
+            first = next(container.decode(video=0))
+            assert read_marker(first) >= 0  # the host's picture, decoded
+        size = len(seg.content)
+        r = await sclient.get(f"/hls/{sid}/seg0.m4s", headers={"Range": "bytes=8-15"})
+        assert r.status_code == 206 and r.content == seg.content[8:16]
+        assert r.headers["content-range"] == f"bytes 8-15/{size}"
+        r = await sclient.get(f"/hls/{sid}/seg0.m4s", headers={"Range": f"bytes={size}-"})
+        assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert (await sclient.get(f"/hls/{sid}/seg999999.m4s")).status_code == 404
+        assert (await sclient.get(f"/hls/{sid}/../etc")).status_code == 404
+        assert (await sclient.get(f"/hls/{sid}/vod.m3u8")).status_code == 404
+
+        redis = redisclient.connect(redis_url)
+        try:
+            start = await redis.get(keys.session_stream_start(sid))
+        finally:
+            await redis.aclose()
+        assert start is not None
+
+        # The host ends the show (through the other server): the replay appears.
+        r = await client.post(f"/api/sessions/{sid}/end", headers=show["host"]["headers"])
+        assert r.status_code == 200, r.text
+
+        async def ended() -> bool:
+            return (await sclient.get(f"/hls/{sid}/vod.m3u8")).status_code == 200
+
+        await wait_for(ended, timeout=15)
+    finally:
+        await host.close()
+    r = await sclient.get(f"/hls/{sid}/vod.m3u8")
+    vod = m3u8.loads(r.text)
+    assert vod.is_endlist and vod.playlist_type == "vod" and len(vod.segments) >= 1
+    assert "max-age=86400" in r.headers["cache-control"]
+    index = json.loads(streaming.hls.store.read(f"sessions/{sid}/index.json") or b"{}")
+    assert index["stream_start_ms"] == int(start)
+    assert [s["msn"] for s in index["segments"]] == list(range(len(vod.segments)))
+    assert index["segments"][0]["start_ms"] == 0
+    last = vod.segments[-1].uri
+    r = await sclient.get(f"/hls/{sid}/{last}")
+    assert r.status_code == 200 and _decode(init.content, r.content) >= 1
+    # The live URL now gives the final playlist.
+    assert m3u8.loads((await sclient.get(f"/hls/{sid}/live.m3u8")).text).is_endlist
+
+
+async def test_a_vp8_host_is_encoded_to_h264_once_for_hls(
+    sclient: httpx.AsyncClient, sactors: Actors, stream_server: ServerThread
+) -> None:
+    streaming = stream_server.component(StreamingComponent)
+    show = await sactors.show()
+    sid = show["id"]
+    host = Host(video_mime="video/VP8", audio=False)
+    try:
+        r = await post_offer(sclient, f"/whip/{sid}", host.pc, token=show["host"]["token"])
+        assert r.status_code == 201, r.text
+        r = await sclient.get(f"/hls/{sid}/live.m3u8", params={"_HLS_msn": 1}, timeout=30)
+        assert r.status_code == 200, r.text
+        playlist = _check_live(r.text, streaming.settings.hls_part_target_s)
+        assert playlist.segments[0].uri == "seg0.m4s"
+        init = (await sclient.get(f"/hls/{sid}/init.mp4")).content
+        seg = (await sclient.get(f"/hls/{sid}/seg0.m4s")).content
+        with av.open(io.BytesIO(init + seg), "r") as container:
+            assert container.streams.video[0].codec_context.name == "h264"
+            markers = [read_marker(f) for f in container.decode(video=0)]
+        assert len(markers) >= 20
+        assert all(b > a for a, b in zip(markers, markers[1:], strict=False))
+        packager = streaming.hls.get(sid)
+        assert packager is not None and packager.segmenter.codec is not None
+    finally:
+        await host.close()
+    await asyncio.sleep(0)
