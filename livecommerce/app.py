@@ -26,6 +26,7 @@ from livecommerce.api.routing import Edge, JSONResponse
 from livecommerce.catalog import api as catalog_api
 from livecommerce.clock import Clock
 from livecommerce.components import BoundApi, Component, bind
+from livecommerce.creators import collab_api, market_api
 from livecommerce.dashboard import api as dashboard_api
 from livecommerce.dashboard.component import Dashboard
 from livecommerce.errors import LivecommerceError
@@ -90,6 +91,8 @@ def core_apis(services: Services) -> list[BoundApi]:
         bind(accounts_api.api, services),
         bind(catalog_api.api, services),
         bind(live_api.api, services),
+        bind(collab_api.api, services),
+        bind(market_api.api, services),
     ]
 
 

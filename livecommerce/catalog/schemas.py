@@ -25,6 +25,8 @@ __all__ = [
 
 Stock = Field(0, ge=0, le=10_000_000, description="Units in stock (total ever sellable).")
 CommissionBps = Field(0, ge=0, le=10_000, description="Affiliate commission, basis points.")
+#: The marketplace's category filter: lowercase letters, digits and dashes ("": none).
+Category = Field("", max_length=64, pattern=r"^([a-z0-9][a-z0-9-]*)?$")
 
 
 class BrandIn(StrictModel):
@@ -73,6 +75,7 @@ class ProductIn(StrictModel):
     price_minor: MinorUnits
     currency: CurrencyCode
     commission_bps: int = CommissionBps
+    category: str = Category
     variants: list[VariantIn] = Field(min_length=1, max_length=100)
 
 
@@ -82,6 +85,7 @@ class ProductPatch(StrictModel):
     images: list[str] | None = Field(None, max_length=10)
     price_minor: MinorUnits | None = None
     commission_bps: int | None = Field(None, ge=0, le=10_000)
+    category: str | None = Field(None, max_length=64, pattern=r"^([a-z0-9][a-z0-9-]*)?$")
     is_active: bool | None = None
 
 
@@ -94,6 +98,7 @@ class ProductOut(BaseModel):
     price_minor: int
     currency: str
     commission_bps: int
+    category: str
     is_active: bool
     variants: list[VariantOut]
     created_at: datetime

@@ -63,6 +63,7 @@ def product_out(product: Product) -> ProductOut:
         price_minor=product.price_minor,
         currency=product.currency,
         commission_bps=product.commission_bps,
+        category=product.category,
         is_active=product.is_active,
         variants=[variant_out(v, product) for v in product.variants],
         created_at=product.created_at,
@@ -102,6 +103,7 @@ async def create_product(db: AsyncSession, brand_id: int, data: ProductIn) -> Pr
         price_minor=data.price_minor,
         currency=data.currency,
         commission_bps=data.commission_bps,
+        category=data.category,
         variants=[_variant(v) for v in data.variants],
     )
     db.add(product)
