@@ -45,7 +45,11 @@ def upgrade() -> None:
 
     op.create_table(
         "product_terms",
-        sa.Column("term", sa.String(length=64), nullable=False),
+        sa.Column(
+            "term",
+            sa.String(length=64).with_variant(sa.String(64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("product_id", _ID, nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"],
