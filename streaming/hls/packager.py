@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,18 +45,24 @@ class ShowPackager:
         segment_target: float,
         queue_size: int = 90,
         on_start: Callable[[int], None] | None = None,
+        on_part: Callable[[list[float], float], None] | None = None,
     ) -> None:
+        """``on_part(latencies, cpu_s)``: after each frame that completed parts, the
+        seconds from each of their frames' arrival to the part being written, and the
+        CPU time the packager spent since the last call."""
         self.session_id = session_id
         self.store = store
         self.prefix = show_prefix(session_id)
         self.timeline = Timeline(part_target=part_target, segment_target=segment_target)
         self.segmenter = Segmenter(store, self.prefix, self.timeline)
         self.segmenter.on_start = on_start
+        self._on_part = on_part
+        self._cpu_s = 0.0
         self.changed = asyncio.Condition()
         #: The relay it takes frames from (None between two relays of the show).
         self.relay: SessionRelay | None = None
-        self._queue: asyncio.Queue[tuple[bytes, int, bool, str | None] | None] = asyncio.Queue(
-            queue_size
+        self._queue: asyncio.Queue[tuple[bytes, int, bool, str | None, float] | None] = (
+            asyncio.Queue(queue_size)
         )
         self._need_keyframe = True
         self._transcoder: Vp8ToH264 | None = None
@@ -92,7 +99,7 @@ class ShowPackager:
         assert packet.pts is not None
         try:
             mime = self.relay.video_mime if self.relay is not None else None
-            self._queue.put_nowait((bytes(packet), packet.pts, keyframe, mime))
+            self._queue.put_nowait((bytes(packet), packet.pts, keyframe, mime, time.monotonic()))
         except asyncio.QueueFull:
             self.frames_dropped += self._drain() + 1
             self._need_keyframe = True
@@ -117,32 +124,41 @@ class ShowPackager:
             item = await self._queue.get()
             if item is None:
                 return
-            data, pts, keyframe, mime = item
+            data, pts, keyframe, mime, arrived = item
             self.frames_in += 1
+            started = time.thread_time()
             try:
-                changed = await self._package(data, pts, keyframe, mime)
+                changed = await self._package(data, pts, keyframe, mime, arrived)
             except Exception:
                 log.exception("HLS: session %s: frame not packaged", self.session_id)
                 continue
+            self._cpu_s += time.thread_time() - started
+            if changed and self._on_part is not None:
+                self._on_part(self.segmenter.latencies, self._cpu_s)
+                self.segmenter.latencies = []
+                self._cpu_s = 0.0
             if self.segmenter.wants_keyframe:
                 self.request_keyframe()
             if changed:
                 async with self.changed:
                     self.changed.notify_all()
 
-    async def _package(self, data: bytes, pts: int, keyframe: bool, mime: str | None) -> bool:
+    async def _package(
+        self, data: bytes, pts: int, keyframe: bool, mime: str | None, arrived: float
+    ) -> bool:
         if (mime or "").lower() != "video/vp8":
-            return self.segmenter.add(data, pts, keyframe)
+            return self.segmenter.add(data, pts, keyframe, arrived)
         if self._transcoder is None:
             if not keyframe:
                 return False
             self._transcoder = Vp8ToH264()
         transcoder = self._transcoder
         force = self.timeline.started and self.segmenter.wants_keyframe
-        out = await asyncio.to_thread(transcoder.encode, data, pts, force_keyframe=force)
+        out, cpu_s = await asyncio.to_thread(_timed, transcoder, data, pts, force)
+        self._cpu_s += cpu_s
         changed = False
         for annexb, out_pts, out_key in out:
-            changed = self.segmenter.add(annexb, out_pts, out_key) or changed
+            changed = self.segmenter.add(annexb, out_pts, out_key, arrived) or changed
         return changed
 
     async def wait_for(self, msn: int, part: int | None, timeout: float) -> bool:
@@ -193,3 +209,12 @@ class ShowPackager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._transcoder = None
+
+
+def _timed(
+    transcoder: Vp8ToH264, data: bytes, pts: int, force: bool
+) -> tuple[list[tuple[bytes, int, bool]], float]:
+    """The transcoder's output and the CPU time it took (in its worker thread)."""
+    started = time.thread_time()
+    out = transcoder.encode(data, pts, force_keyframe=force)
+    return out, time.thread_time() - started

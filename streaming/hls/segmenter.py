@@ -37,6 +37,8 @@ class _Frame:
     data: bytes
     pts: int
     keyframe: bool
+    #: ``time.monotonic()`` when it reached the packager.
+    arrived: float
 
 
 class Segmenter:
@@ -64,6 +66,8 @@ class Segmenter:
         self._sequence = 0
         #: Called once with the stream start (unix ms) when the first frame is written.
         self.on_start: Callable[[int], None] | None = None
+        #: Seconds from each frame's arrival to its part being written (drained by the caller).
+        self.latencies: list[float] = []
 
     @property
     def wants_keyframe(self) -> bool:
@@ -77,8 +81,9 @@ class Segmenter:
     def _last_pts(self) -> int:
         return self._pending[-1].pts if self._pending else (self._segment_start or 0)
 
-    def add(self, data: bytes, pts: int, keyframe: bool) -> bool:
-        """Take one frame; True if a part (or segment) was completed."""
+    def add(self, data: bytes, pts: int, keyframe: bool, arrived: float | None = None) -> bool:
+        """Take one frame (``arrived``: when it reached the packager, monotonic);
+        True if a part (or segment) was completed."""
         if self._first_pts is None:
             if not keyframe or not self._start(data, pts):
                 return False
@@ -86,7 +91,8 @@ class Segmenter:
         if pts < self._last_pts:
             return False  # out of order (a republish rebases timestamps forward)
         nals = fmp4.annexb_nals(data)
-        frame = _Frame(fmp4.avcc_sample(nals), pts, keyframe)
+        arrival = time.monotonic() if arrived is None else arrived
+        frame = _Frame(fmp4.avcc_sample(nals), pts, keyframe, arrival)
         changed = False
         if self._pending:
             part_start = self._pending[0].pts
@@ -150,6 +156,8 @@ class Segmenter:
             size=len(data),
         )
         self.store.write(self.prefix + part_name(part.msn, part.index), data)
+        written = time.monotonic()
+        self.latencies += [written - f.arrived for f in frames]
         self._part_bytes.append(data)
         timeline.current.append(part)
         self._pending = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from redis.asyncio import Redis
 
 from livecommerce import keys
@@ -47,6 +47,17 @@ class HlsService:
             ["kind"],
             registry=registry,
         )
+        self.latency = Histogram(
+            "livecommerce_hls_part_latency_seconds",
+            "Seconds from a video frame reaching the packager to its part being fetchable.",
+            buckets=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0),
+            registry=registry,
+        )
+        self.cpu = Counter(
+            "livecommerce_hls_packager_cpu_seconds",
+            "CPU seconds the packagers spent (remuxing; encoding VP8 hosts' video).",
+            registry=registry,
+        )
 
     def get(self, session_id: int) -> ShowPackager | None:
         return self.packagers.get(session_id)
@@ -63,10 +74,16 @@ class HlsService:
                 part_target=self.part_target,
                 segment_target=self.segment_target,
                 on_start=lambda ms: self._record_start(session_id, ms),
+                on_part=self._observe,
             )
             self.packagers[session_id] = packager
             log.info("session %s: HLS packager on", session_id)
         packager.attach(relay)
+
+    def _observe(self, latencies: list[float], cpu_s: float) -> None:
+        for seconds in latencies:
+            self.latency.observe(seconds)
+        self.cpu.inc(cpu_s)
 
     def _record_start(self, session_id: int, at_ms: int) -> None:
         async def record() -> None:
