@@ -152,6 +152,25 @@ async def test_brand_lists_its_orders_with_filters_and_acts_on_them(
     assert r.status_code == 200, r.text
     one = (await client.get(f"/api/brand/orders/{w.orders[2]}", headers=ha)).json()
     assert one["refund_reason"] == "too small" and one["refund_requested_at"] is not None
+    # the orders as CSV: one row per item of the brand's, the list's filters
+    r = await client.get("/api/brand/orders.csv", params={"session_id": w.show1["id"]}, headers=ha)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["order_id"] for row in rows] == [mixed, w.orders[1], w.orders[0]]
+    assert rows[0]["product"] == w.shirt["name"] and rows[0]["line_total"] == "24.50"
+    assert (rows[2]["quantity"], rows[2]["unit_price"], rows[2]["line_total"]) == (
+        "2", "24.50", "49.00"
+    )  # fmt: skip
+    assert (rows[2]["status"], rows[2]["creator"], rows[2]["show"]) == (
+        "fulfilled", "host", w.show1["title"]
+    )  # fmt: skip
+    assert rows[1]["status"] == "refunded" and rows[1]["commission_bps"] == "2500"
+    r = await client.get("/api/brand/orders.csv", params={"status": "paid"}, headers=ha)
+    lines = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(x["order_id"], x["refund_reason"]) for x in lines] == [
+        (mixed, ""), (w.orders[3], ""), (w.orders[2], "too small")
+    ]  # fmt: skip
+    assert "@" not in r.text  # no e-mail
 
     # another brand's order: 403; another brand's list: 403; no such order: 404
     r = await client.get(f"/api/brand/orders/{w.orders[0]}", headers=hb)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from cart.brand.access import console_brand
+from cart.brand.export import orders_csv
 from cart.brand.orders import OrderFilter, brand_order, brand_orders
 from cart.brand.sales import sales, sales_csv
 from cart.brand.schemas import (
+    BrandOrderExportQuery,
     BrandOrderOut,
     BrandOrderPage,
     BrandOrderQuery,
@@ -40,15 +42,46 @@ api: Api[CartComponent] = Api(tags=["brand console"])
 async def list_brand_orders(cart: CartComponent, call: Call) -> BrandOrderPage:
     q = call.query_as(BrandOrderQuery)
     brand_id = console_brand(call.principal, q.brand_id)
-    filters = OrderFilter(
+    async with cart.services.db.sessions() as db:
+        return await brand_orders(db, brand_id, _filters(q), limit=q.limit, cursor=q.cursor)
+
+
+def _filters(q: BrandOrderQuery | BrandOrderExportQuery) -> OrderFilter:
+    return OrderFilter(
         status=q.status.value if q.status is not None else None,
         start=q.start,
         end=q.end,
         session_id=q.session_id,
         creator_id=q.creator_id,
     )
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@api.route(
+    "GET",
+    "/api/brand/orders.csv",
+    summary="Your brand's orders as CSV, one row per item of yours (same filters as the list)",
+    query=BrandOrderExportQuery,
+    auth="required",
+    errors=[400, 403],
+    response_media_type="text/csv",
+)
+async def brand_orders_csv(cart: CartComponent, call: Call) -> Response:
+    q = call.query_as(BrandOrderExportQuery)
+    brand_id = console_brand(call.principal, q.brand_id)
     async with cart.services.db.sessions() as db:
-        return await brand_orders(db, brand_id, filters, limit=q.limit, cursor=q.cursor)
+        text = await orders_csv(db, brand_id, _filters(q))
+    return _csv(text, f"brand-{brand_id}-orders.csv")
 
 
 @api.route(
@@ -97,12 +130,4 @@ async def brand_sales_csv(cart: CartComponent, call: Call) -> Response:
     brand_id = console_brand(call.principal, q.brand_id)
     async with cart.services.db.sessions() as db:
         report = await sales(db, brand_id, q.group, start=q.start, end=q.end)
-    filename = f"brand-{brand_id}-sales-by-{q.group.value}.csv"
-    return Response(
-        sales_csv(q.group, report),
-        media_type="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return _csv(sales_csv(q.group, report), f"brand-{brand_id}-sales-by-{q.group.value}.csv")

@@ -36,7 +36,7 @@ from livecommerce.db.models import (
     User,
 )
 
-__all__ = ["CSV_COLUMNS", "SOLD", "Sales", "decimal_amount", "sales", "sales_csv"]
+__all__ = ["CSV_COLUMNS", "SOLD", "Sales", "csv_cell", "decimal_amount", "sales", "sales_csv"]
 
 #: Order statuses whose items were sold (a refunded order was sold, then refunded).
 SOLD = (OrderStatus.PAID.value, OrderStatus.FULFILLED.value, OrderStatus.REFUNDED.value)
@@ -194,7 +194,8 @@ def decimal_amount(minor: int, currency: str) -> str:
     return f"{sign}{whole}.{part:0{exponent}d}"
 
 
-def _cell(text: str | None) -> str:
+def csv_cell(text: str | None) -> str:
+    """A text cell a spreadsheet shows as text (None: empty)."""
     # A spreadsheet runs a cell that starts with = + - @ as a formula: a product named
     # "=HYPERLINK(...)" must stay text (OWASP "CSV injection").
     if text and text[0] in "=+-@\t\r":
@@ -213,7 +214,7 @@ def sales_csv(group: SalesGroup, report: Sales) -> str:
             [
                 group.value,
                 "" if r.key is None else r.key,
-                _cell(r.label),
+                csv_cell(r.label),
                 r.currency,
                 decimal_amount(r.gmv_minor, r.currency),
                 r.units,

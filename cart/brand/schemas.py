@@ -11,6 +11,7 @@ from livecommerce.api.common import Id, IsoDatetime, StrictModel
 from livecommerce.db.models import OrderStatus
 
 __all__ = [
+    "BrandOrderExportQuery",
     "BrandOrderItemOut",
     "BrandOrderOut",
     "BrandOrderPage",
@@ -39,13 +40,16 @@ class BrandQuery(StrictModel):
     brand_id: Id | None = _BRAND_ID
 
 
-class BrandOrderQuery(StrictModel):
+class BrandOrderExportQuery(StrictModel):
     brand_id: Id | None = _BRAND_ID
     status: OrderStatus | None = Field(None, description="Only orders in this status.")
     start: IsoDatetime | None = _FROM
     end: IsoDatetime | None = _TO
     session_id: Id | None = Field(None, description="Only orders bought in this show.")
     creator_id: Id | None = Field(None, description="Only orders credited to this creator.")
+
+
+class BrandOrderQuery(BrandOrderExportQuery):
     cursor: str | None = Field(
         None, max_length=200, description="`next_cursor` of the previous page."
     )
