@@ -37,6 +37,8 @@ from cart.schemas import (
 from livecommerce.accounts import payment_methods
 from livecommerce.accounts.schemas import PaymentMethodOut
 from livecommerce.api.routing import Api, Call, JSONResponse
+from livecommerce.creators import attribution
+from livecommerce.creators.attribution import Attribution
 from livecommerce.errors import LivecommerceError, NotFound, Unavailable
 
 __all__ = ["api"]
@@ -183,6 +185,14 @@ async def _respond(
     return response_class(doc, status_code=status)
 
 
+def _attribution(cart: CartComponent, call: Call, sent: str | None) -> Attribution | None:
+    """The buyer's share-link attribution: the ``lc_attr`` cookie or the body's
+    ``attribution``, the latest valid click of the two; anything invalid is ignored."""
+    cookie = call.request.cookies.get(attribution.COOKIE)
+    now = cart.services.clock()
+    return attribution.latest(cart.services.tokens, [cookie, sent], now=now)
+
+
 async def _checkout(
     cart: CartComponent, call: Call, endpoint: str, body: Any, purchase: Purchase
 ) -> JSONResponse:
@@ -219,6 +229,7 @@ async def buy(cart: CartComponent, call: Call) -> JSONResponse:
         lines=[PurchaseLine(body.product_id, body.variant_id, body.quantity)],
         session_id=body.session_id,
         payment_method_id=body.payment_method_id,
+        attribution=_attribution(cart, call, body.attribution),
     )
     return await _checkout(cart, call, "buy", body.model_dump(), purchase)
 
@@ -237,6 +248,7 @@ async def checkout(cart: CartComponent, call: Call) -> JSONResponse:
     user_id = call.principal.require_user()
     key = check_key(call.request.headers.get("idempotency-key"))
     body = call.body_as(CheckoutIn)
+    credit = _attribution(cart, call, body.attribution)
 
     async def run() -> OrderOut:
         contents = await cart.carts.get(user_id)
@@ -246,6 +258,7 @@ async def checkout(cart: CartComponent, call: Call) -> JSONResponse:
             lines=[PurchaseLine(p, v, q) for (p, v), q in contents.lines.items()],
             session_id=body.session_id or contents.session_id,
             payment_method_id=body.payment_method_id,
+            attribution=credit,
         )
         order = await cart.checkout.purchase(purchase)
         await cart.carts.clear(user_id)

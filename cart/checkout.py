@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cart import plan
@@ -42,6 +43,7 @@ from cart.schemas import OrderOut
 from cart.stock import HoldPayment, Reservation, ReserveStatus, StockStore
 from cart.writer import OrderDraft, OrderWriter, PaymentDraft
 from livecommerce import keys
+from livecommerce.creators.attribution import Attribution
 from livecommerce.db.models import OrderStatus, utcnow
 from livecommerce.errors import Conflict, OutOfStock, PaymentFailed, Unavailable
 from livecommerce.pinstate import PinState, parse_pin
@@ -59,6 +61,8 @@ class Purchase:
     lines: list[PurchaseLine]
     session_id: int | None = None
     payment_method_id: int | None = None
+    #: A valid share-link attribution the buyer carried (checked by the caller).
+    attribution: Attribution | None = None
 
 
 def hold_id_for(user_id: int, idempotency_key: str) -> str:
@@ -125,15 +129,27 @@ class Checkout:
         buyer_read = self.lookups.prefetch_buyer(p.user_id)
         products = {pid: await self.lookups.product(pid) for pid in sorted(grouped)}
         currency = plan.order_currency(grouped, products)
-        creator_id: int | None = None
         pin: PinState | None = None
-        if p.session_id is not None:
-            creator_id = (await self.lookups.session(p.session_id)).host_id
-            pin = parse_pin(await self.mux.execute("GET", keys.session_pin(p.session_id)))
-        hold_id = hold_id_for(p.user_id, p.idempotency_key)
         now_ms = int(self.clock() * 1000)
+        show = None
+        if p.session_id is not None:
+            show = await self.lookups.session(p.session_id)
+            pin = parse_pin(await self.mux.execute("GET", keys.session_pin(p.session_id)))
+        credit = plan.credit_for(
+            p.user_id,
+            show_host_id=show.host_id if show else None,
+            show_started_at=show.started_at if show else None,
+            attribution=p.attribution,
+            now=datetime.fromtimestamp(now_ms / 1000, UTC),
+        )
+        rates = None
+        if credit is not None:
+            rates = await self.lookups.rates(
+                credit.creator_id, sorted(grouped), credit.attributed_at
+            )
+        hold_id = hold_id_for(p.user_id, p.idempotency_key)
         held = await self._reserve_all(p, plan.reserve_steps(grouped, pin, now_ms), hold_id, now_ms)
-        items = plan.order_items(grouped, products, held, pin)
+        items = plan.order_items(grouped, products, held, pin, rates)
         total = plan.order_total(items)
         auth: Authorization | None = None
         gateway: PaymentGateway | None = None
@@ -150,7 +166,8 @@ class Checkout:
                 id=str(uuid.uuid4()),
                 user_id=p.user_id,
                 session_id=p.session_id,
-                creator_id=creator_id,
+                creator_id=credit.creator_id if credit else None,
+                link_id=credit.link_id if credit else None,
                 status=OrderStatus.PAID.value,
                 total_minor=total,
                 currency=currency,

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from livecommerce.accounts.payment_methods import SavedMethod, saved_methods_of
 from livecommerce.catalog.cards import ProductCard, ProductCards, VariantCard
+from livecommerce.creators.rates import commission_rates
 from livecommerce.db.engine import Database
 from livecommerce.db.models import LiveSession
 from livecommerce.errors import Conflict, NotFound
@@ -37,6 +39,8 @@ class SessionInfo:
     id: int
     host_id: int
     status: str
+    #: When the show went live (None: not yet): its purchases earn the rate of then.
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class Lookups:
         self._sessions: TtlCache[int, SessionInfo | None] = TtlCache(
             self._load_session, ttl_s=ttl_s, max_entries=max_entries, clock=clock
         )
+        self._rates: TtlCache[tuple[int, tuple[int, ...], datetime], dict[int, int]] = TtlCache(
+            self._load_rates, ttl_s=ttl_s, max_entries=max_entries, clock=clock
+        )
         self._buyers: dict[int, asyncio.Future[list[SavedMethod] | None]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -88,12 +95,27 @@ class Lookups:
         async with self.db.sessions() as db:
             row = (
                 await db.execute(
-                    select(LiveSession.host_id, LiveSession.status).where(
+                    select(LiveSession.host_id, LiveSession.status, LiveSession.started_at).where(
                         LiveSession.id == session_id
                     )
                 )
             ).first()
-        return SessionInfo(session_id, int(row[0]), str(row[1])) if row else None
+        return SessionInfo(session_id, int(row[0]), str(row[1]), row[2]) if row else None
+
+    async def rates(
+        self, creator_id: int, product_ids: Sequence[int], attributed_at: datetime
+    ) -> dict[int, int]:
+        """``creator_id``'s commission (bps) per product at ``attributed_at``
+        (livecommerce.creators.rates), cached like the products: a show's buyers share
+        one read a second."""
+        return await self._rates.get((creator_id, tuple(sorted(product_ids)), attributed_at))
+
+    async def _load_rates(self, key: tuple[int, tuple[int, ...], datetime]) -> dict[int, int]:
+        creator_id, product_ids, attributed_at = key
+        async with self.db.sessions() as db:
+            return await commission_rates(
+                db, creator_id=creator_id, product_ids=product_ids, attributed_at=attributed_at
+            )
 
     async def buyer(
         self,

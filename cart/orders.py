@@ -106,6 +106,8 @@ class OrderLike(Protocol):
     @property
     def creator_id(self) -> int | None: ...
     @property
+    def link_id(self) -> int | None: ...
+    @property
     def items(self) -> Sequence[_ItemLike]: ...
 
 
@@ -125,6 +127,7 @@ def order_out(
         currency=order.currency,
         session_id=order.session_id,
         creator_id=order.creator_id,
+        link_id=order.link_id,
         payment_status=payment_status,
         items=[
             OrderItemOut(

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from cart.stock import Reservation, ReserveStatus
 from cart.writer import ItemDraft
 from livecommerce.catalog.cards import ProductCard
+from livecommerce.creators.attribution import Attribution
 from livecommerce.errors import (
     Conflict,
     LimitExceeded,
@@ -33,11 +35,13 @@ from livecommerce.errors import (
 from livecommerce.pinstate import PinState
 
 __all__ = [
+    "Credit",
     "PurchaseLine",
     "ReserveStep",
     "group_lines",
     "is_held",
     "needs_loading",
+    "credit_for",
     "order_currency",
     "order_items",
     "order_total",
@@ -66,6 +70,35 @@ class ReserveStep:
     lines: dict[int, int]
     flash_pin_id: int | None = None
     flash_cap: int | None = None
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Who earns the order's commission, at the rate in force when (and which link)."""
+
+    creator_id: int
+    attributed_at: datetime
+    link_id: int | None = None
+
+
+def credit_for(
+    buyer_id: int,
+    *,
+    show_host_id: int | None,
+    show_started_at: datetime | None,
+    attribution: Attribution | None,
+    now: datetime,
+) -> Credit | None:
+    """A purchase in a show credits its host, at the rate of the show's start (or now, if
+    it has not started); else a valid share-link attribution credits the link's creator,
+    at the rate of the click; a buyer never earns on their own purchase (self-referral)."""
+    if show_host_id is not None:
+        found = Credit(show_host_id, show_started_at or now)
+    elif attribution is not None:
+        found = Credit(attribution.creator_id, attribution.attributed_at, attribution.link_id)
+    else:
+        return None
+    return None if found.creator_id == buyer_id else found
 
 
 def group_lines(lines: Iterable[PurchaseLine]) -> Grouped:
@@ -152,15 +185,17 @@ def order_items(
     products: Mapping[int, ProductCard],
     held: Mapping[int, Reservation],
     pin: PinState | None,
+    rates: Mapping[int, int] | None = None,
 ) -> list[ItemDraft]:
-    """The order's lines, in ascending product order."""
+    """The order's lines, in ascending product order; ``rates``: the creator's commission
+    per product (livecommerce.creators.rates), else the product's own rate."""
     return [
         ItemDraft(
             product_id=pid,
             variant_id=vid,
             quantity=qty,
             unit_price_minor=unit_price(products[pid], vid, held[pid], pin),
-            commission_bps=products[pid].commission_bps,
+            commission_bps=(rates or {}).get(pid, products[pid].commission_bps),
         )
         for pid in sorted(grouped)
         for vid, qty in grouped[pid].items()

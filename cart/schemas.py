@@ -28,6 +28,12 @@ __all__ = [
 
 Quantity = Field(ge=1, le=99, description="Units of the variant.")
 
+ATTRIBUTION = (
+    "The signed attribution token of a share-link click (the value of the lc_attr cookie "
+    "GET /l/{code} sets), for clients that keep no cookies; the cookie is read too and the "
+    "latest valid click wins; an invalid or expired one is ignored."
+)
+
 
 class CartItemIn(StrictModel):
     product_id: int = Field(ge=1)
@@ -68,6 +74,7 @@ class CheckoutIn(StrictModel):
     payment_method_id: int | None = Field(
         None, ge=1, description="A saved payment method; default: the user's default one."
     )
+    attribution: str | None = Field(None, max_length=512, description=ATTRIBUTION)
 
 
 class BuyIn(StrictModel):
@@ -76,6 +83,7 @@ class BuyIn(StrictModel):
     quantity: int = Quantity
     session_id: int | None = Field(None, ge=1, description="The live session bought from.")
     payment_method_id: int | None = Field(None, ge=1)
+    attribution: str | None = Field(None, max_length=512, description=ATTRIBUTION)
 
 
 class OrderItemOut(BaseModel):
@@ -93,6 +101,8 @@ class OrderOut(BaseModel):
     currency: str
     session_id: int | None
     creator_id: int | None
+    #: The share link (``POST /api/links``) the order is attributed to, if any.
+    link_id: int | None = None
     payment_status: str | None
     items: list[OrderItemOut]
     created_at: datetime

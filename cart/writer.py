@@ -65,6 +65,8 @@ class OrderDraft:
     shipping_address: dict[str, Any] | None
     payment: PaymentDraft
     items: list[ItemDraft] = field(default_factory=list)
+    #: The share link the order is attributed to (livecommerce.creators.attribution).
+    link_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def insert_drafts(session: Connection, drafts: list[OrderDraft]) -> None:
                 "user_id": d.user_id,
                 "session_id": d.session_id,
                 "creator_id": d.creator_id,
+                "link_id": d.link_id,
                 "status": d.status,
                 "total_minor": d.total_minor,
                 "currency": d.currency,

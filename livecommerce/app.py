@@ -26,6 +26,8 @@ from livecommerce.api.routing import Edge, JSONResponse
 from livecommerce.catalog import api as catalog_api
 from livecommerce.clock import Clock
 from livecommerce.components import BoundApi, Component, bind
+from livecommerce.creators import api as creators_api
+from livecommerce.creators.component import CreatorsComponent
 from livecommerce.creators import collab_api, market_api
 from livecommerce.dashboard import api as dashboard_api
 from livecommerce.dashboard.component import Dashboard
@@ -39,6 +41,8 @@ from livecommerce.observability import RequestObserver
 from livecommerce.services import Services
 from livecommerce.settings import Settings
 from livecommerce.valkey import EmbeddedValkey
+from livecommerce.web import shortlinks
+from livecommerce.web.biopage import BioPage
 from livecommerce.web.component import WebPages
 from streaming import api as streaming_api
 from streaming import hls_api
@@ -70,9 +74,20 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
     streaming = streaming or StreamingComponent(services)
     cart = CartComponent(services)
     dashboard = Dashboard(services, hub)
+    creators = CreatorsComponent(services)
     return Parts(
-        components=[hub, streaming, cart, dashboard, WebPages(services.settings)],
+        components=[
+            hub,
+            streaming,
+            cart,
+            dashboard,
+            creators,
+            WebPages(services.settings),
+            BioPage(services),
+        ],
         apis=[
+            bind(creators_api.api, creators),
+            bind(shortlinks.api, creators),
             bind(hub_api.api, hub),
             bind(streaming_api.api, streaming),
             bind(hls_api.api, streaming),

@@ -18,6 +18,7 @@ boundary with ``raise ... from exc``.
     │   ├── OutOfStock                    409 out_of_stock
     │   ├── LimitExceeded                 409 limit_exceeded
     │   └── IdempotencyMismatch           422 idempotency_mismatch
+    ├── Gone                              410 gone
     ├── PaymentFailed                     402 payment_failed
     ├── RequestTimeout                    408 request_timeout
     ├── PayloadTooLarge                   413 too_large
@@ -35,6 +36,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "Gone",
     "IdempotencyMismatch",
     "LimitExceeded",
     "LivecommerceError",
@@ -105,6 +107,12 @@ class NotFound(LivecommerceError):
 
 class MethodNotAllowed(LivecommerceError):
     status, code, title = 405, "method_not_allowed", "Method Not Allowed"
+
+
+class Gone(LivecommerceError):
+    """What was there is no longer (a share link to a withdrawn product)."""
+
+    status, code, title = 410, "gone", "Gone"
 
 
 class Conflict(LivecommerceError):

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Event",
     "EventBus",
+    "HandleChanged",
     "LineupChanged",
+    "ProductAvailabilityChanged",
     "ProductPinned",
     "SessionStateChanged",
     "StockTotalChanging",
@@ -65,6 +67,23 @@ class StockTotalChanging(Event):
     variant_id: int
     old_total: int
     new_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductAvailabilityChanged(Event):
+    """A product was withdrawn (``is_active`` false) or put back on sale; published after
+    the commit (affiliate links to it answer 410 while it is withdrawn)."""
+
+    product_id: int
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandleChanged(Event):
+    """A user's public handle changed (``/@<handle>``); published after the commit."""
+
+    user_id: int
+    handle: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,9 @@ class Settings:
     #: Cart: days after a purchase its buyer may ask for a refund (0: never); a creator's
     #: commission on it stays ``pending`` until then, and becomes ``payable`` after.
     return_window_days: int = 30
+    #: Affiliate links: days a click's signed attribution (cookie ``lc_attr``) stays valid;
+    #: an order in that window earns the link's creator the commission (last click wins).
+    attribution_window_days: int = 7
     #: Hub: seconds a product card (name, images, prices) is cached per process.
     card_ttl_s: float = 5.0
     #: Entries a per-process cache (cards, lookups, rights, sales) holds before it is emptied.
@@ -267,6 +270,9 @@ class Settings:
             idempotency_poll_s=_float(env, "IDEMPOTENCY_POLL_S", cls.idempotency_poll_s, low=0.001),
             return_window_days=_int(
                 env, "RETURN_WINDOW_DAYS", cls.return_window_days, low=0, high=3650
+            ),
+            attribution_window_days=_int(
+                env, "ATTRIBUTION_WINDOW_DAYS", cls.attribution_window_days, low=1, high=365
             ),
             card_ttl_s=_float(env, "CARD_TTL_S", cls.card_ttl_s, low=0),
             cache_max_entries=_int(env, "CACHE_MAX_ENTRIES", cls.cache_max_entries, low=1),

@@ -13,6 +13,7 @@ from livecommerce.accounts.payment_methods import (
 from livecommerce.accounts.schemas import (
     Address,
     LoginIn,
+    MePatch,
     PaymentMethodOut,
     PaymentMethodPatch,
     SignupIn,
@@ -22,6 +23,7 @@ from livecommerce.accounts.schemas import (
 from livecommerce.api.routing import Api, Call
 from livecommerce.db.models import User
 from livecommerce.errors import NotFound
+from livecommerce.events import HandleChanged
 from livecommerce.http.throttle import Window, admit
 from livecommerce.services import Services
 
@@ -79,6 +81,7 @@ async def signup(services: Services, call: Call) -> TokenOut:
             password=body.password,
             display_name=body.display_name,
             role=body.role,
+            handle=body.handle,
         )
         await db.commit()
     return _token(services, user)
@@ -127,6 +130,31 @@ async def me(services: Services, call: Call) -> UserOut:
         user = await db.get(User, user_id)
     if user is None:
         raise NotFound("this account no longer exists")
+    return store.user_out(user)
+
+
+@api.route(
+    "PATCH",
+    "/api/me",
+    summary="Change your display name and/or handle (only the fields sent change)",
+    body=MePatch,
+    response=UserOut,
+    auth="required",
+    errors=[404, 409, 422],
+)
+async def patch_me(services: Services, call: Call) -> UserOut:
+    user_id = call.principal.require_user()
+    body = call.body_as(MePatch)
+    async with services.db.sessions() as db:
+        user = await db.get(User, user_id)
+        if user is None:
+            raise NotFound("this account no longer exists")
+        before = user.handle
+        await store.update_profile(db, user, display_name=body.display_name, handle=body.handle)
+        await db.commit()
+    if user.handle is not None and user.handle != before:
+        # share links to the showcase redirect to the new /@<handle> at once
+        await services.events.publish(HandleChanged(user.id, user.handle))
     return store.user_out(user)
 
 

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from livecommerce.accounts.handles import HANDLE_PATTERN
 from livecommerce.api.common import StrictModel
 
 __all__ = [
     "Address",
     "LoginIn",
+    "MePatch",
     "PaymentMethodOut",
     "PaymentMethodPatch",
     "SignupIn",
@@ -37,6 +39,19 @@ class SignupIn(StrictModel):
     display_name: str = Field(min_length=1, max_length=80)
     #: Self-service sign-up may choose viewer or host; other roles come from an admin.
     role: str = Field("viewer", pattern=r"^(viewer|host)$")
+    handle: str | None = Field(
+        None,
+        pattern=HANDLE_PATTERN,
+        description="Your public name in /@<handle> (a-z, 0-9, _; 3-30); a host without "
+        "one gets one made from the display name.",
+    )
+
+
+class MePatch(StrictModel):
+    """``PATCH /api/me``: only the fields sent change."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=80)
+    handle: str | None = Field(None, pattern=HANDLE_PATTERN, description="a-z, 0-9, _; 3-30.")
 
 
 class LoginIn(StrictModel):
@@ -66,6 +81,8 @@ class UserOut(BaseModel):
     brand_id: int | None
     shipping_address: Address | None
     created_at: datetime
+    #: The public name in ``/@<handle>`` (creators get one at sign-up).
+    handle: str | None = None
 
 
 class TokenOut(BaseModel):

@@ -5,6 +5,10 @@ where the payload is JSON ``{"sub": user_id, "role": role, "exp": unix_seconds,
 "brand": brand_id_or_null}``.
 The role is carried for speed (the hub checks it without SQL); anything that
 grants rights on a session is still checked against SQL (see permissions).
+
+:meth:`TokenSigner.seal` / :meth:`TokenSigner.unseal` sign other claims the same way
+for one ``purpose`` (e.g. an affiliate click's attribution) with a key derived for that
+purpose: such a token is never a valid bearer token, nor one of another purpose.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from livecommerce import encoding
 from livecommerce.errors import Unauthorized
@@ -66,5 +71,33 @@ class TokenSigner:
             raise Unauthorized("token expired", code="token_expired")
         return TokenClaims(user_id=user_id, role=role, expires_at=expires, brand_id=brand_id)
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:24])
+    def seal(self, purpose: str, claims: dict[str, Any], *, expires_at: int) -> str:
+        """A signed token carrying ``claims`` (JSON-able) until ``expires_at`` (unix s)."""
+        payload = _b64(encoding.dumps({**claims, "exp": expires_at}))
+        return f"{payload}.{self._sign(payload, self._purpose_key(purpose))}"
+
+    def unseal(self, purpose: str, token: str, *, now: float) -> dict[str, Any]:
+        """The claims of a valid, unexpired token sealed for ``purpose``; raise
+        :class:`Unauthorized` for anything else (forged, tampered, expired, malformed)."""
+        payload, dot, signature = token.partition(".")
+        if not dot or not hmac.compare_digest(
+            signature, self._sign(payload, self._purpose_key(purpose))
+        ):
+            raise Unauthorized("invalid token")
+        try:
+            claims = encoding.loads(_unb64(payload))
+            expires = int(claims["exp"])
+        except (ValueError, KeyError, TypeError):
+            raise Unauthorized("invalid token") from None
+        if not isinstance(claims, dict):
+            raise Unauthorized("invalid token")
+        if expires < now:
+            raise Unauthorized("token expired", code="token_expired")
+        return claims
+
+    def _purpose_key(self, purpose: str) -> bytes:
+        return hmac.new(self._key, b"purpose:" + purpose.encode(), hashlib.sha256).digest()
+
+    def _sign(self, payload: str, key: bytes | None = None) -> str:
+        mac = hmac.new(key or self._key, payload.encode(), hashlib.sha256)
+        return _b64(mac.digest()[:24])

@@ -22,7 +22,7 @@ from livecommerce.catalog.schemas import (
 from livecommerce.catalog.stock import available
 from livecommerce.db.models import Role
 from livecommerce.errors import NotFound
-from livecommerce.events import StockTotalChanging
+from livecommerce.events import ProductAvailabilityChanged, StockTotalChanging
 from livecommerce.services import Services
 
 __all__ = ["api"]
@@ -151,9 +151,13 @@ async def update_product(services: Services, call: Call) -> ProductOut:
     async with services.db.sessions() as db:
         product = await store.get_product(db, call.id("product_id"))
         call.principal.require_brand(product.brand_id)
+        was_active = product.is_active
         await store.update_product(db, product, call.body_as(ProductPatch))
         await db.commit()
-        return store.product_out(await store.get_product(db, product.id))
+        out = store.product_out(await store.get_product(db, product.id))
+    if out.is_active != was_active:
+        await services.events.publish(ProductAvailabilityChanged(out.id, out.is_active))
+    return out
 
 
 @api.route(
@@ -168,8 +172,11 @@ async def delete_product(services: Services, call: Call) -> None:
     async with services.db.sessions() as db:
         product = await store.get_product(db, call.id("product_id"))
         call.principal.require_brand(product.brand_id)
+        product_id, was_active = product.id, product.is_active
         product.is_active = False
         await db.commit()
+    if was_active:
+        await services.events.publish(ProductAvailabilityChanged(product_id, False))
 
 
 @api.route(

@@ -33,12 +33,14 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 __all__ = [
+    "AffiliateLink",
     "Base",
     "Brand",
     "CollabOffer",
     "CollabRate",
     "Collaboration",
     "CommissionEntry",
+    "LinkTarget",
     "LiveSession",
     "ModerationAction",
     "Order",
@@ -113,6 +115,14 @@ class SessionStatus(enum.StrEnum):
     ENDED = "ended"
 
 
+class LinkTarget(enum.StrEnum):
+    """What an affiliate link points at."""
+
+    PRODUCT = "product"
+    SHOW = "show"
+    SHOWCASE = "showcase"
+
+
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
     PAID = "paid"
@@ -135,6 +145,8 @@ class User(Base):
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The creator's public name in URLs (``/@<handle>``): livecommerce.accounts.handles.
+    handle: Mapped[str | None] = mapped_column(String(30), unique=True, default=None)
 
 
 class PaymentMethod(Base):
@@ -283,6 +295,10 @@ class Order(Base):
     #: admin then refunds it. The status is unchanged by the request.
     refund_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     refund_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    #: The affiliate link the buyer's attribution came from (None: a show or no link).
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("affiliate_links.id"), index=True, default=None
+    )
 
     __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
 
@@ -334,6 +350,20 @@ class CommissionEntry(Base):
     rate_bps: Mapped[int] = mapped_column(Integer)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AffiliateLink(Base):
+    """A creator's short share link (``/l/<code>``) to a product, a show or the showcase."""
+
+    __tablename__ = "affiliate_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    target: Mapped[str] = mapped_column(String(16))  # LinkTarget
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), default=None)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("live_sessions.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
