@@ -134,15 +134,17 @@ function figures(row) {
     formatMoney(row.refunds_minor, row.currency), formatMoney(row.net_minor, row.currency)];
 }
 
-async function downloadCsv(group, button) {
+/** Fetch a CSV with the token and hand it to the browser as a download. */
+async function downloadCsv(path, params, filename, button) {
   button.disabled = true;
   try {
-    const params = periodParams();
-    params.set("group", group);
-    const r = await fetch(`/api/brand/sales.csv?${params}`, { headers: { Authorization: `Bearer ${api.token()}` } });
-    if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+    const r = await fetch(`${path}?${params}`, { headers: { Authorization: `Bearer ${api.token()}` } });
+    if (!r.ok) {
+      const problem = await r.json().catch(() => null);
+      throw new Error((problem && problem.detail) || `${r.status} ${r.statusText}`);
+    }
     const url = URL.createObjectURL(await r.blob());
-    const link = el("a", { href: url, download: `sales-by-${group}.csv`, hidden: true });
+    const link = el("a", { href: url, download: filename, hidden: true });
     document.body.append(link);
     link.click();
     link.remove();
@@ -166,7 +168,11 @@ function salesTable(group, report) {
     figures(row).map((v) => el("td", {}, v))));
   const csv = el("button", { class: "btn small secondary csv", type: "button", "data-csv": group },
     t("brand.download_csv", { what: caption }));
-  csv.addEventListener("click", () => downloadCsv(group, csv));
+  csv.addEventListener("click", () => {
+    const params = periodParams();
+    params.set("group", group);
+    downloadCsv("/api/brand/sales.csv", params, `sales-by-${group}.csv`, csv);
+  });
   return [
     el("table", { class: "items" },
       el("caption", {}, caption),
@@ -208,6 +214,11 @@ if (!["brand", "admin"].includes(user.role)) {
     $("apply").disabled = true;
     await refreshAll();
     $("apply").disabled = false;
+  });
+  $("orders-csv").addEventListener("click", () => {
+    const params = orderParams();
+    params.delete("limit");
+    downloadCsv("/api/brand/orders.csv", params, "orders.csv", $("orders-csv"));
   });
   $("more").addEventListener("click", () => loadOrders(true).catch((err) => { $("filters-error").textContent = err.message; }));
   $("loading").remove();
