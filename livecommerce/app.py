@@ -38,6 +38,8 @@ from livecommerce.hub.component import Hub
 from livecommerce.live import api as live_api
 from livecommerce.moderation import api as moderation_api
 from livecommerce.observability import RequestObserver
+from livecommerce.replay import api as replay_api
+from livecommerce.replay.component import Replays
 from livecommerce.services import Services
 from livecommerce.settings import Settings
 from livecommerce.valkey import EmbeddedValkey
@@ -47,6 +49,7 @@ from livecommerce.web.component import WebPages
 from streaming import api as streaming_api
 from streaming import hls_api
 from streaming.component import StreamingComponent
+from streaming.hls.store import DirectoryStore
 
 __all__ = ["Parts", "PartsFactory", "create_app", "default_parts", "open_redis"]
 
@@ -74,6 +77,7 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
     streaming = streaming or StreamingComponent(services)
     cart = CartComponent(services)
     dashboard = Dashboard(services, hub)
+    replays = Replays(services, DirectoryStore(services.settings.media_root))
     creators = CreatorsComponent(services)
     return Parts(
         components=[
@@ -81,6 +85,7 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
             streaming,
             cart,
             dashboard,
+            replays,
             creators,
             WebPages(services.settings),
             BioPage(services),
@@ -95,6 +100,7 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
             bind(brand_api.api, cart),
             bind(moderation_api.api, services),
             bind(dashboard_api.api, dashboard),
+            bind(replay_api.api, replays),
         ],
     )
 

@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from livecommerce.components import Component
+from livecommerce.errors import NotFound
 from livecommerce.http.security import inline_script_hashes, page_headers
 from livecommerce.settings import Settings
 from livecommerce.web.language import LANGUAGES, choose, with_lang
@@ -26,6 +27,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 STATIC = Path(__file__).parent / "static"
 
+#: The npm packages (package.json at the repository root, installed by scripts/install_web).
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+
+#: ``/static/vendor/<name>`` → the file of an npm package the pages load.
+VENDOR = {"hls.min.mjs": "hls.js/dist/hls.min.mjs"}
+
 #: URL → page file; ``{session_id}`` pages share one file each.
 PAGES = {
     "/": "index.html",
@@ -34,6 +41,7 @@ PAGES = {
     "/host/{session_id:int}": "host.html",
     "/moderate/{session_id:int}": "moderate.html",
     "/studio": "studio.html",
+    "/replay/{session_id:int}": "replay.html",
     "/p/{product_id:int}": "product.html",
     "/signup": "signup.html",
     "/account": "account.html",
@@ -72,6 +80,17 @@ def _page(filename: str, frame_ancestors: Sequence[str]) -> Endpoint:
     return endpoint
 
 
+async def _vendor(request: Request) -> Response:
+    """An npm package's file, or a 404 problem the page turns into a message (the
+    packages are missing when scripts/install_web has not run)."""
+    name = request.path_params["name"]
+    path = NODE_MODULES / VENDOR[name] if name in VENDOR else None
+    if path is None or not path.is_file():
+        raise NotFound(f"{name} is not installed here (scripts/install_web installs it)")
+    # The file changes only with package-lock.json: revalidate, cheaply (ETag).
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
 class WebPages(Component):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -82,5 +101,6 @@ class WebPages(Component):
             Route(url, _page(filename, ancestors), methods=["GET"], name=f"page:{filename}")
             for url, filename in PAGES.items()
         ]
+        routes.append(Route("/static/vendor/{name}", _vendor, methods=["GET"], name="vendor"))
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
         return routes

@@ -93,7 +93,7 @@ async function exchange(pc, url, token) {
   const r = await fetch(url, { method: "POST", headers, body: pc.localDescription.sdp });
   if (r.status !== 201) {
     const problem = await r.json().catch(() => ({}));
-    throw new Error(problem.detail || `${url}: ${r.status}`);
+    throw Object.assign(new Error(problem.detail || `${url}: ${r.status}`), { status: r.status, code: problem.code, problem });
   }
   const resource = r.headers.get("Location");
   await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
@@ -145,8 +145,10 @@ export async function whipPublish(sessionId, stream, onState = () => {}) {
 
 /** WHEP: play the session into `video`; plays again by itself when the connection fails
  * or its video stops for 1 s (the node serving it died): a new offer through the load
- * balancer reaches a live node (docs/streaming.md, "Several nodes"). */
-export function whepPlay(sessionId, video, onState = () => {}) {
+ * balancer reaches a live node (docs/streaming.md, "Several nodes"). When the show's
+ * WebRTC viewers are full (503 `webrtc_full`) it stops and calls `onFull(problem)`:
+ * `problem.hls_url` is the show's HLS playlist. */
+export function whepPlay(sessionId, video, onState = () => {}, { onFull = null } = {}) {
   let pc = null, resource = null, stopped = false, timer = null, watchdog = null;
   const retry = (ms) => { clearTimeout(timer); if (!stopped) timer = setTimeout(start, ms); };
   async function start() {
@@ -167,6 +169,12 @@ export function whepPlay(sessionId, video, onState = () => {}) {
       onState("connecting");
       resource = await exchange(pc, `/whep/${sessionId}`);
     } catch (err) {
+      if (err.code === "webrtc_full" && onFull) {
+        stopped = true; clearInterval(watchdog); pc.close();
+        onState("full");
+        onFull(err.problem);
+        return;
+      }
       onState(`offline (${err.message})`);
       retry(1000);
     }

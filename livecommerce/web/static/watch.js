@@ -1,6 +1,7 @@
 // /watch/{session}: video (WHEP), the pinned product card, two-tap buy, cart, chat, reactions.
 import { api, el, header, sessionIdFromPath } from "/static/app.js";
 import { Hub, countdown, newKey, whepPlay } from "/static/live.js";
+import { EventDelay, hlsPlay } from "/static/hlsplay.js";
 import { formatMoney as money, formatNumber, initI18n, t } from "/static/i18n.js";
 import { dialog, loadBuyer, needSignIn, openBuySheet } from "/static/buy.js";
 
@@ -21,10 +22,32 @@ $("title").textContent = show.title;
 document.title = `${show.title} — livecommerce`;
 setState(show.status);
 
+// WebRTC (under a second behind) unless the viewer asks for HLS (?hls=1) or the show's
+// WebRTC viewers are full (WHEP answers 503 webrtc_full with the HLS URL).
+const wantsHls = new URLSearchParams(location.search).get("hls") === "1";
+$("playback-switch").textContent = t(wantsHls ? "watch.use_webrtc" : "watch.use_hls");
+$("playback-switch").href = wantsHls ? location.pathname : "?hls=1";
+$("replay-link").href = `/replay/${sessionId}`;
 let player = null;
+let hls = null;    // the HLS player, when this viewer watches over HLS
+let delay = null;  // product events held until the HLS playhead reaches them
 function play() {
-  if (!player) player = whepPlay(sessionId, $("video"), (s) => { $("video").dataset.rtc = s; });
-  else player.restart();
+  if (hls || delay) return;
+  if (wantsHls) { playHls(`/hls/${sessionId}/live.m3u8`); return; }
+  if (!player) {
+    player = whepPlay(sessionId, $("video"), (s) => { $("video").dataset.rtc = s; },
+      { onFull: (problem) => { player = null; playHls(problem.hls_url); } });
+  } else player.restart();
+}
+async function playHls(url) {
+  $("video").dataset.playback = "hls";
+  delay = new EventDelay(() => (hls ? hls.playingDate() : null), applyProduct);
+  try {
+    hls = await hlsPlay($("video"), url, { live: true, onState: (s) => { $("video").dataset.hls = s; } });
+  } catch (err) {
+    $("playback-note").textContent = t(`watch.${err.code || "hls_missing"}`);
+    delay.flush(); delay.stop(); delay = null;
+  }
 }
 if (show.status !== "ended") play();
 
@@ -42,14 +65,16 @@ function onEvent(e) {
       $("viewers").textContent = formatNumber(e.viewers);
       $("chat").replaceChildren();
       e.chat.forEach(addChat);
-      showPinned(e.pinned);
-      break;
-    case "pinned": showPinned(e); break;
-    case "unpinned": if (pinned && pinned.pin.pin_id === e.pin_id) showPinned(null); break;
-    case "stock":
-      if (pinned && pinned.product.id === e.product_id) {
-        pinned.units_left = e.units_left; pinned.variants_left = e.variants; renderPinned();
+      if (!delay) showPinned(e.pinned);
+      else {  // an HLS viewer sees the pin once the video reaches the moment it was made
+        delay.clear();
+        showPinned(null);
+        if (e.pinned) delay.push({ ...e.pinned, type: "pinned", pdt_ms: e.pinned.pin.pinned_at_ms });
       }
+      break;
+    case "pinned": case "unpinned": case "stock":
+      if (delay && typeof e.pdt_ms === "number") delay.push(e);
+      else applyProduct(e);
       break;
     case "chat": addChat(e); break;
     case "chat_deleted": document.querySelector(`[data-message-id="${e.message_id}"]`)?.remove(); break;
@@ -58,12 +83,25 @@ function onEvent(e) {
     case "session_state":
       setState(e.status);
       if (e.status === "live") play();
-      if (e.status === "ended" && player) { player.stop(); player = null; }
+      if (e.status === "ended" && player) { player.stop(); player = null; }  // HLS plays to its end
+      break;
+  }
+}
+
+function applyProduct(e) {
+  switch (e.type) {
+    case "pinned": showPinned(e); break;
+    case "unpinned": if (pinned && pinned.pin.pin_id === e.pin_id) showPinned(null); break;
+    case "stock":
+      if (pinned && pinned.product.id === e.product_id) {
+        pinned.units_left = e.units_left; pinned.variants_left = e.variants; renderPinned();
+      }
       break;
   }
 }
 
 function setState(status) {
+  $("replay-link").hidden = status !== "ended";
   $("state").textContent = t(`common.status_${status}`);
   $("state").className = `badge ${status}`;
 }
