@@ -1,4 +1,5 @@
-"""HTTP adapters: cart, instant buy, checkout, orders, payment methods, earnings.
+"""HTTP adapters: cart, instant buy, checkout, orders, payment methods (earnings and
+payouts: cart/earnings_api.py).
 
 All need a signed-in user and only ever touch that user's cart and orders (I6).
 Checkout endpoints need an ``Idempotency-Key`` header; see docs/api.md.
@@ -26,7 +27,6 @@ from cart.schemas import (
     CartLineOut,
     CartOut,
     CheckoutIn,
-    EarningsOut,
     OrderOut,
     OrderPage,
     OrderQuery,
@@ -312,6 +312,7 @@ async def refund_order(cart: CartComponent, call: Call) -> OrderOut:
         cart.checkout.gateway,
         call.principal,
         call.param("order_id"),
+        now=cart.services.clock.now(),
     )
 
 
@@ -394,16 +395,3 @@ async def test_cards(cart: CartComponent, call: Call) -> list[TestCardOut]:
         TestCardOut(token=token, brand=brand, last4=last4, behaviour=behaviour)
         for token, (brand, last4, behaviour) in cards.items()
     ]
-
-
-@api.route(
-    "GET",
-    "/api/me/earnings",
-    summary="Your commission earnings as a creator (ledger totals and latest entries)",
-    response=EarningsOut,
-    auth="required",
-)
-async def my_earnings(cart: CartComponent, call: Call) -> EarningsOut:
-    user_id = call.principal.require_user()
-    async with cart.services.db.sessions() as db:
-        return await orders.earnings(db, user_id)

@@ -14,6 +14,8 @@ from cart.metrics import CartMetrics
 from cart.onsale import OnSale
 from cart.orderfeed import OrderFeed
 from cart.payments import gateways_for
+from cart.payouts.gateway import payout_gateway
+from cart.payouts.run import payouts_loop
 from cart.reaper import reaper_loop, refunder
 from cart.stock import StockStore
 from cart.writer import OrderWriter
@@ -54,7 +56,13 @@ class CartComponent(Component):
             clock=services.clock,
         )
         self.metrics = CartMetrics(services.metrics.registry)
-        self.writer = OrderWriter(db, window_s=settings.order_batch_window_s, metrics=self.metrics)
+        self.writer = OrderWriter(
+            db,
+            window_s=settings.order_batch_window_s,
+            metrics=self.metrics,
+            clock=services.clock,
+            return_window_days=settings.return_window_days,
+        )
         self.gateways = gateways_for(settings.secret_key)
         #: Every order creation and status change goes out to its buyer through this.
         self.order_feed = OrderFeed(services.mux, clock=services.clock)
@@ -88,7 +96,19 @@ class CartComponent(Component):
         await self.writer.stop()
 
     def jobs(self) -> list[Job]:
+        if self.settings.payout_interval_s > 0:
+            return [self._reaper, self._payouts]
         return [self._reaper]
+
+    async def _payouts(self) -> None:
+        settings = self.settings
+        await payouts_loop(
+            self.services.db,
+            payout_gateway(settings.data_dir, delay_s=settings.payout_test_delay_s),
+            clock=self.services.clock.now,
+            minimum_minor=settings.payout_minimum_minor,
+            interval_s=settings.payout_interval_s,
+        )
 
     async def _reaper(self) -> None:
         await reaper_loop(

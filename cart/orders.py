@@ -1,4 +1,4 @@
-"""Orders in SQL after checkout: the state machine, history, fulfil, refund, earnings.
+"""Orders in SQL after checkout: the state machine, history, fulfil, refund.
 
 States (``OrderStatus``)::
 
@@ -22,19 +22,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from cart.commissions import reverse_order
 from cart.orderfeed import OrderFeed
 from cart.payments import GatewayDeclined, PaymentGateway
 from cart.returns import check_refund_request
-from cart.schemas import EarningEntryOut, EarningsOut, OrderItemOut, OrderOut
+from cart.schemas import OrderItemOut, OrderOut
 from cart.stock import StockStore
 from livecommerce.auth.permissions import Principal
 from livecommerce.db.engine import Database
 from livecommerce.db.models import (
-    CommissionEntry,
     Order,
     OrderStatus,
     Payment,
@@ -45,7 +45,6 @@ from livecommerce.errors import Conflict, Forbidden, NotFound, PaymentFailed
 
 __all__ = [
     "TRANSITIONS",
-    "earnings",
     "fulfil_order",
     "get_order",
     "list_orders",
@@ -269,35 +268,19 @@ async def refund_order(
     gateway_for: Callable[[str], PaymentGateway],
     principal: Principal,
     order_id: str,
+    *,
+    now: datetime | None = None,
 ) -> OrderOut:
-    """Refund in full: order -> refunded, payment refunded, commission reversed, all in one
-    transaction (the gateway refund runs inside it, so a gateway error rolls back);
+    """Refund in full: order -> refunded, payment refunded, commission reversed (or, if
+    already paid out, adjusted: cart/commissions.py) at ``now`` (the app's clock), all in
+    one transaction (the gateway refund runs inside it, so a gateway error rolls back);
     then the buyer is told (``feed``) and the units go back on sale."""
     async with db.sessions() as session, session.begin():
         order = await _load(session, order_id, lock=True)
         await _require_seller(session, principal, order)
         transition(order, OrderStatus.REFUNDED)
         payment = await _payment(session, order.id)
-        earned = list(
-            await session.scalars(
-                select(CommissionEntry).where(
-                    CommissionEntry.order_id == order.id, CommissionEntry.kind == "earned"
-                )
-            )
-        )
-        for entry in earned:
-            session.add(
-                CommissionEntry(
-                    order_id=order.id,
-                    creator_id=entry.creator_id,
-                    session_id=entry.session_id,
-                    product_id=entry.product_id,
-                    kind="reversed",
-                    rate_bps=entry.rate_bps,
-                    amount_minor=-entry.amount_minor,
-                    currency=entry.currency,
-                )
-            )
+        await reverse_order(session, order.id, now=now or utcnow())
         if payment is not None:
             try:
                 await gateway_for(payment.gateway).refund(
@@ -317,38 +300,3 @@ async def refund_order(
         await stock.unsell(product_id, lines)
     async with db.sessions() as session:
         return _stored_out(await _load(session, order_id), await _payment(session, order_id))
-
-
-async def earnings(db: AsyncSession, creator_id: int, *, limit: int = 100) -> EarningsOut:
-    totals = {
-        str(c): int(s or 0)
-        for c, s in (
-            await db.execute(
-                select(CommissionEntry.currency, func.sum(CommissionEntry.amount_minor))
-                .where(CommissionEntry.creator_id == creator_id)
-                .group_by(CommissionEntry.currency)
-            )
-        )
-    }
-    rows = await db.scalars(
-        select(CommissionEntry)
-        .where(CommissionEntry.creator_id == creator_id)
-        .order_by(CommissionEntry.id.desc())
-        .limit(limit)
-    )
-    return EarningsOut(
-        totals=totals,
-        entries=[
-            EarningEntryOut(
-                order_id=e.order_id,
-                session_id=e.session_id,
-                product_id=e.product_id,
-                kind=e.kind,
-                rate_bps=e.rate_bps,
-                amount_minor=e.amount_minor,
-                currency=e.currency,
-                created_at=e.created_at,
-            )
-            for e in rows
-        ],
-    )

@@ -16,13 +16,16 @@ __all__ = [
     "CartOut",
     "CheckoutIn",
     "EarningEntryOut",
+    "EarningsGroupOut",
     "EarningsOut",
+    "LinkEarningsOut",
     "OrderItemOut",
     "OrderOut",
     "OrderPage",
     "OrderQuery",
     "PaymentMethodIn",
     "RefundRequestIn",
+    "ShowEarningsOut",
     "TestCardOut",
 ]
 
@@ -143,17 +146,59 @@ class TestCardOut(BaseModel):
 
 
 class EarningEntryOut(BaseModel):
+    id: int
     order_id: str
     session_id: int | None
     product_id: int
+    #: earned, reversed (a refund before a payout) or adjustment (a refund after one).
     kind: str
     rate_bps: int
     amount_minor: int
     currency: str
     created_at: datetime
+    #: pending, payable, paid or reversed (cart/commissions.py).
+    status: str
+    payable_at: datetime
+    payout_id: str | None
+
+
+class EarningsGroupOut(BaseModel):
+    currency: str
+    #: Earned, still inside the return window.
+    pending_minor: int
+    #: Past the window, not yet paid (adjustments of refunds after a payout count here).
+    payable_minor: int
+    paid_minor: int
+    #: Earned and then reversed by a refund.
+    reversed_minor: int
+    #: Orders that earned a commission.
+    orders: int
+
+
+class ShowEarningsOut(EarningsGroupOut):
+    #: None: orders not bought in a show.
+    session_id: int | None
+
+
+class LinkEarningsOut(EarningsGroupOut):
+    #: None: orders not attributed to a link (a show, or before links existed).
+    link_id: int | None
+    code: str | None
+    clicks: int
+    unique_visitors: int
+    #: orders / clicks (0 without clicks).
+    conversion: float
 
 
 class EarningsOut(BaseModel):
-    #: Net earnings per currency (earned minus reversed).
+    #: Net earnings per currency (earned minus reversed, plus adjustments).
     totals: dict[str, int]
+    #: Per currency: totals = pending + payable + paid.
+    pending: dict[str, int]
+    payable: dict[str, int]
+    paid: dict[str, int]
+    reversed: dict[str, int]
+    by_show: list[ShowEarningsOut]
+    by_link: list[LinkEarningsOut]
+    #: The latest entries, newest first.
     entries: list[EarningEntryOut]

@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from livecommerce.db.engine import Database
-from livecommerce.db.models import CommissionEntry, Order, OrderItem, Payment, utcnow
+from livecommerce.db.models import CommissionEntry, Order, OrderItem, Payment
 from livecommerce.db.transactions import TransactionRunner
 
 if TYPE_CHECKING:
@@ -85,13 +88,19 @@ def commission_minor(item: ItemDraft) -> int:
     return item.unit_price_minor * item.quantity * item.commission_bps // 10_000
 
 
-def insert_drafts(session: Connection, drafts: list[OrderDraft]) -> None:
+def insert_drafts(
+    session: Connection,
+    drafts: list[OrderDraft],
+    *,
+    now: datetime,
+    return_window: timedelta = timedelta(days=30),
+) -> None:
     """Insert the rows of ``drafts`` (caller owns the transaction; run it through a
-    :class:`~livecommerce.db.transactions.TransactionRunner`).
+    :class:`~livecommerce.db.transactions.TransactionRunner`). Commission entries are
+    ``pending``, payable ``return_window`` after ``now`` (cart/commissions.py).
 
     Core inserts on a plain connection: an ORM session's per-transaction set-up was
     most of a small batch's cost (cProfile), and these rows need no identity map."""
-    now = utcnow()
     session.execute(
         insert(_table(Order)),
         [
@@ -155,6 +164,8 @@ def insert_drafts(session: Connection, drafts: list[OrderDraft]) -> None:
             "amount_minor": commission_minor(i),
             "currency": d.currency,
             "created_at": now,
+            "status": "pending",
+            "payable_at": now + return_window,
         }
         for d in drafts
         if d.creator_id is not None
@@ -190,8 +201,13 @@ class OrderWriter:
         window_s: float = 0.005,
         max_batch: int = 500,
         metrics: CartMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+        return_window_days: int = 30,
     ) -> None:
         self.db = db
+        #: Orders are stamped with this clock's time (livecommerce.clock).
+        self.clock = clock
+        self.return_window = timedelta(days=return_window_days)
         self.metrics = metrics
         self._transactions = TransactionRunner(db)
         self.window_s = window_s
@@ -242,11 +258,15 @@ class OrderWriter:
             self._inflight = asyncio.ensure_future(self._write_batch(batch))
             await asyncio.shield(self._inflight)
 
+    def _insert(self, drafts: list[OrderDraft]) -> Callable[[Connection], None]:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        return partial(insert_drafts, drafts=drafts, now=now, return_window=self.return_window)
+
     async def _write_batch(self, batch: list[Pending]) -> None:
         drafts = [d for d, _ in batch]
         self.batches += 1
         try:
-            await self._transactions.run(partial(insert_drafts, drafts=drafts))
+            await self._transactions.run(self._insert(drafts))
             outcomes: list[WriteOutcome | BaseException] = [WriteOutcome(d.id) for d in drafts]
         except IntegrityError:
             outcomes = await self._write_each_safe(drafts)
@@ -279,7 +299,7 @@ class OrderWriter:
         out: list[WriteOutcome] = []
         for draft in drafts:
             try:
-                await self._transactions.run(partial(insert_drafts, drafts=[draft]))
+                await self._transactions.run(self._insert([draft]))
                 out.append(WriteOutcome(draft.id))
             except IntegrityError:
                 async with self.db.engine.connect() as conn:

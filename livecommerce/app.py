@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cart import api as cart_api
+from cart import earnings_api
 from cart.brand import api as brand_api
 from cart.component import CartComponent
 from livecommerce import ops, redisclient
@@ -97,6 +98,7 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
             bind(streaming_api.api, streaming),
             bind(hls_api.api, streaming),
             bind(cart_api.api, cart),
+            bind(earnings_api.api, cart),
             bind(brand_api.api, cart),
             bind(moderation_api.api, services),
             bind(dashboard_api.api, dashboard),

@@ -1,4 +1,5 @@
-"""The ``livecommerce`` command: serve, worker, migrate, seed-demo, users create."""
+"""The ``livecommerce`` command: serve, worker, migrate, seed-demo, reconcile, payouts,
+users create."""
 
 from __future__ import annotations
 
@@ -105,6 +106,12 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     return reconcile_main(settings, fix=not args.no_fix)
 
 
+def _payouts(settings: Settings, args: argparse.Namespace) -> int:
+    from cart.payouts.cli import main as payouts_main
+
+    return payouts_main(settings, creator_ids=args.creator or None, check=not args.no_check)
+
+
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -134,6 +141,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--no-fix", action="store_true", help="report only, change nothing")
     reconcile.set_defaults(func=_reconcile)
+
+    payouts = sub.add_parser(
+        "payouts",
+        help="pay creators their payable commission (resumes unfinished payouts; idempotent)",
+    )
+    payouts.add_argument(
+        "--creator", type=int, action="append", help="only this creator (repeatable)"
+    )
+    payouts.add_argument(
+        "--no-check", action="store_true", help="skip the books check after the run"
+    )
+    payouts.set_defaults(func=_payouts)
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users", required=True)
     create = users.add_parser("create", help="create a user with any role")

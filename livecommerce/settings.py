@@ -111,6 +111,15 @@ class Settings:
     #: Cart: days after a purchase its buyer may ask for a refund (0: never); a creator's
     #: commission on it stays ``pending`` until then, and becomes ``payable`` after.
     return_window_days: int = 30
+    #: Payouts: the smallest amount (minor units, any currency) a payout sends; less is
+    #: carried over to a later run.
+    payout_minimum_minor: int = 1000
+    #: Payouts: seconds between the worker's payout runs (0: none; run ``livecommerce
+    #: payouts`` from a scheduler instead).
+    payout_interval_s: float = 0.0
+    #: Tests only: seconds the test payout gateway waits after recording a transfer
+    #: before it answers (the crash test kills the job in that gap).
+    payout_test_delay_s: float = 0.0
     #: Affiliate links: days a click's signed attribution (cookie ``lc_attr``) stays valid;
     #: an order in that window earns the link's creator the commission (last click wins).
     attribution_window_days: int = 7
@@ -271,6 +280,9 @@ class Settings:
             return_window_days=_int(
                 env, "RETURN_WINDOW_DAYS", cls.return_window_days, low=0, high=3650
             ),
+            payout_minimum_minor=_int(env, "PAYOUT_MINIMUM_MINOR", cls.payout_minimum_minor, low=1),
+            payout_interval_s=_float(env, "PAYOUT_INTERVAL_S", cls.payout_interval_s, low=0),
+            payout_test_delay_s=_float(env, "PAYOUT_TEST_DELAY_S", cls.payout_test_delay_s, low=0),
             attribution_window_days=_int(
                 env, "ATTRIBUTION_WINDOW_DAYS", cls.attribution_window_days, low=1, high=365
             ),

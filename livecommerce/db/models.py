@@ -47,6 +47,7 @@ __all__ = [
     "OrderItem",
     "OrderStatus",
     "Payment",
+    "Payout",
     "PaymentMethod",
     "Pin",
     "Product",
@@ -346,11 +347,42 @@ class CommissionEntry(Base):
     creator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("live_sessions.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # "earned" | "reversed"
+    #: "earned" | "reversed" (a refund before the entry was paid out) | "adjustment"
+    #: (a refund after: a negative amount carried into the next payout); cart/commissions.py
+    kind: Mapped[str] = mapped_column(String(16))
     rate_bps: Mapped[int] = mapped_column(Integer)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Stored "pending" | "paid" | "reversed"; a pending entry is *payable* once
+    #: ``payable_at`` (the order's time + RETURN_WINDOW_DAYS) has passed.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    payable_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The payout that claimed it (cart/payouts); set before the gateway is called.
+    payout_id: Mapped[str | None] = mapped_column(
+        ForeignKey("payouts.id"), index=True, default=None
+    )
+
+    __table_args__ = (Index("ix_commission_ledger_status_payable_at", "status", "payable_at"),)
+
+
+class Payout(Base):
+    """One transfer to a creator in one currency, of the entries that point at it."""
+
+    __tablename__ = "payouts"
+
+    #: Also the idempotency key sent to the payout gateway.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    entry_count: Mapped[int] = mapped_column(Integer)
+    #: "processing" (claimed, the gateway not yet confirmed) | "paid"
+    status: Mapped[str] = mapped_column(String(16), default="processing")
+    gateway: Mapped[str] = mapped_column(String(32))
+    transfer_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AffiliateLink(Base):
