@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from livecommerce.db.engine import Database
 from livecommerce.db.models import CommissionEntry, Product
-from tests.cart_support import buy, buyer
+from tests.cart_support import ADDRESS, buy, buyer
 from tests.support import Actors
 
 
@@ -103,6 +103,9 @@ async def test_brand_lists_its_orders_with_filters_and_acts_on_them(
     # only the brand's own items; the buyer by name, never the e-mail
     assert [i["product_id"] for i in by_id[mixed]["items"]] == [w.shirt["id"]]
     assert by_id[mixed]["brand_total_minor"] == 2450 and by_id[mixed]["whole_order"] is False
+    # where to ship: for the orders the brand ships itself only
+    assert by_id[mixed]["ship_to"] is None
+    assert by_id[w.orders[0]]["ship_to"] == {**ADDRESS, "line2": ""}
     first = by_id[w.orders[0]]
     assert (
         first["items"][0]["quantity"] == 2 and first["items"][0]["product_name"] == w.shirt["name"]
@@ -165,6 +168,10 @@ async def test_brand_lists_its_orders_with_filters_and_acts_on_them(
         "fulfilled", "host", w.show1["title"]
     )  # fmt: skip
     assert rows[1]["status"] == "refunded" and rows[1]["commission_bps"] == "2500"
+    assert (rows[0]["ship_name"], rows[0]["ship_city"]) == ("", "")  # mixed: the admin ships
+    assert (rows[2]["ship_name"], rows[2]["ship_line1"], rows[2]["ship_country"]) == (
+        "Test Buyer", "1 Test Street", "US"
+    )  # fmt: skip
     r = await client.get("/api/brand/orders.csv", params={"status": "paid"}, headers=ha)
     lines = list(csv.DictReader(io.StringIO(r.text)))
     assert [(x["order_id"], x["refund_reason"]) for x in lines] == [

@@ -17,10 +17,20 @@ from cart.brand.sales import csv_cell, decimal_amount
 from cart.brand.schemas import BrandOrderOut
 from livecommerce.errors import BadRequest
 
-__all__ = ["MAX_EXPORT_ORDERS", "ORDER_CSV_COLUMNS", "orders_csv"]
+__all__ = ["MAX_EXPORT_ORDERS", "ORDER_CSV_COLUMNS", "SHIP_COLUMNS", "orders_csv"]
 
 MAX_EXPORT_ORDERS = 10_000
 _PAGE = 500
+
+#: The shipping address's columns: filled for the orders the brand ships (``whole_order``).
+SHIP_COLUMNS = [
+    "ship_name",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_postal_code",
+    "ship_country",
+]
 
 ORDER_CSV_COLUMNS = [
     "order_id",
@@ -42,6 +52,7 @@ ORDER_CSV_COLUMNS = [
     "currency",
     "refund_requested_at",
     "refund_reason",
+    *SHIP_COLUMNS,
 ]
 
 
@@ -64,6 +75,10 @@ async def orders_csv(db: AsyncSession, brand_id: int, filters: OrderFilter) -> s
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ORDER_CSV_COLUMNS)
     for o in orders:
+        ship = [
+            csv_cell(o.ship_to.get(c.removeprefix("ship_"))) if o.ship_to else ""
+            for c in SHIP_COLUMNS
+        ]
         for i in o.items:
             writer.writerow(
                 [
@@ -86,6 +101,7 @@ async def orders_csv(db: AsyncSession, brand_id: int, filters: OrderFilter) -> s
                     o.currency,
                     o.refund_requested_at.isoformat() if o.refund_requested_at else "",
                     csv_cell(o.refund_reason),
+                    *ship,
                 ]
             )
     return out.getvalue()

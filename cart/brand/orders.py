@@ -61,6 +61,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return created_at, order_id
 
 
+_ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country")
+
+
+def _address(stored: dict[str, Any] | None) -> dict[str, str] | None:
+    if not stored:
+        return None
+    return {k: str(stored.get(k) or "") for k in _ADDRESS_FIELDS}
+
+
 def _brand_order_ids(brand_id: int) -> Select[Any]:
     return (
         select(OrderItem.order_id)
@@ -184,6 +193,7 @@ async def _views(db: AsyncSession, brand_id: int, orders: Sequence[Order]) -> li
             brand_total_minor=sum(i.unit_price_minor * i.quantity for i in items[o.id]),
             whole_order=o.id not in foreign,
             payment_status=payments.get(o.id),
+            ship_to=_address(o.shipping_address) if o.id not in foreign else None,
             buyer=BrandOrderRef(id=o.user_id, name=names.get(o.user_id, "")),
             show=ref(titles, o.session_id),
             creator=ref(names, o.creator_id),

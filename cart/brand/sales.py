@@ -6,8 +6,9 @@ Per group and currency:
   ``fulfilled`` or ``refunded``; pending and cancelled orders never sold anything);
 - ``refunds``, ``refunds_minor``: how many of those orders were refunded and the value of
   the brand's items in them; ``net_minor`` = ``gmv_minor - refunds_minor``;
-- ``commission_owed_minor``: the commission ledger's entries for the brand's products in
-  those orders, earned minus reversed (a refund's reversal is a negative entry).
+- ``commission_owed_minor``: the net of the commission ledger's entries for the brand's
+  products in those orders: earned minus reversed (a refund's reversal is a negative
+  entry; so is the adjustment a refund after a payout appends).
 
 The period (``start`` ≤ placed < ``end``) is the orders' purchase time, for every figure.
 """
@@ -121,7 +122,6 @@ async def sales(
         .join(Product, Product.id == CommissionEntry.product_id)
         .where(
             Product.brand_id == brand_id,
-            CommissionEntry.kind.in_(("earned", "reversed")),
             *_period(start, end),
         )
         .group_by(ledger_key, CommissionEntry.currency)

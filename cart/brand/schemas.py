@@ -100,6 +100,9 @@ class BrandOrderOut(BaseModel):
     #: or refund it (``POST /api/orders/{id}/fulfil|refund``); else an admin does.
     whole_order: bool
     payment_status: str | None
+    #: Where to ship (``{name, line1, line2, city, postal_code, country}``), for orders the
+    #: brand ships itself (``whole_order``); null otherwise, or if none was recorded.
+    ship_to: dict[str, str] | None
     buyer: BrandOrderRef
     show: BrandOrderRef | None
     creator: BrandOrderRef | None
@@ -122,7 +125,7 @@ class SalesRow(BaseModel):
     #: Value and units sold in paid, fulfilled or refunded orders (refunded ones included).
     gmv_minor: int
     units: int
-    #: Commission on these sales: earned minus reversed ledger entries.
+    #: Commission on these sales: the net of their ledger entries (earned minus reversed).
     commission_owed_minor: int
     #: Refunded orders holding these sales, and the value of their items.
     refunds: int

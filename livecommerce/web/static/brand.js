@@ -84,6 +84,8 @@ function actionButton(order, action, status) {
   return button;
 }
 
+const shipTo = (a) => [a.name, a.line1, a.line2, `${a.postal_code} ${a.city}`, a.country].filter((x) => x && x.trim()).join(", ");
+
 function orderRow(order) {
   const what = order.items.map((i) => i.quantity > 1
     ? t("orders.times", { name: i.product_name, quantity: formatNumber(i.quantity) })
@@ -105,6 +107,7 @@ function orderRow(order) {
         ? el("div", { class: "small refund-request" }, t("brand.refund_requested", { date: formatDate(order.refund_requested_at) }),
           order.refund_reason ? ` — ${order.refund_reason}` : "")
         : null,
+      order.ship_to ? el("div", { class: "small ship-to" }, t("brand.ship_to", { address: shipTo(order.ship_to) })) : null,
       order.whole_order ? null : el("div", { class: "muted small" }, t("brand.mixed_order")),
       el("div", { class: "muted small" }, el("code", {}, order.id))),
     el("span", { class: "amount" }, formatMoney(order.brand_total_minor, order.currency)),
