@@ -79,7 +79,7 @@ class Nodes:
             "DATABASE_URL": f"sqlite+aiosqlite:///{self.workdir / 'bench.db'}",
             "REDIS_URL": redis_url,
             "SECRET_KEY": "bench-relay-secret-key-0123456789",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",
             "EMBEDDED_WORKER": "false",
         }
         exe = Path(sys.executable).with_name("livecommerce")
@@ -99,6 +99,10 @@ class Nodes:
         for proc, url in zip(self.procs, self.urls, strict=True):
             wait_ready(url, proc)
         return self
+
+    def log_tail(self, i: int, lines: int = 20) -> str:
+        text = (self.workdir / f"node{i}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
 
     def cpu(self) -> list[float]:
         return [_cpu(p.pid) for p in self.procs]
@@ -192,8 +196,11 @@ async def run_topology(
         log(
             f"{edges} edges pulling: origin {pulled[0]:.3f} cores ({per_edge:.5f} per edge), "
             f"edges {[round(c, 3) for c in pulled[1:]]} (ingest + 1 viewer), "
-            f"cold-edge first frame {[round(c) for c in cold]} ms"
+            f"cold-edge first frame {[_finite(c) for c in cold]} ms"
         )
+        for i, first_ms in enumerate(cold, start=1):
+            if math.isinf(first_ms):  # say why before the logs go with the workdir
+                log(f"edge {i} got no frame; its log:\n" + nodes.log_tail(i))
 
         # 4. V viewers spread over the edges.
         per_node = max(args.viewers // edges, 1)
