@@ -42,6 +42,7 @@ function play() {
 async function playHls(url) {
   $("video").dataset.playback = "hls";
   delay = new EventDelay(() => (hls ? hls.playingDate() : null), applyProduct);
+  window.lcPlayingDate = () => (hls ? hls.playingDate() : null);  // for the browser test
   try {
     hls = await hlsPlay($("video"), url, { live: true, onState: (s) => { $("video").dataset.hls = s; } });
   } catch (err) {

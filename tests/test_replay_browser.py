@@ -1,0 +1,225 @@
+"""The shoppable replay end to end in real headless Chromium (issue 14).
+
+A host goes live from the host page (Chromium's fake camera over WHIP; the server packages
+it as LL-HLS), pins two products at known moments, and the show ends. Meanwhile a viewer
+watches over HLS (``?hls=1``): each card shows only once the player's program date-time
+has reached the pin's. Then the replay page plays the show (its playhead advances, its
+frames are not black), lists two chapters within 1 s of the pin moments, the card follows
+the playhead (tap a chapter: its product), and a buy from the replay is an order at the
+normal price, attributed to the show and its host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from livecommerce import encoding, keys, redisclient
+from livecommerce.settings import Settings
+from tests.cart_support import buyer
+from tests.support import Actors, ServerThread, seconds, unique, wait_for
+from tests.test_browser import _VIDEO_PROBE, ARGS, chromium_path  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+
+Page = Any
+Open = Callable[..., Awaitable[Page]]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser(chromium_path: str) -> AsyncIterator[Any]:  # noqa: F811
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium_path, args=ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def open_page(
+    browser: Any, server: ServerThread, client: httpx.AsyncClient
+) -> AsyncIterator[Open]:
+    """``await open_page(path, who=None)``: a page of its own signed in as ``who``; at the
+    end of the test, no page may have had a script error."""
+    errors: list[str] = []
+    contexts: list[Any] = []
+
+    async def open_(path: str, who: dict[str, Any] | None = None) -> Page:
+        context = await browser.new_context(
+            viewport={"width": 1200, "height": 900}, base_url=server.url
+        )
+        contexts.append(context)
+        if who is not None:
+            me = (await client.get("/api/me", headers=who["headers"])).json()
+            token = encoding.dumps(who["token"]).decode()
+            user = encoding.dumps(encoding.dumps(me).decode()).decode()
+            await context.add_init_script(
+                f"localStorage.setItem('lc.token', {token});"
+                f"localStorage.setItem('lc.user', {user});"
+            )
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(path)
+        return page
+
+    yield open_
+    for context in contexts:
+        await context.close()
+    assert not errors, errors
+
+
+async def _products(actors: Actors) -> list[dict[str, Any]]:
+    brand_id, brand_user = await actors.brand()
+    made = []
+    for image, name, price in ((3, "Sneakers", 8900), (7, "Sweater", 7900)):
+        r = await actors.client.post(
+            f"/api/brands/{brand_id}/products",
+            json={
+                "name": f"{unique('Replay')} {name}",
+                "images": [f"/static/demo/product-{image}.svg"],
+                "price_minor": price,
+                "currency": "USD",
+                "variants": [{"sku": unique("SKU"), "name": "One size", "stock_total": 25}],
+            },
+            headers=brand_user["headers"],
+        )
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    return made
+
+
+async def _playing(page: Page, *, past: float) -> dict[str, float]:
+    """Wait until the page's <video> plays beyond ``past`` s with a picture that is not
+    black; returns the last probe."""
+    probe: dict[str, float] = {}
+
+    async def advanced() -> bool:
+        found = await page.evaluate(_VIDEO_PROBE, "video")
+        if found:
+            probe.update(found)
+        return bool(found) and found["time"] > past and found["brightness"] > 8
+
+    await wait_for(advanced, timeout=30, interval=0.2)
+    return probe
+
+
+async def test_a_show_becomes_a_shoppable_replay_with_chapters_at_the_pin_moments(
+    actors: Actors, client: httpx.AsyncClient, open_page: Open, settings: Settings
+) -> None:
+    from playwright.async_api import expect
+
+    wait_ms = seconds(20) * 1000
+    first, second = await _products(actors)
+    host = await actors.user("host")
+    r = await client.post(
+        "/api/sessions",
+        json={"title": unique("Replay show"), "product_ids": [first["id"], second["id"]]},
+        headers=host["headers"],
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+
+    # Live from the host page; the packager starts with the stream.
+    studio = await open_page(f"/host/{sid}", host)
+    await expect(studio.locator("#publish-state")).to_have_text("preview", timeout=wait_ms)
+    await studio.click("#go-live")
+    await expect(studio.locator("#state")).to_have_text("live", timeout=wait_ms)
+    redis = redisclient.connect(settings.redis_url)
+    try:
+
+        async def stream_started() -> bool:
+            return await redis.get(keys.session_stream_start(sid)) is not None
+
+        await wait_for(stream_started, timeout=30)
+    finally:
+        await redis.aclose()
+
+    # A viewer over HLS, seconds behind the host.
+    viewer = await open_page(f"/watch/{sid}?hls=1")
+    await _playing(viewer, past=0.5)
+    await asyncio.sleep(3)  # the show goes on: the first pin comes some seconds in
+
+    # Pin the first product with a flash price, then the second one a few seconds later.
+    item = studio.locator(f"#lineup .item[data-product-id='{first['id']}']")
+    await item.locator("input[name=flash]").fill("5")
+    await item.locator("button.pin").click()
+    await expect(studio.locator("#current-pin")).to_contain_text(first["name"], timeout=wait_ms)
+    card = viewer.locator(f"#pinned [data-product-id='{first['id']}']")
+    await expect(card).to_be_visible(timeout=wait_ms)
+    pins = (await client.get(f"/api/sessions/{sid}/pins")).json()
+    shown_at, lag = await viewer.evaluate(
+        "[window.lcPlayingDate(), Date.now() - window.lcPlayingDate()]"
+    )
+    # The HLS viewer saw the card only once its video had reached the moment of the pin.
+    assert shown_at >= pins[0]["pdt_ms"], (shown_at, pins[0])
+    print(f"HLS viewer {lag} ms behind: card shown {shown_at - pins[0]['pdt_ms']} ms after the pin")
+
+    await asyncio.sleep(5)  # the first product is on for a while
+    await studio.locator(f"#lineup .item[data-product-id='{second['id']}'] button.pin").click()
+    await expect(studio.locator("#current-pin")).to_contain_text(second["name"], timeout=wait_ms)
+    await expect(viewer.locator(f"#pinned [data-product-id='{second['id']}']")).to_be_visible(
+        timeout=wait_ms
+    )
+    await asyncio.sleep(5)
+    r = await client.post(f"/api/sessions/{sid}/end", headers=host["headers"])
+    assert r.status_code == 200, r.text
+    pins = (await client.get(f"/api/sessions/{sid}/pins")).json()
+    assert [p["product_id"] for p in pins] == [first["id"], second["id"]]
+
+    async def replay_ready() -> bool:
+        return (await client.get(f"/api/sessions/{sid}/replay")).status_code == 200
+
+    await wait_for(replay_ready, timeout=20)
+    replay = (await client.get(f"/api/sessions/{sid}/replay")).json()
+    chapters = replay["chapters"]
+    assert [c["product_id"] for c in chapters] == [first["id"], second["id"]]
+    for chapter, pin in zip(chapters, pins, strict=True):
+        assert abs(chapter["start_ms"] - pin["pos_ms"]) <= 1000, (chapter, pin)
+    print("chapters", [(c["start_ms"], p["pos_ms"]) for c, p in zip(chapters, pins, strict=True)])
+
+    # The replay page plays the show, its chapters under the video.
+    shopper = await buyer(actors)
+    page = await open_page(f"/replay/{sid}", shopper)
+    await expect(page.locator("#chapters button")).to_have_count(2, timeout=wait_ms)
+    starts = [
+        int(s)
+        for s in await page.locator("#chapters button").evaluate_all(
+            "(bs) => bs.map((b) => b.dataset.startMs)"
+        )
+    ]
+    assert starts == [c["start_ms"] for c in chapters]
+    await _playing(page, past=0.5)
+
+    # The card follows the playhead: each chapter tapped shows its own product.
+    await page.locator("#chapters button").nth(1).click()
+    await expect(page.locator(f"#card [data-product-id='{second['id']}']")).to_be_visible(
+        timeout=wait_ms
+    )
+    await page.locator("#chapters button").nth(0).click()
+    await expect(page.locator(f"#card [data-product-id='{first['id']}']")).to_be_visible(
+        timeout=wait_ms
+    )
+    await _playing(page, past=chapters[0]["start_ms"] / 1000 + 0.5)
+    if chapters[0]["start_ms"] > 1500:  # before the first pin: no card
+        await page.evaluate("document.getElementById('video').currentTime = 0.2")
+        await expect(page.locator("#card")).to_be_hidden(timeout=wait_ms)
+        await page.locator("#chapters button").nth(0).click()
+        await expect(page.locator(f"#card [data-product-id='{first['id']}']")).to_be_visible(
+            timeout=wait_ms
+        )
+
+    # A buy from the replay: the normal price (the flash price ended with the show).
+    await page.click("#buy")
+    await expect(page.locator("#buy-price")).to_have_text("$89.00")
+    await page.click("#confirm")
+    await expect(page.locator("#confirmed")).to_be_visible(timeout=wait_ms)
+    order_id = await page.locator("#order-id").text_content()
+    order = (await client.get(f"/api/orders/{order_id}", headers=shopper["headers"])).json()
+    assert order["total_minor"] == first["price_minor"] == 8900
+    assert order["session_id"] == sid and order["creator_id"] == host["id"]
