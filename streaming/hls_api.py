@@ -10,7 +10,6 @@ have is asked of the origin. Cache headers let a CDN collapse requests
 
 from __future__ import annotations
 
-import math
 import re
 
 import httpx
@@ -74,9 +73,11 @@ async def live(streaming: StreamingComponent, call: Call) -> Response:
             error = Unavailable("the requested part did not appear in time", code="hls_timeout")
             error.headers = {"Retry-After": "1"}
             raise error
-    # A blocking response holds at least the part asked for: a CDN may keep it (the
-    # query is in its cache key); the plain playlist changes every part.
-    max_age = math.ceil(timeline.part_target * 6) if msn is not None else 1
+    # A blocking response holds at least the part asked for, whenever it is served: a
+    # CDN may keep it as long as such a request makes sense (3 target durations, the
+    # span of parts a playlist lists; the query is in its cache key), so a client that
+    # lags still costs the origin nothing. The plain playlist changes every part.
+    max_age = 3 * timeline.target_duration if msn is not None else 1
     return Response(
         live_playlist(timeline),
         media_type=PLAYLIST_TYPE,

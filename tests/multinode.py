@@ -106,16 +106,17 @@ def nginx_binary() -> str:
 
 
 class Nginx:
-    """nginx on a free port in front of ``nodes`` (addresses ``host:port``)."""
+    """nginx on a free port in front of ``nodes`` (addresses ``host:port``), with
+    ``template`` (the shipped ``deploy/nginx.conf`` unless told) rendered for them."""
 
-    def __init__(self, run_dir: Path, nodes: list[str]) -> None:
+    def __init__(self, run_dir: Path, nodes: list[str], *, template: Path = EXAMPLE_CONF) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.conf = run_dir / "livecommerce.conf"
         self.conf.write_text(
-            render_nginx_conf(EXAMPLE_CONF.read_text(), nodes, listen=f"127.0.0.1:{self.port}")
+            render_nginx_conf(template.read_text(), nodes, listen=f"127.0.0.1:{self.port}")
         )
         self.main_conf = run_dir / "nginx.conf"
         self.main_conf.write_text(_main_conf(run_dir, self.conf))
