@@ -224,7 +224,11 @@ def _url(pattern: str, world: World) -> str:
 
 
 def _who(url: str, world: World) -> dict[str, Any]:
-    return world.host if url.startswith(("/host", "/moderate", "/studio")) else world.viewer
+    return (
+        world.host
+        if url.startswith(("/host", "/moderate", "/studio", "/marketplace"))
+        else world.viewer
+    )
 
 
 async def _focus_by_tab(page: Any, element_id: str, limit: int = 60) -> int:
