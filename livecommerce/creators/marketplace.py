@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecommerce import encoding
@@ -115,7 +115,8 @@ def _keyset(s: Search, key: Any, pid: Any) -> Any:
         return None
     k, i = s.after
     if s.sort == "newest":
-        return pid < i
+        # On both sides of the join, so a merge join seeks both indexes to the cursor.
+        return and_(Product.id < i, Collaboration.product_id < i)
     if _descending(s.sort):
         return tuple_(key, pid) < tuple_(k, i)
     return tuple_(key, pid) > tuple_(k, i)
