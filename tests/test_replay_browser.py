@@ -21,7 +21,7 @@ import pytest_asyncio
 
 from livecommerce import encoding, keys, redisclient
 from livecommerce.settings import Settings
-from tests.cart_support import buyer
+from tests.cart_support import buy, buyer
 from tests.support import Actors, ServerThread, seconds, unique, wait_for
 from tests.test_browser import _VIDEO_PROBE, ARGS, chromium_path  # noqa: F401 (a fixture)
 
@@ -166,6 +166,9 @@ async def test_a_show_becomes_a_shoppable_replay_with_chapters_at_the_pin_moment
     await expect(viewer.locator(f"#pinned [data-product-id='{second['id']}']")).to_be_visible(
         timeout=wait_ms
     )
+    live_buyer = await buyer(actors)  # the show's one sale: its highlight clip
+    r = await buy(client, live_buyer, second, session_id=sid, quantity=2)
+    assert r.status_code == 201, r.text
     await asyncio.sleep(5)
     r = await client.post(f"/api/sessions/{sid}/end", headers=host["headers"])
     assert r.status_code == 200, r.text
@@ -223,3 +226,21 @@ async def test_a_show_becomes_a_shoppable_replay_with_chapters_at_the_pin_moment
     order = (await client.get(f"/api/orders/{order_id}", headers=shopper["headers"])).json()
     assert order["total_minor"] == first["price_minor"] == 8900
     assert order["session_id"] == sid and order["creator_id"] == host["id"]
+
+    # The highlight clip (the moment of the show's sale) plays from the replay page ...
+    [clip] = replay["clips"]
+    assert clip["product_id"] == second["id"] and clip["buys"] == 2
+    await page.locator("#keep-watching").click()
+    await page.locator(f"#clips [data-clip-id='{clip['id']}'] button").first.click()
+    await expect(page.locator("#clip-badge")).to_be_visible()
+    await _playing(page, past=0.5)
+    await expect(page.locator(f"#card [data-product-id='{second['id']}']")).to_be_visible(
+        timeout=wait_ms
+    )
+    # ... and the host's page lists it; the host deletes it there.
+    await studio.reload()
+    clips = studio.locator("#host-clips [data-clip-id]")
+    await expect(clips).to_have_count(1, timeout=wait_ms)
+    await clips.locator("button").click()
+    await expect(clips).to_have_count(0, timeout=wait_ms)
+    assert (await client.get(f"/api/sessions/{sid}/replay")).json()["clips"] == []

@@ -105,11 +105,33 @@ const hub = new Hub(sessionId, {
     else if (e.type === "stock" && currentView && currentView.product.id === e.product_id) {
       showPin({ ...currentView, units_left: e.units_left });
     }
-    else if (e.type === "session_state") setState(e.status);
+    else if (e.type === "session_state") {
+      setState(e.status);
+      // The replay is there once the packager has closed the stream: look a few times.
+      if (e.status === "ended") [2000, 5000, 10000].forEach((ms) => setTimeout(showReplay, ms));
+    }
     else if (e.type === "dashboard") renderNumbers($("numbers"), e, { products: true });
   },
 });
 api.get(`/api/sessions/${sessionId}/dashboard`).then((d) => renderNumbers($("numbers"), d)).catch(() => {});
+
+// --- the replay and its highlight clips (the host may delete a clip) --------------
+async function showReplay() {
+  let replay;
+  try { replay = await api.get(`/api/sessions/${sessionId}/replay`); } catch { return; }
+  $("replay").hidden = false;
+  $("replay-open").href = `/replay/${sessionId}`;
+  $("host-clips").replaceChildren(...replay.clips.map((c) => el("li", { class: "clip", "data-clip-id": c.id },
+    el("img", { src: c.image || "", alt: "" }),
+    el("span", {}, c.name, el("br"), el("span", { class: "at" }, t("replay.clip_buys", { count: formatNumber(c.buys) }))),
+    el("a", { class: "btn small", href: `/replay/${sessionId}` }, t("replay.watch")),
+    el("button", { class: "btn small secondary", type: "button", "aria-label": t("replay.delete_clip", { name: c.name }),
+      onclick: async () => {
+        try { await api.request("DELETE", `/api/sessions/${sessionId}/clips/${encodeURIComponent(c.id)}`); showReplay(); } catch (err) { fail(err); }
+      } }, t("replay.delete")))));
+  if (!replay.clips.length) $("host-clips").append(el("li", { class: "muted" }, t("replay.no_clips")));
+}
+if (show.status === "ended") showReplay();
 
 // --- moderators (the host adds and removes them) -------------------------------
 async function loadModerators() {
