@@ -5,14 +5,19 @@ link; a fresh browser context opens it and buys in two taps; the creator's earni
 shows the pending commission; the brand's console shows the order and fulfils it; after
 the return window (the clock moved, never slept) the payouts job pays it once.
 
-Work in progress while the parts land: the marketplace page, the earnings page and the
-payouts job are reached through the API (or not yet) where marked TODO.
+Work in progress while the parts land: the marketplace and earnings pages are reached
+through their APIs where marked TODO. The payouts job is the real ``livecommerce payouts``
+command, its clock moved as far as the server's (``CLOCK_OFFSET_S``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -158,12 +163,37 @@ async def _brand_console_fulfils(
     await context.close()
 
 
-async def test_creator_path(own_server: ServerThread, own: Actors, browser: Any) -> None:
+def _payouts_job(settings: Settings, server: ServerThread, data_dir: Path, creator: int) -> Any:
+    """``livecommerce payouts`` for this creator, as a scheduler runs it, its clock moved as
+    far as the server's (``CLOCK_OFFSET_S``): the JSON summary it prints last."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LIVECOMMERCE_DATA_DIR": str(data_dir),
+        "LIVECOMMERCE_ENV": "test",
+        "SECRET_KEY": settings.secret_key,
+        "LOG_LEVEL": "WARNING",
+        "CLOCK_OFFSET_S": str(server.clock.offset_s),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "livecommerce.cli", "payouts", "--creator", str(creator)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+async def test_creator_path(
+    own_server: ServerThread, own: Actors, browser: Any, settings: Settings, tmp_path: Path
+) -> None:
     from playwright.async_api import expect
 
     client = own.client
     owner = await own.brand()
-    product = await own.product(price=4000, commission_bps=500, owner=owner)
+    product = await own.product(price=8000, commission_bps=500, owner=owner)
     r = await client.put(
         f"/api/products/{product['id']}/collaboration",
         json={"rate_bps": 1500},
@@ -191,7 +221,7 @@ async def test_creator_path(own_server: ServerThread, own: Actors, browser: Any)
     await page.wait_for_url(f"**/p/{product['id']}")
     await expect(page.locator("#name")).to_have_text(product["name"], timeout=WAIT_MS)
     await page.click("#buy")
-    await expect(page.locator("#confirm")).to_contain_text("$40.00", timeout=WAIT_MS)
+    await expect(page.locator("#confirm")).to_contain_text("$80.00", timeout=WAIT_MS)
     await page.click("#confirm")
     await expect(page.locator("#confirmed")).to_be_visible(timeout=WAIT_MS)
     order_id = (await page.locator("#order-id").text_content() or "").strip()
@@ -201,18 +231,34 @@ async def test_creator_path(own_server: ServerThread, own: Actors, browser: Any)
     order = r.json()
     assert order["creator_id"] == creator["id"] and order["items"][0]["commission_bps"] == 1500
 
-    # 3. the creator's earnings: 15 % of 40.00 pending
+    # 3. the creator's earnings: 15 % of 80.00 pending
     # TODO(D's /earnings page): through the page once it exists
     r = await client.get("/api/me/earnings", headers=creator["headers"])
-    assert r.json()["totals"] == {"USD": 600}, r.text
+    assert (r.json()["pending"], r.json()["payable"]) == ({"USD": 1200}, {"USD": 0}), r.text
 
     # 4. the brand's console shows the order and fulfils it
     brand_user = await _signed_in(client, owner[1])
     await _brand_console_fulfils(browser, own_server, brand_user, order_id, product)
 
-    # 5. after the return window the payouts job pays it once
-    # TODO(D's payouts job)
-    own_server.clock.advance(days=31)
+    # 5. the payouts job: inside the return window it pays nothing; once the clock has
+    # moved past it, it pays the commission once, and a second run pays nothing more
+    first = await asyncio.to_thread(_payouts_job, settings, own_server, tmp_path, creator["id"])
+    assert first["paid"] == [] and first["balanced"] is True, first
+    own_server.clock.advance(days=settings.return_window_days, seconds=60)
+    r = await client.get("/api/me/earnings", headers=creator["headers"])
+    assert (r.json()["pending"], r.json()["payable"]) == ({"USD": 0}, {"USD": 1200}), r.text
+    paid = await asyncio.to_thread(_payouts_job, settings, own_server, tmp_path, creator["id"])
+    assert len(paid["paid"]) == 1 and paid["balanced"] is True, paid
+    again = await asyncio.to_thread(_payouts_job, settings, own_server, tmp_path, creator["id"])
+    assert again["paid"] == [] and again["resumed"] == [], again
+    bank = [json.loads(line) for line in (tmp_path / "test-payouts.jsonl").read_text().splitlines()]
+    assert [(t["creator_id"], t["amount_minor"], t["currency"]) for t in bank] == [
+        (creator["id"], 1200, "USD")
+    ]
+    r = await client.get("/api/me/earnings", headers=creator["headers"])
+    assert (r.json()["payable"], r.json()["paid"]) == ({"USD": 0}, {"USD": 1200}), r.text
+    statement = await client.get(f"/api/me/payouts/{paid['paid'][0]}", headers=creator["headers"])
+    assert statement.status_code == 200 and statement.json()["amount_minor"] == 1200
 
 
 async def test_brand_console_page_for_a_show_order_and_a_viewer(
