@@ -226,7 +226,7 @@ def _url(pattern: str, world: World) -> str:
 def _who(url: str, world: World) -> dict[str, Any]:
     return (
         world.host
-        if url.startswith(("/host", "/moderate", "/studio", "/marketplace"))
+        if url.startswith(("/host", "/moderate", "/studio", "/earnings", "/marketplace"))
         else world.viewer
     )
 

@@ -241,3 +241,48 @@ async def test_statements_are_private_and_bad_ids_are_404(
     assert r.status_code == 422
     assert (await oclient.get("/api/me/payouts")).status_code == 401
     assert (await oclient.get("/api/me/earnings")).status_code == 401
+
+
+async def test_earnings_per_link_with_clicks_and_conversion(
+    oclient: httpx.AsyncClient, own_server: ServerThread, db: Database
+) -> None:
+    actors = Actors(oclient, db)
+    host = await actors.user("host")
+    product = await actors.product(price=1999, commission_bps=1234)
+    r = await oclient.post(
+        "/api/links", json={"target": "product", "id": product["id"]}, headers=host["headers"]
+    )
+    assert r.status_code == 201, r.text
+    link = r.json()
+    tokens = []
+    for _ in range(4):  # four clicks from four visitors (each a fresh cookie jar)
+        async with httpx.AsyncClient(base_url=own_server.url, timeout=30) as visitor:
+            tokens.append((await visitor.get(link["url"])).cookies["lc_attr"])
+    shopper = await buyer(actors)
+    for token in tokens[:2]:  # two of them buy
+        body = {
+            "product_id": product["id"],
+            "variant_id": product["variants"][0]["id"],
+            "quantity": 1,
+            "attribution": token,
+        }
+        headers = {**shopper["headers"], "Idempotency-Key": uuid.uuid4().hex}
+        r = await oclient.post("/api/buy", json=body, headers=headers)
+        assert r.status_code == 201 and r.json()["link_id"] == link["id"], r.text
+    e = await _earnings(oclient, host)
+    commission = 1999 * 1234 // 10_000
+    (row,) = e["by_link"]
+    assert (row["link_id"], row["code"], row["currency"]) == (link["id"], link["code"], "USD")
+    assert (row["clicks"], row["unique_visitors"], row["orders"]) == (4, 4, 2)
+    assert row["conversion"] == 0.5 and row["pending_minor"] == 2 * commission
+    assert e["by_show"] == [
+        {
+            "session_id": None,
+            "currency": "USD",
+            "pending_minor": 2 * commission,
+            "payable_minor": 0,
+            "paid_minor": 0,
+            "reversed_minor": 0,
+            "orders": 2,
+        }
+    ]

@@ -48,6 +48,7 @@ PAGES = {
     "/orders": "orders.html",
     "/orders/{order_id}": "orders.html",
     "/brand": "brand.html",
+    "/earnings": "earnings.html",
     "/marketplace": "marketplace.html",
 }
 

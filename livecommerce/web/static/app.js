@@ -53,6 +53,7 @@ export function header() {
   const links = [link("/", "common.nav_shows")];
   if (user) links.push(link("/account", "common.nav_account"), link("/orders", "common.nav_orders"));
   if (user && (user.role === "host" || user.role === "admin")) links.push(link("/studio", "common.nav_studio"));
+  if (user && (user.role === "host" || user.role === "admin")) links.push(link("/earnings", "earnings.nav"));
   if (user && (user.role === "host" || user.role === "admin")) links.push(link("/marketplace", "marketplace.nav"));
   if (user && (user.role === "brand" || user.role === "admin")) links.push(link("/brand", "brand.nav"));
   const next = encodeURIComponent(here);
