@@ -23,7 +23,7 @@ from livecommerce.live import store
 from livecommerce.live.lifecycle import SessionLifecycle
 from streaming.cascade import Cascade
 from streaming.component import StreamingComponent
-from streaming.edge import EDGE_HEADER
+from streaming.edge import EDGE_HEADER, edge_of
 from streaming.sdp import SDP_MEDIA_TYPE, check_media_type, parse_offer
 from streaming.stats import MediaHealth
 from streaming.whep import Viewer
@@ -159,11 +159,12 @@ async def whep_play(streaming: StreamingComponent, call: Call) -> Response:
     session_id: int = call.id("session_id")
     if await _session_status(streaming, session_id) == SessionStatus.ENDED:
         raise Conflict("this show has ended", code="session_ended")
-    if call.request.headers.get(EDGE_HEADER) is None:
+    edge = edge_of(streaming.settings.secret_key, session_id, call.request.headers.get(EDGE_HEADER))
+    if edge is None:
         await _refuse_when_full(streaming, session_id)
     check_media_type(call.request.headers.get("content-type"))
     offer = parse_offer(call.content, role="play")
-    viewer = await streaming.watch(session_id, offer, edge=call.request.headers.get(EDGE_HEADER))
+    viewer = await streaming.watch(session_id, offer, edge=edge)
     return _sdp_created(viewer.answer, f"/whep/{session_id}/{viewer.id}", viewer.etag)
 
 

@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from livecommerce.errors import Conflict, NotFound, Unavailable
 from livecommerce.settings import Settings
-from streaming.edge import Upstream, UpstreamRefused
+from streaming.edge import Upstream, UpstreamRefused, edge_claim
 from streaming.ownership import NodeRef, Ownership
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class Cascade:
         self.ownership = ownership
         self.node: NodeRef = ownership.node
         self.max_edges = settings.stream_origin_max_edges
+        self.secret = settings.secret_key
         self.configuration = configuration
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=1.0))
         self.upstreams: dict[int, Upstream] = {}
@@ -142,7 +143,7 @@ class Cascade:
             relay=component.relay(session_id),
             configuration=self.configuration,
             http=self.http,
-            node_id=self.node.id,
+            claim=edge_claim(self.secret, session_id, self.node.id),
             on_closed=self._upstream_closed,
             on_codec=component.switch_codec,
         )

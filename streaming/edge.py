@@ -9,13 +9,17 @@ the receivers are tapped (:mod:`streaming.tap`), encoded frames go to
 (already rate-limited per session) become PLIs to the upstream node, whose
 relay passes them on to the host.
 
-The WHEP request carries ``X-Livecommerce-Edge: <node id>`` so the upstream
-counts it as an edge, not as a viewer.
+The WHEP request carries ``X-Livecommerce-Edge: <node id>.<signature>`` (an
+HMAC of the show and the node id with ``SECRET_KEY``, which every node shares),
+so the upstream counts it as an edge, not as a viewer; a viewer cannot claim to
+be an edge (:func:`edge_of`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -33,12 +37,31 @@ from streaming.relay import SessionRelay
 from streaming.sdp import answer_video_mime
 from streaming.tap import FrameCallback, publisher_ssrcs, tap_receiver
 
-__all__ = ["EDGE_HEADER", "Upstream", "UpstreamRefused"]
+__all__ = ["EDGE_HEADER", "Upstream", "UpstreamRefused", "edge_claim", "edge_of"]
 
 log = logging.getLogger("livecommerce.streaming")
 
 #: Request header naming the edge node that sends a WHEP offer to pull a show.
 EDGE_HEADER = "X-Livecommerce-Edge"
+
+
+def _signature(secret: str, session_id: int, node_id: str) -> str:
+    message = f"edge:{session_id}:{node_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def edge_claim(secret: str, session_id: int, node_id: str) -> str:
+    """The ``X-Livecommerce-Edge`` value of node ``node_id`` pulling ``session_id``."""
+    return f"{node_id}.{_signature(secret, session_id, node_id)}"
+
+
+def edge_of(secret: str, session_id: int, claim: str | None) -> str | None:
+    """The node id of a genuine edge's claim; None for a viewer (no or a forged claim)."""
+    if not claim:
+        return None
+    node_id, _, signature = claim.rpartition(".")
+    expected = _signature(secret, session_id, node_id)
+    return node_id if node_id and hmac.compare_digest(signature, expected) else None
 
 
 class UpstreamRefused(Exception):
@@ -85,7 +108,7 @@ class Upstream:
         relay: SessionRelay,
         configuration: RTCConfiguration,
         http: httpx.AsyncClient,
-        node_id: str,
+        claim: str,
         on_closed: Callable[[Upstream], Awaitable[None]],
         on_codec: Callable[[int, str], None],
     ) -> Upstream:
@@ -114,7 +137,7 @@ class Upstream:
                 http,
                 f"{source.url}/whep/{session_id}",
                 pc,
-                headers={EDGE_HEADER: node_id},
+                headers={EDGE_HEADER: claim},
             )
             if response.status_code != 201:
                 raise UpstreamRefused(f"{source.url}: {response.status_code} {response.text}")

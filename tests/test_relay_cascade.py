@@ -17,6 +17,7 @@ from livecommerce import encoding, keys
 from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from streaming.client import post_offer
+from streaming.edge import edge_claim, edge_of
 from tests.processes import ServeProcess
 from tests.support import Actors, wait_for
 from tests.test_streaming import Host, Watcher, advancing
@@ -147,3 +148,13 @@ async def test_an_h264_host_reaches_a_viewer_through_an_edge_as_h264(
             await watcher.close()
         await host.close()
         await actors.client.aclose()
+
+
+def test_only_a_node_with_the_secret_passes_for_an_edge() -> None:
+    claim = edge_claim("s" * 32, 7, "node1")
+    assert edge_of("s" * 32, 7, claim) == "node1"
+    assert edge_of("s" * 32, 8, claim) is None  # another show
+    assert edge_of("t" * 32, 7, claim) is None  # another secret
+    assert edge_of("s" * 32, 7, "node1") is None  # a viewer naming a node
+    assert edge_of("s" * 32, 7, "node2." + claim.split(".")[1]) is None
+    assert edge_of("s" * 32, 7, None) is None
