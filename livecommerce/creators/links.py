@@ -15,6 +15,7 @@ showcase links' ``h`` (:class:`~livecommerce.events.HandleChanged`).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -233,12 +234,21 @@ class Links:
 
     async def stats(self, codes: Sequence[str]) -> dict[str, LinkStats]:
         """Clicks and unique visitors per code, from Redis."""
-        out: dict[str, LinkStats] = {}
-        for code in codes:
-            clicks = await self.mux.execute("HGET", keys.link(code), "n")
-            uniques = await self.mux.execute("PFCOUNT", keys.link_visitors(code))
-            out[code] = LinkStats(int(clicks or 0), int(uniques or 0))
-        return out
+        # All at once: the auto-pipelined connection sends them in one round trip.
+        replies = await asyncio.gather(
+            *(
+                self.mux.execute(*command)
+                for code in codes
+                for command in (
+                    ("HGET", keys.link(code), "n"),
+                    ("PFCOUNT", keys.link_visitors(code)),
+                )
+            )
+        )
+        return {
+            code: LinkStats(int(replies[2 * i] or 0), int(replies[2 * i + 1] or 0))
+            for i, code in enumerate(codes)
+        }
 
     # --- keeping Redis in step ---
 
