@@ -216,11 +216,13 @@ class ClusterMux(RedisMux):
         super().__init__()
         self.cluster = cluster
         self._masters: dict[tuple[str, int], RedisMux] = {}
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def execute(self, *args: Any) -> Any:
         if self._closed:
             raise RedisConnectionError("this Redis connection was closed")
-        await self.cluster.initialize()  # once: the slot map (a no-op afterwards)
+        if not self.cluster.get_primaries():
+            await self.cluster.initialize()  # once: the slot map
         name = _name(args[0])
         if name == "SCRIPT":
             nodes = self.cluster.get_primaries()
@@ -258,6 +260,10 @@ class ClusterMux(RedisMux):
                     return await self._master(node.host, int(node.port)).execute(*args)
                 except ResponseError as exc:
                     error = exc
+                except RedisConnectionError:
+                    # The master may be gone (a failover): the next command asks the new map.
+                    self._refresh_soon()
+                    raise
             message = str(error)
             if message.startswith("MOVED"):
                 await self.cluster.nodes_manager.initialize()  # a resharded slot: new map
@@ -270,6 +276,16 @@ class ClusterMux(RedisMux):
                 raise error
         raise error
 
+    def _refresh_soon(self) -> None:
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.ensure_future(self._refresh())
+
+    async def _refresh(self) -> None:
+        try:
+            await self.cluster.nodes_manager.initialize()
+        except Exception:  # noqa: BLE001 - no map now: the next lost command tries again
+            pass
+
     def _master(self, host: str, port: int) -> RedisMux:
         found = self._masters.get((host, port))
         if found is None:
@@ -281,6 +297,8 @@ class ClusterMux(RedisMux):
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._refreshing is not None:
+            self._refreshing.cancel()
         for mux in self._masters.values():
             await mux.aclose()
 

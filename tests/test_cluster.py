@@ -7,6 +7,7 @@ their own (``livecommerce.valkeycluster``), so they run in every pass.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import uuid
@@ -19,6 +20,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from cart.component import CartComponent
 from livecommerce import keys, lua, redisclient
@@ -29,7 +31,7 @@ from livecommerce.settings import Settings, SettingsError
 from livecommerce.valkeycluster import ValkeyCluster
 from tests.cart_support import buy, buyer
 from tests.hub_client import HubClient
-from tests.support import Actors, ServerThread, random_address
+from tests.support import Actors, ServerThread, random_address, seconds
 
 
 def _slot(key: str) -> int:
@@ -113,6 +115,33 @@ async def cluster(cluster_url: str) -> AsyncIterator[RedisCluster]:
     await found.initialize()
     yield found
     await found.aclose()
+
+
+async def _move_slot(cluster: RedisCluster, slot: int) -> None:
+    """Reshard ``slot`` to another master with its keys, as ``valkey-cli --cluster
+    reshard`` does: IMPORTING/MIGRATING, MIGRATE the keys, then SETSLOT NODE everywhere."""
+    masters = cluster.get_primaries()
+    owner = cluster.nodes_manager.get_node_from_slot(slot)
+    target = next(n for n in masters if n.name != owner.name)
+    ids = {n.name: await cluster.cluster_myid(n) for n in masters}
+    await cluster.execute_command(
+        "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner.name], target_nodes=target
+    )
+    await cluster.execute_command(
+        "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.name], target_nodes=owner
+    )
+    names = await cluster.execute_command(
+        "CLUSTER", "GETKEYSINSLOT", slot, 1000, target_nodes=owner
+    )
+    if names:
+        await cluster.execute_command(
+            "MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *names, target_nodes=owner
+        )
+    for node in masters:
+        await cluster.execute_command(
+            "CLUSTER", "SETSLOT", slot, "NODE", ids[target.name], target_nodes=node
+        )
+    await cluster.nodes_manager.initialize()
 
 
 def _master_of(cluster: RedisCluster, key: str) -> str:
@@ -217,12 +246,36 @@ async def test_the_mux_follows_ask_while_a_slot_migrates(cluster: RedisCluster) 
         await mux.aclose()
 
 
+async def test_a_lost_master_connection_fails_what_was_in_flight_then_reconnects(
+    cluster: RedisCluster,
+) -> None:
+    mux = RedisMux.for_client(cluster)
+    key = f"t:{{lost-{uuid.uuid4().hex}}}"
+    node = cluster.get_node_from_key(key)
+    assert node is not None
+    try:
+        in_flight = asyncio.ensure_future(mux.execute("BLPOP", key, "10"))
+        blocked: list[int] = []
+        async with asyncio.timeout(seconds(5)):
+            while not blocked:  # until the master shows our BLPOP waiting
+                clients = await cluster.client_list(target_nodes=node)
+                blocked = [int(c["id"]) for c in clients if c.get("cmd") == "blpop"]
+        await cluster.execute_command("CLIENT", "KILL", "ID", blocked[0], target_nodes=node)
+        with pytest.raises(RedisConnectionError):
+            await asyncio.wait_for(in_flight, seconds(5))
+        assert await mux.execute("SET", key, "again", "EX", 60) == b"OK"
+        assert await cluster.get(key) == b"again"
+    finally:
+        await mux.aclose()
+
+
 async def test_a_server_on_the_cluster_fans_out_and_sells(
     cluster_url: str, cluster: RedisCluster, settings: Settings, db: Database
 ) -> None:
     """The whole app on the cluster: redis-py's cluster client and the per-master mux;
     shows on different masters each reach their viewers (one stream reader per
-    session); a buy runs the stock scripts on the product's master."""
+    session); a buy runs the stock scripts on the product's master; a session whose
+    slot moves to another master (keys and all) keeps reaching its viewers."""
     server = ServerThread(settings.with_(redis_url=cluster_url)).start()
     headers = {"X-Forwarded-For": random_address()}
     try:
@@ -254,6 +307,14 @@ async def test_a_server_on_the_cluster_fans_out_and_sells(
                 assert r.status_code == 201, r.text
                 stock = await cluster.hgetall(keys.product_stock(products[0]["id"]))
                 assert sum(int(v) for v in stock.values()) == 3
+                moved = shows[0]["id"]
+                before = _master_of(cluster, keys.session_tag(moved))
+                await _move_slot(cluster, _slot(keys.session_tag(moved)))
+                assert _master_of(cluster, keys.session_tag(moved)) != before
+                reply = await hosts[0].request("unpin", session=moved)
+                assert reply["type"] == "ack", reply
+                unpinned = await viewers[0].wait(lambda f: f["type"] == "unpinned", timeout=15)
+                assert unpinned["session"] == moved
             finally:
                 for ws in (*viewers, *hosts):
                     await ws.close()

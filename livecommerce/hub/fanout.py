@@ -232,7 +232,12 @@ class Fanout:
                         )
                     reply = await reader.xread({stream: f"{room.last_seq}-0"}, block=self.block_ms)
                 except RedisError as exc:
-                    log.warning("hub stream reader of session %s: %s; retrying", session_id, exc)
+                    log.warning(
+                        "hub stream reader of session %s: %s %s; retrying",
+                        session_id,
+                        type(exc).__name__,
+                        exc,
+                    )
                     if reader is not None:
                         await reader.aclose()
                         reader = None
