@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 import httpx
 from aiortc import RTCConfiguration
@@ -33,11 +34,9 @@ from livecommerce.errors import Conflict, NotFound, Unavailable
 from livecommerce.settings import Settings
 from streaming.edge import Upstream, UpstreamRefused, edge_claim
 from streaming.ownership import NodeRef, Ownership
+from streaming.relay import SessionRelay
 
-if TYPE_CHECKING:
-    from streaming.component import StreamingComponent
-
-__all__ = ["FORWARDED_HEADER", "Cascade"]
+__all__ = ["FORWARDED_HEADER", "Cascade", "Relays"]
 
 log = logging.getLogger("livecommerce.streaming")
 
@@ -48,12 +47,27 @@ _REQUEST_HEADERS = ("authorization", "content-type")
 _RESPONSE_HEADERS = ("location", "etag", "content-type", "allow", "retry-after")
 
 
+class Relays(Protocol):
+    """What the cascade needs of the streaming component (which builds it)."""
+
+    @property
+    def relays(self) -> Mapping[int, SessionRelay]: ...
+
+    def relay(self, session_id: int) -> SessionRelay: ...
+
+    def publishing_here(self, session_id: int) -> bool: ...
+
+    def has_viewers(self, session_id: int) -> bool: ...
+
+    def switch_codec(self, session_id: int, mime: str) -> None: ...
+
+
 class Cascade:
     """Built by the streaming component at start; ``stop()`` at its stop."""
 
     def __init__(
         self,
-        component: StreamingComponent,
+        component: Relays,
         ownership: Ownership,
         *,
         settings: Settings,
