@@ -3,7 +3,7 @@
 The creator (a host with that handle), the show they are live in now and the product
 pinned in it (from the live state in Redis, as viewers see it), their upcoming shows,
 their replays (none are recorded yet: always empty), and their showcase's products
-still on sale, in the creator's order.
+still on sale, in the creator's order (:func:`livecommerce.creators.showcase.items`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecommerce import keys
 from livecommerce.catalog.cards import unit_price
+from livecommerce.creators.showcase import items as showcase_items
 from livecommerce.db.engine import Database
 from livecommerce.db.models import (
     LiveSession,
     Product,
     Role,
     SessionStatus,
-    ShowcaseItem,
     User,
     Variant,
 )
@@ -88,21 +88,15 @@ async def load_bio(db: Database, mux: RedisMux, handle: str, *, now_ms: int) -> 
             )
         )
         live = next((s for s in shows if s.status == SessionStatus.LIVE), None)
-        showcase = await _products(
-            session,
-            select(Product)
-            .join(ShowcaseItem, ShowcaseItem.product_id == Product.id)
-            .where(ShowcaseItem.creator_id == creator.id, Product.is_active.is_(True))
-            .order_by(ShowcaseItem.position, ShowcaseItem.id)
-            .limit(SHOWCASE_LIMIT),
-        )
+        # the showcase as its public read gives it (livecommerce.creators.showcase)
+        shown = await showcase_items(session, creator.id, active_only=True)
+        showcase = await _cards(session, [product for _, product in shown[:SHOWCASE_LIMIT]])
         pinned = None
         if live is not None:
             pin = parse_pin(await mux.execute("GET", keys.session_pin(live.id)))
             if pin is not None:
-                found = await _products(
-                    session, select(Product).where(Product.id == pin.product_id)
-                )
+                product = await session.get(Product, pin.product_id)
+                found = await _cards(session, [product] if product else [])
                 if found:
                     pinned = found[0]
                     if pin.flash_active(now_ms) and pin.flash_price_minor is not None:
@@ -129,8 +123,7 @@ def _show(s: LiveSession) -> BioShow:
     return BioShow(s.id, s.title, s.status, s.scheduled_at, s.started_at)
 
 
-async def _products(session: AsyncSession, query: Select[Product]) -> list[BioProduct]:
-    products: Sequence[Product] = list(await session.scalars(query))
+async def _cards(session: AsyncSession, products: Sequence[Product]) -> list[BioProduct]:
     if not products:
         return []
     prices: dict[int, int] = {}
