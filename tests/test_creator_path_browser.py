@@ -5,8 +5,7 @@ link; a fresh browser context opens it and buys in two taps; the creator's earni
 shows the pending commission; the brand's console shows the order and fulfils it; after
 the return window (the clock moved, never slept) the payouts job pays it once.
 
-Work in progress while the parts land: the marketplace page is reached through its API
-where marked TODO. The payouts job is the real ``livecommerce payouts``
+The payouts job is the real ``livecommerce payouts``
 command, its clock moved as far as the server's (``CLOCK_OFFSET_S``).
 """
 
@@ -202,17 +201,31 @@ async def test_creator_path(
     assert r.status_code == 200, r.text
     creator = await _signed_in(client, await own.user("host"))
 
-    # 1. the creator: marketplace -> showcase -> share link
-    # TODO(B's /marketplace page): through the page once it exists
-    r = await client.post(
-        "/api/me/showcase", json={"product_id": product["id"]}, headers=creator["headers"]
+    # 1. the creator opens the marketplace, finds the product (15 % on offer), adds it to
+    # the showcase and copies a share link for it
+    creator_context = await _context(browser, own_server, creator)
+    await creator_context.grant_permissions(["clipboard-read", "clipboard-write"])
+    market, market_errors = await _open(creator_context, "/marketplace")
+    await market.fill("#q", product["name"])
+    await market.click("#apply")
+    found = market.locator(f'#results li[data-product-id="{product["id"]}"]')
+    await expect(found).to_contain_text("$80.00", timeout=WAIT_MS)
+    await expect(found.locator(".rate")).to_contain_text("15")
+    await found.locator("[data-action=add]").click()
+    await expect(market.locator(f'#showcase li[data-product-id="{product["id"]}"]')).to_have_count(
+        1, timeout=WAIT_MS
     )
-    assert r.status_code == 201, r.text
-    r = await client.post(
-        "/api/links", json={"target": "product", "id": product["id"]}, headers=creator["headers"]
-    )
-    assert r.status_code == 201, r.text
-    share_url, link_id = r.json()["url"], r.json()["id"]
+    await found.locator("[data-action=share]").click()
+    await expect(market.locator("#share-status")).to_have_text("Link copied.", timeout=WAIT_MS)
+    share_url = await market.evaluate("() => navigator.clipboard.readText()")
+    assert share_url == await market.locator("#share-link").input_value()
+    r = await client.get("/api/me/links", headers=creator["headers"])
+    (link,) = r.json()
+    assert share_url.endswith(link["url"]) and link["product_id"] == product["id"], link
+    link_id = link["id"]
+    r = await client.get("/api/me/showcase", headers=creator["headers"])
+    assert [i["product_id"] for i in r.json()["items"]] == [product["id"]]
+    assert market_errors == []
 
     # 2. a fresh browser context follows the link and buys in two taps
     shopper = await _signed_in(client, await buyer(own))
@@ -232,7 +245,6 @@ async def test_creator_path(
     assert order["creator_id"] == creator["id"] and order["items"][0]["commission_bps"] == 1500
 
     # 3. the creator's earnings page: 15 % of 80.00 pending, on the link's row too
-    creator_context = await _context(browser, own_server, creator)
     earnings, earnings_errors = await _open(creator_context, "/earnings")
     usd = earnings.locator('#totals-table tr[data-currency="USD"]')
     await expect(usd.locator('[data-figure="pending"]')).to_have_text("$12.00", timeout=WAIT_MS)
