@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -107,6 +110,44 @@ def test_a_cluster_url_is_accepted_and_a_database_number_is_not() -> None:
         redisclient.plain_url("redis+cluster://h:7000/3")
     with pytest.raises(SettingsError, match="redis\\+cluster://"):
         Settings.from_env({**env, "REDIS_URL": "cluster://h:7000"})
+
+
+def test_the_cluster_command_runs_a_command_against_a_fresh_cluster_and_stops_it(
+    tmp_path: Path,
+) -> None:
+    """What CI's cluster pass does: the command sees REDIS_URL, its exit status is the
+    wrapper's, and the masters are gone afterwards."""
+    probe = (
+        "import os, sys, redis; from livecommerce import redisclient; "
+        "url = os.environ['REDIS_URL']; print(url); "
+        "c = redis.RedisCluster.from_url(redisclient.plain_url(url)); "
+        "print(len(c.get_primaries())); sys.exit(3)"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "livecommerce.valkeycluster",
+            "--port",
+            "0",
+            "--dir",
+            str(tmp_path),
+            "--",
+            sys.executable,
+            "-c",
+            probe,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+    )
+    assert done.returncode == 3, done.stderr
+    lines = done.stdout.splitlines()
+    url = lines[-2]
+    assert redisclient.is_cluster_url(url) and lines[-1] == "3"
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as sock:  # the first master is stopped: its port is free again
+        sock.bind(("127.0.0.1", port))
 
 
 # --- against a real cluster ---
