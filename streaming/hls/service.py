@@ -53,6 +53,9 @@ class HlsService:
             buckets=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0),
             registry=registry,
         )
+        self.parts = Counter(
+            "livecommerce_hls_parts", "LL-HLS parts the packagers wrote.", registry=registry
+        )
         self.cpu = Counter(
             "livecommerce_hls_packager_cpu_seconds",
             "CPU seconds the packagers spent (remuxing; encoding VP8 hosts' video).",
@@ -81,6 +84,7 @@ class HlsService:
         packager.attach(relay)
 
     def _observe(self, latencies: list[float], cpu_s: float) -> None:
+        self.parts.inc()  # one call per frame that completed a part
         for seconds in latencies:
             self.latency.observe(seconds)
         self.cpu.inc(cpu_s)
