@@ -13,6 +13,7 @@ its answer (``PAYOUT_TEST_DELAY_S``), so SQL still says ``processing``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -172,5 +173,38 @@ async def test_kill_9_mid_run_then_rerun_pays_every_entry_exactly_once(tmp_path:
         assert books.balanced, books
         assert books.currencies["USD"]["paid"] == sum(expected.values())
         assert books.currencies["USD"]["pending"] == 555 * CREATORS
+    finally:
+        await db.dispose()
+
+
+async def test_the_worker_loop_pays_on_its_interval(tmp_path: Path) -> None:
+    """PAYOUT_INTERVAL_S > 0 adds the loop to the cart's jobs; the loop pays what is due."""
+    from cart.component import CartComponent
+    from cart.payouts.run import payouts_loop
+    from livecommerce.services import Services
+    from livecommerce.settings import Settings
+
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}"
+    settings = Settings(database_url=database_url, secret_key="k" * 32, data_dir=tmp_path)
+    assert len(CartComponent(Services(settings)).jobs()) == 1
+    assert len(CartComponent(Services(settings.with_(payout_interval_s=60))).jobs()) == 2
+
+    await asyncio.to_thread(migrate, database_url)
+    db = Database(database_url)
+    bank = TestPayoutGateway(tmp_path / "bank.jsonl")
+    clock = Clock(offset_s=OFFSET_S)
+    try:
+        expected = await _seed(db)
+        loop = asyncio.create_task(
+            payouts_loop(db, bank, clock=clock.now, minimum_minor=100, interval_s=0.05)
+        )
+        try:
+            await wait_for(lambda: len(bank.transfers()) == CREATORS, timeout=30)
+        finally:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        assert {t.creator_id: t.amount_minor for t in bank.transfers()} == expected
+        assert (await check_books(db, now=clock.now())).balanced
     finally:
         await db.dispose()
