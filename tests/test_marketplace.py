@@ -139,6 +139,13 @@ async def test_marketplace_filters_sorts_and_pages(
     assert (await client.get("/api/marketplace", headers=viewer["headers"])).status_code == 403
     assert (await client.get("/api/marketplace")).status_code == 401
 
+    # a renamed product is found by its new words only
+    r = await client.patch(f"/api/products/{p[4]}", json={"name": "Beach Bucket Hat"},
+                           headers=brand["headers"])  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert await _ids(client, h, q="beach", **b) == [p[4]]
+    assert await _ids(client, h, q="summer", **b) == []
+
     # a product withdrawn from sale leaves the marketplace
     r = await client.delete(f"/api/products/{p[0]}", headers=brand["headers"])
     assert r.status_code == 204
