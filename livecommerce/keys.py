@@ -46,6 +46,7 @@ __all__ = [
     "session_live_start",
     "session_status",
     "session_stream_start",
+    "session_taps",
     "session_tag",
     "session_uniques",
     "session_viewers_tick",
@@ -83,6 +84,12 @@ def session_stream_start(session_id: int) -> str:
     """String (int): unix ms of the program date-time of the first frame the HLS packager
     wrote for the show: position 0 of its stream (livecommerce.streampos)."""
     return f"{session_tag(session_id)}:stream_start"
+
+
+def session_taps(session_id: int) -> str:
+    """Hash ``<product id>:<unix second>`` -> taps on the pinned product's card in that
+    second (highlight clips weigh them); expires a week after the last tap."""
+    return f"{session_tag(session_id)}:taps"
 
 
 def session_live_start(session_id: int) -> str:

@@ -15,7 +15,7 @@ import pytest
 from livecommerce import encoding
 from livecommerce.db.engine import Database
 from livecommerce.replay.component import Replays
-from livecommerce.replay.timeline import Buy, Index, PinSpan, chapters, pick_clips
+from livecommerce.replay.timeline import Buy, Index, PinSpan, Tap, chapters, pick_clips
 from livecommerce.services import Services
 from livecommerce.settings import Settings
 from streaming.hls.store import DirectoryStore
@@ -90,6 +90,17 @@ def test_clips_are_the_moments_with_most_buys_in_whole_keyframe_segments() -> No
     doc["segments"] = [{**s, "independent": s["msn"] % 3 == 0} for s in doc["segments"]]
     [clip] = pick_clips([Buy(33_000, 5, 1)], Index.parse(doc), 1)
     assert clip.msns[0] == 9 and clip.start_ms == 18_000
+
+
+def test_card_taps_count_too_but_a_unit_bought_weighs_more() -> None:
+    index = Index.parse(_index(0, 60))
+    buys = [Buy(31_000, 5, 1)]  # 30-40 s: 1 unit = 5
+    taps = [Tap(71_000, 6, 3), Tap(72_000, 6, 1)]  # 70-80 s: 4 taps = 4
+    taps += [Tap(101_000, 7, 6)]  # 100-110 s: 6 taps = 6
+    clips = pick_clips(buys, index, 2, taps)
+    assert [(c.product_id, c.buys, c.taps) for c in clips] == [(5, 1, 0), (7, 0, 6)]
+    [only] = pick_clips([], index, 1, taps)
+    assert (only.product_id, only.taps, only.start_ms) == (7, 6, 90_000)
 
 
 # --- the API ------------------------------------------------------------------------------
@@ -248,3 +259,26 @@ async def test_retention_deletes_the_media_of_shows_ended_long_ago(
     kept = Replays(Services(settings.with_(replay_retention_days=0), db=db), store)
     store.write(f"sessions/{old['id']}/index.json", encoding.dumps(_index(0, 3)))
     assert await kept.sweep(ended + timedelta(days=3650)) == []
+
+
+async def test_taps_on_the_pinned_card_count_for_the_clips(
+    actors: Actors, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    show, products, pins = await _ended_show_with_pins(actors, client)
+    sid = show["id"]
+    url = f"/api/sessions/{sid}/taps"
+    for _ in range(3):
+        r = await client.post(url, json={"product_id": products[1]["id"]})
+        assert r.status_code == 204, r.text
+    r = await client.post(url, json={"product_id": products[0]["id"]})  # not pinned now
+    assert r.status_code == 409 and r.json()["code"] == "not_pinned"
+    r = await client.post(url, json={"product_id": "7"})
+    assert r.status_code == 422
+    await _end(client, show)
+    r = await client.post(url, json={"product_id": products[1]["id"]})  # the show is over
+    assert r.status_code == 409
+    store = DirectoryStore(settings.media_root)
+    start = pins[0]["pdt_ms"] - 4000
+    store.write(f"sessions/{sid}/index.json", encoding.dumps(_index(start, 40)))
+    [clip] = (await client.get(f"/api/sessions/{sid}/replay")).json()["clips"]
+    assert (clip["product_id"], clip["buys"], clip["taps"]) == (products[1]["id"], 0, 3)

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from livecommerce.api.routing import Api, Call
 from livecommerce.replay.component import Replays
-from livecommerce.replay.schemas import ReplayOut
+from livecommerce.replay.schemas import ReplayOut, TapIn
 
 __all__ = ["api"]
 
@@ -24,6 +24,19 @@ PLAYLIST_MEDIA_TYPE = "application/vnd.apple.mpegurl"
 )
 async def get_replay(replays: Replays, call: Call) -> ReplayOut:
     return await replays.replay(call.id("session_id"))
+
+
+@api.route(
+    "POST",
+    "/api/sessions/{session_id:int}/taps",
+    summary="A viewer tapped the pinned product's card (Buy, Add to cart): highlight clips "
+    "weigh the taps",
+    body=TapIn,
+    status=204,
+    errors=[409, 422],
+)
+async def record_tap(replays: Replays, call: Call) -> None:
+    await replays.record_tap(call.id("session_id"), call.body_as(TapIn).product_id)
 
 
 @api.route(

@@ -18,18 +18,20 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from livecommerce import encoding
+from livecommerce import encoding, keys
 from livecommerce.auth.permissions import Principal, session_rights
 from livecommerce.catalog.cards import ProductCard, ProductCards
 from livecommerce.components import Component, Job
 from livecommerce.db.models import LiveSession, Order, OrderItem, OrderStatus, Pin, SessionStatus
-from livecommerce.errors import NotFound
+from livecommerce.errors import Conflict, NotFound
+from livecommerce.pinstate import parse_pin
 from livecommerce.replay.schemas import ChapterOut, ClipOut, ReplayOut
 from livecommerce.replay.timeline import (
     Buy,
     Clip,
     Index,
     PinSpan,
+    Tap,
     chapters,
     clip_playlist,
     pick_clips,
@@ -42,6 +44,8 @@ log = logging.getLogger("livecommerce.replay")
 
 #: How often the worker looks for replays past their retention.
 SWEEP_INTERVAL_S = 3600.0
+#: How long a show's card taps are kept after the last one (clips are made at its end).
+TAPS_TTL_S = 7 * 86400
 
 
 class MediaFiles(Protocol):
@@ -141,6 +145,30 @@ class Replays(Component):
             )
             return [Buy(_ms(at), int(pid), int(qty)) for at, pid, qty in rows]
 
+    async def record_tap(self, session_id: int, product_id: int) -> None:
+        """Count a tap on the card of the product pinned now (409 ``not_pinned`` for any
+        other product, or when nothing is pinned: the show is not live)."""
+        redis = self.services.redis
+        pin = parse_pin(await redis.get(keys.session_pin(session_id)))
+        if pin is None or pin.product_id != product_id:
+            raise Conflict(
+                f"product {product_id} is not pinned in this show now", code="not_pinned"
+            )
+        second = int(self.services.clock())
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(keys.session_taps(session_id), f"{product_id}:{second}", 1)
+            pipe.expire(keys.session_taps(session_id), TAPS_TTL_S)
+            await pipe.execute()
+
+    async def _taps(self, session_id: int) -> list[Tap]:
+        found = await self.services.redis.hgetall(keys.session_taps(session_id))
+        taps = []
+        for field, count in found.items():
+            name = field.decode() if isinstance(field, bytes) else str(field)
+            product, _, second = name.partition(":")
+            taps.append(Tap(int(second) * 1000, int(product), int(count)))
+        return taps
+
     async def clips(self, session_id: int, index: Index) -> list[Clip]:
         """The show's clips: chosen from its buys the first time, then as kept."""
         path = _prefix(session_id) + "clips.json"
@@ -149,7 +177,8 @@ class Replays(Component):
             doc = await self._read_json(path)
             if doc is None:
                 count = self.services.settings.replay_clips
-                chosen = pick_clips(await self._buys(session_id), index, count)
+                buys, taps = await self._buys(session_id), await self._taps(session_id)
+                chosen = pick_clips(buys, index, count, taps)
                 doc = {"clips": [c.document() for c in chosen]}
                 await asyncio.to_thread(self.media.write, path, encoding.dumps(doc))
         return [Clip.parse(c) for c in doc["clips"]]
@@ -204,6 +233,7 @@ class Replays(Component):
                     name=name(c.product_id),
                     image=image(c.product_id),
                     buys=c.buys,
+                    taps=c.taps,
                     start_ms=c.start_ms,
                     end_ms=c.end_ms,
                     playlist_url=f"/api/sessions/{session_id}/clips/{c.id}/playlist.m3u8",

@@ -6,7 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["ChapterOut", "ClipOut", "ReplayOut"]
+from livecommerce.api.common import StrictModel
+
+__all__ = ["ChapterOut", "ClipOut", "ReplayOut", "TapIn"]
+
+
+class TapIn(StrictModel):
+    product_id: int = Field(ge=1, description="The product whose card was tapped: the pinned one.")
 
 
 class ChapterOut(BaseModel):
@@ -23,6 +29,7 @@ class ClipOut(BaseModel):
     name: str
     image: str | None
     buys: int = Field(description="Units bought in the moment the clip was made from.")
+    taps: int = Field(description="Taps on the product's card (Buy, Add to cart) in it.")
     start_ms: int = Field(description="Where the clip starts in the replay.")
     end_ms: int
     playlist_url: str = Field(description="The clip's own VOD playlist (the replay's segments).")

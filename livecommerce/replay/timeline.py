@@ -24,6 +24,7 @@ __all__ = [
     "Index",
     "PinSpan",
     "Segment",
+    "Tap",
     "chapters",
     "clip_playlist",
     "pick_clips",
@@ -35,6 +36,8 @@ MOMENT_MS = 10_000
 LEAD_MS = 10_000
 #: ... and ends this long after it.
 TAIL_MS = 5_000
+#: A unit bought counts as this many card taps when moments are ranked.
+BUY_WEIGHT = 5
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,15 @@ class Buy:
     quantity: int
 
 
+@dataclass(frozen=True)
+class Tap:
+    """Taps on a product's card (Buy, Add to cart) in one second (unix ms)."""
+
+    at_ms: int
+    product_id: int
+    count: int
+
+
 @dataclass
 class Clip:
     id: str
@@ -154,12 +166,14 @@ class Clip:
     end_ms: int
     #: The replay's segments it plays (msn), in order.
     msns: list[int] = field(default_factory=list)
+    taps: int = 0
 
     def document(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "product_id": self.product_id,
             "buys": self.buys,
+            "taps": self.taps,
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "msns": self.msns,
@@ -174,22 +188,34 @@ class Clip:
             start_ms=int(doc["start_ms"]),
             end_ms=int(doc["end_ms"]),
             msns=[int(m) for m in doc["msns"]],
+            taps=int(doc.get("taps", 0)),
         )
 
 
-def pick_clips(buys: Sequence[Buy], index: Index, count: int) -> list[Clip]:
-    """The ``count`` windows of :data:`MOMENT_MS` with the most units bought (earlier
-    first on a tie), each widened by :data:`LEAD_MS`/:data:`TAIL_MS` to whole
-    segments starting at a keyframe; clips never overlap. Sorted by start."""
+def pick_clips(
+    buys: Sequence[Buy], index: Index, count: int, taps: Sequence[Tap] = ()
+) -> list[Clip]:
+    """The ``count`` windows of :data:`MOMENT_MS` with the highest score — units bought
+    × :data:`BUY_WEIGHT` plus card taps — (earlier first on a tie), each widened by
+    :data:`LEAD_MS`/:data:`TAIL_MS` to whole segments starting at a keyframe; clips never
+    overlap. Sorted by start."""
     if not index.segments or count <= 0:
         return []
     units: Counter[int] = Counter()
+    tapped: Counter[int] = Counter()
+    score: Counter[int] = Counter()
     products: dict[int, Counter[int]] = {}
     for buy in buys:
         window = index.media_ms(buy.at_ms) // MOMENT_MS
         units[window] += buy.quantity
-        products.setdefault(window, Counter())[buy.product_id] += buy.quantity
-    ranked = sorted(units, key=lambda w: (-units[w], w))
+        score[window] += buy.quantity * BUY_WEIGHT
+        products.setdefault(window, Counter())[buy.product_id] += buy.quantity * BUY_WEIGHT
+    for tap in taps:
+        window = index.media_ms(tap.at_ms) // MOMENT_MS
+        tapped[window] += tap.count
+        score[window] += tap.count
+        products.setdefault(window, Counter())[tap.product_id] += tap.count
+    ranked = sorted(score, key=lambda w: (-score[w], w))
     taken: list[Clip] = []
     for window in ranked:
         if len(taken) == count:
@@ -211,6 +237,7 @@ def pick_clips(buys: Sequence[Buy], index: Index, count: int) -> list[Clip]:
                 start_ms=start,
                 end_ms=end,
                 msns=[s.msn for s in segs],
+                taps=tapped[window],
             )
         )
     return sorted(taken, key=lambda c: c.start_ms)

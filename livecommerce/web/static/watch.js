@@ -157,8 +157,15 @@ function pickVariant(product) {
 }
 
 // --- buy: tap 1 opens the sheet, tap 2 confirms (buy.js, shared with the product page) ---
+// A tap on the card counts toward the show's highlight clips (docs/replay.md).
+function tap(productId) {
+  fetch(`/api/sessions/${sessionId}/taps`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ product_id: productId }) }).catch(() => {});
+}
+
 function openBuy() {
   const { pin, product } = pinned;
+  tap(product.id);
   openBuySheet({
     product,
     variant: pickVariant(product),
@@ -181,6 +188,7 @@ async function refreshCart() {
 }
 
 async function addToCart() {
+  tap(pinned.product.id);
   if (needSignIn()) return;
   const variant = pickVariant(pinned.product);
   try {
