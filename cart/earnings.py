@@ -60,7 +60,8 @@ def _bucket(now: datetime) -> Any:
     )
 
 
-_Sums = dict[tuple[Any, str], dict[str, int]]
+_Sums = dict[tuple[Any, str | None], dict[str, int]]
+_FIGURES = ("pending", "payable", "paid", "reversed", "orders")
 
 
 async def _sums(db: AsyncSession, creator_id: int, now: datetime, key: Any) -> _Sums:
@@ -82,9 +83,7 @@ async def _sums(db: AsyncSession, creator_id: int, now: datetime, key: Any) -> _
     out: _Sums = {}
     orders: dict[tuple[Any, str], int] = {}
     for k, currency, status, kind, total, count in await db.execute(query):
-        sums = out.setdefault(
-            (k, currency), {"pending": 0, "payable": 0, "paid": 0, "reversed": 0, "orders": 0}
-        )
+        sums = out.setdefault((k, currency), dict.fromkeys(_FIGURES, 0))
         if status == "reversed":
             if kind == EARNED:
                 sums["reversed"] += int(total or 0)
@@ -108,18 +107,20 @@ async def earnings(
     by_show = await _sums(db, creator_id, now, CommissionEntry.session_id)
     by_link = await _sums(db, creator_id, now, Order.link_id)
     per_currency: dict[str, dict[str, int]] = {}
-    for (_, currency), sums in by_show.items():
-        into = per_currency.setdefault(currency, {"pending": 0, "payable": 0, "paid": 0})
+    for (_, currency), sums in by_show.items():  # every entry has a currency
+        into = per_currency.setdefault(str(currency), {"pending": 0, "payable": 0, "paid": 0})
         into.setdefault("reversed", 0)
         for name in ("pending", "payable", "paid", "reversed"):
             into[name] += sums[name]
-    link_ids = [k for k, _ in by_link if k is not None]
-    codes: dict[int, str] = {}
-    if link_ids:
-        rows = await db.execute(
-            select(AffiliateLink.id, AffiliateLink.code).where(AffiliateLink.id.in_(link_ids))
-        )
-        codes = {int(i): str(c) for i, c in rows}
+    # Every link of the creator's, with its clicks: one that sold nothing yet too (its
+    # figures zero, currency null), so a link's conversion shows from its first click.
+    rows = await db.execute(
+        select(AffiliateLink.id, AffiliateLink.code).where(AffiliateLink.creator_id == creator_id)
+    )
+    codes = {int(i): str(c) for i, c in rows}
+    sold = {k for k, _ in by_link}
+    for link_id in codes.keys() - sold:
+        by_link[(link_id, None)] = dict.fromkeys(_FIGURES, 0)
     stats = await link_stats(list(codes.values())) if codes else {}
     links: list[LinkEarningsOut] = []
     for (link_id, currency), sums in sorted(by_link.items(), key=_order):
@@ -167,6 +168,6 @@ def _group(sums: dict[str, int]) -> dict[str, int]:
     }
 
 
-def _order(item: tuple[tuple[Any, str], dict[str, int]]) -> tuple[bool, int, str]:
+def _order(item: tuple[tuple[Any, str | None], dict[str, int]]) -> tuple[bool, int, str]:
     (k, currency), _ = item
-    return (k is None, -(k or 0), currency)  # newest shows/links first, "none" last
+    return (k is None, -(k or 0), currency or "")  # newest shows/links first, "none" last

@@ -163,7 +163,6 @@ class EarningEntryOut(BaseModel):
 
 
 class EarningsGroupOut(BaseModel):
-    currency: str
     #: Earned, still inside the return window.
     pending_minor: int
     #: Past the window, not yet paid (adjustments of refunds after a payout count here).
@@ -178,9 +177,12 @@ class EarningsGroupOut(BaseModel):
 class ShowEarningsOut(EarningsGroupOut):
     #: None: orders not bought in a show.
     session_id: int | None
+    currency: str
 
 
 class LinkEarningsOut(EarningsGroupOut):
+    #: None for a link that has sold nothing yet.
+    currency: str | None
     #: None: orders not attributed to a link (a show, or before links existed).
     link_id: int | None
     code: str | None

@@ -63,7 +63,14 @@ async def test_earnings_page_shows_pending_paid_and_a_statement(
                 creator_ids=[host["id"]],
             )
             assert len(report.paid) == 1
-            await _earn(client, actors, host=host, price=3000)  # 300, pending
+            order, _, _ = await _earn(client, actors, host=host, price=3000)  # 300, pending
+            r = await client.post(  # a share link that has sold nothing yet
+                "/api/links",
+                json={"target": "product", "id": order["items"][0]["product_id"]},
+                headers=host["headers"],
+            )
+            assert r.status_code == 201, r.text
+            link = r.json()
             me = (await client.get("/api/me", headers=host["headers"])).json()
         context = await browser.new_context(
             base_url=server.url,
@@ -95,6 +102,10 @@ async def test_earnings_page_shows_pending_paid_and_a_statement(
         await expect(statement.locator("tbody tr")).to_have_count(1)
         await expect(statement.locator("tbody tr")).to_contain_text("Earned")
         await expect(page.locator('#entries-table tr[data-status="pending"]')).to_have_count(1)
+        link_id, code = link["id"], link["code"]
+        idle = page.locator(f'#links-table tr[data-link="{link_id}"]')
+        await expect(idle.locator('[data-figure="pending"]')).to_have_text("—")
+        await expect(idle.locator("th a")).to_have_text(f"/l/{code}")
         assert await _axe(page, AXE) == []
         await page.screenshot(path=str(tmp_path / "earnings.png"), full_page=True)
         assert errors == []

@@ -269,9 +269,17 @@ async def test_earnings_per_link_with_clicks_and_conversion(
         headers = {**shopper["headers"], "Idempotency-Key": uuid.uuid4().hex}
         r = await oclient.post("/api/buy", json=body, headers=headers)
         assert r.status_code == 201 and r.json()["link_id"] == link["id"], r.text
+    r = await oclient.post(
+        "/api/links", json={"target": "product", "id": product["id"]}, headers=host["headers"]
+    )
+    idle = r.json()  # clicked once, sold nothing
+    async with httpx.AsyncClient(base_url=own_server.url, timeout=30) as visitor:
+        assert (await visitor.get(idle["url"])).status_code in (302, 303, 307)
     e = await _earnings(oclient, host)
     commission = 1999 * 1234 // 10_000
-    (row,) = e["by_link"]
+    newest, row = e["by_link"]
+    assert (newest["link_id"], newest["currency"], newest["clicks"]) == (idle["id"], None, 1)
+    assert (newest["orders"], newest["conversion"], newest["pending_minor"]) == (0, 0.0, 0)
     assert (row["link_id"], row["code"], row["currency"]) == (link["id"], link["code"], "USD")
     assert (row["clicks"], row["unique_visitors"], row["orders"]) == (4, 4, 2)
     assert row["conversion"] == 0.5 and row["pending_minor"] == 2 * commission

@@ -21,7 +21,9 @@ function table(caption, columns, rows, id, labelledby) {
 }
 
 const money = (minor, currency) => formatMoney(minor, currency);
-const figureCells = (g) => FIGURES.map((f) => el("td", { "data-figure": f }, money(g[`${f}_minor`], g.currency)));
+// A link that has sold nothing yet has no currency: its figures are a dash.
+const figureCells = (g) => FIGURES.map((f) => el("td", { "data-figure": f },
+  g.currency === null ? "—" : money(g[`${f}_minor`], g.currency)));
 const figureHeads = () => FIGURES.map((f) => t(`earnings.${f}`));
 
 function totals(e) {
