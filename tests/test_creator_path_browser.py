@@ -29,7 +29,7 @@ from livecommerce.clock import Clock
 from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from tests.cart_support import buy, buyer
-from tests.support import Actors, ServerThread, seconds
+from tests.support import Actors, ServerThread, seconds, unique
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +43,8 @@ _AXE_RUN = """async () => {
       targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }));
 }"""
 WAIT_MS = seconds(15) * 1000
+#: ``UPDATE_SCREENSHOTS=1``: the console's screenshot goes to the README's docs/screenshots/.
+DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -116,6 +118,7 @@ async def _brand_console_fulfils(
     brand_user: dict[str, Any],
     order_id: str,
     product: dict[str, Any],
+    shots: Path | None = None,
 ) -> None:
     """The brand's console lists the order; Mark shipped fulfils it; the sales tables
     count it; the filters and both CSV downloads follow."""
@@ -131,8 +134,9 @@ async def _brand_console_fulfils(
     sales_row = page.locator(f"#sales-product tr[data-key='{product['id']}']")
     await expect(sales_row).to_contain_text(product["name"], timeout=WAIT_MS)
     assert await _axe(page) == []
-    if shot := os.environ.get("BRAND_SHOT"):
-        await page.screenshot(path=shot, full_page=True)
+    if shots is not None:
+        shots.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(shots / "brand.png"), full_page=True)
     await row.locator("button[data-action=fulfil]").click()
     await expect(row.locator(".badge")).to_have_attribute(
         "data-status", "fulfilled", timeout=WAIT_MS
@@ -147,6 +151,12 @@ async def _brand_console_fulfils(
     await page.select_option("#f-status", "paid")
     await page.click("#apply")
     await expect(page.locator("#no-orders")).to_be_visible(timeout=WAIT_MS)
+    # the creator filter offers the creators who sold the brand's products, by name
+    await page.select_option("#f-status", "")
+    await page.select_option("#f-creator", label="host")
+    await page.click("#apply")
+    await expect(page.locator("#orders li")).to_have_count(1, timeout=WAIT_MS)
+    await expect(row).to_be_visible()
     async with page.expect_download() as waiting:
         await page.click("#sales-product button[data-csv=product]")
     text = Path(await (await waiting.value).path()).read_text(encoding="utf-8")
@@ -192,7 +202,20 @@ async def test_creator_path(
 
     client = own.client
     owner = await own.brand()
-    product = await own.product(price=8000, commission_bps=500, owner=owner)
+    r = await client.post(
+        f"/api/brands/{owner[0]}/products",
+        json={
+            "name": "Merino Trail Runner",
+            "images": ["/static/demo/product-3.svg"],
+            "price_minor": 8000,
+            "currency": "USD",
+            "commission_bps": 500,
+            "variants": [{"sku": unique("SKU"), "name": "One size", "stock_total": 10}],
+        },
+        headers=owner[1]["headers"],
+    )
+    assert r.status_code == 201, r.text
+    product = r.json()
     r = await client.put(
         f"/api/products/{product['id']}/collaboration",
         json={"rate_bps": 1500},
@@ -254,7 +277,8 @@ async def test_creator_path(
 
     # 4. the brand's console shows the order and fulfils it
     brand_user = await _signed_in(client, owner[1])
-    await _brand_console_fulfils(browser, own_server, brand_user, order_id, product)
+    shots = DOCS_SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    await _brand_console_fulfils(browser, own_server, brand_user, order_id, product, shots)
 
     # 5. the payouts job: inside the return window it pays nothing; once the clock has
     # moved past it, it pays the commission once, and a second run pays nothing more

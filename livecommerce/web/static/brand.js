@@ -2,7 +2,7 @@
 // by cursor) with Fulfil / Refund on each, and the sales by product, show and creator with
 // a CSV download each. Everything comes from /api/brand/* (docs/api.md, "Brand console").
 import { api, el, header } from "/static/app.js";
-import { formatDate, formatMoney, formatNumber, initI18n, t } from "/static/i18n.js";
+import { formatDate, formatMoney, formatNumber, initI18n, locale, t } from "/static/i18n.js";
 import { requireSignIn, signedIn } from "/static/signedin.js";
 
 await initI18n();
@@ -187,12 +187,27 @@ function salesTable(group, report) {
   ];
 }
 
+/** The show and creator filters offer the shows and creators that sold the brand's
+ *  products (from the sales by show / by creator), keeping what is chosen. */
+const known = { show: new Map(), creator: new Map() };
+function offer(group, report) {
+  if (!known[group]) return;
+  for (const row of report.rows) if (row.key !== null) known[group].set(String(row.key), row.label);
+  const select = $(group === "show" ? "f-show" : "f-creator");
+  const chosen = select.value;
+  const any = select.options[0];
+  const options = [...known[group]].sort((a, b) => a[1].localeCompare(b[1], locale()))
+    .map(([key, label]) => el("option", { value: key, selected: key === chosen }, label));
+  select.replaceChildren(any, ...options);
+}
+
 async function loadSales() {
   await Promise.all(["product", "show", "creator"].map(async (group) => {
     const params = periodParams();
     params.set("group", group);
     const report = await signedIn(api.get(`/api/brand/sales?${params}`));
     $(`sales-${group}`).replaceChildren(...salesTable(group, report));
+    offer(group, report);
   }));
 }
 
