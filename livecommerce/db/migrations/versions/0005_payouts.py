@@ -55,9 +55,7 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             op.f("fk_commission_ledger_payout_id_payouts"), "payouts", ["payout_id"], ["id"]
         )
-        batch_op.create_index(
-            op.f("ix_commission_ledger_payout_id"), ["payout_id"], unique=False
-        )
+        batch_op.create_index(op.f("ix_commission_ledger_payout_id"), ["payout_id"], unique=False)
         batch_op.create_index(
             "ix_commission_ledger_status_payable_at", ["status", "payable_at"], unique=False
         )
@@ -92,9 +90,7 @@ def downgrade() -> None:
     with op.batch_alter_table("commission_ledger", schema=None) as batch_op:
         batch_op.drop_index("ix_commission_ledger_status_payable_at")
         batch_op.drop_index(op.f("ix_commission_ledger_payout_id"))
-        batch_op.drop_constraint(
-            op.f("fk_commission_ledger_payout_id_payouts"), type_="foreignkey"
-        )
+        batch_op.drop_constraint(op.f("fk_commission_ledger_payout_id_payouts"), type_="foreignkey")
         batch_op.drop_column("payout_id")
         batch_op.drop_column("payable_at")
         batch_op.drop_column("status")
