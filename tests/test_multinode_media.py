@@ -439,3 +439,69 @@ async def test_the_watch_page_through_nginx_plays_the_show_and_survives_its_node
             for node in cluster.nodes:
                 if not node.alive:
                     node.start()
+
+
+@pytest.mark.browser
+async def test_the_host_page_publishes_again_through_nginx_when_its_origin_dies(
+    cluster: MultiNode, lb: httpx.AsyncClient, lb_actors: Actors, redis: Any
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.test_media_browser import ARGS, CHROMIUM
+
+    show = await lb_actors.show()
+    sid, host = show["id"], show["host"]
+    me = (await lb.get("/api/me", headers=host["headers"])).json()
+    viewer = FollowingViewer(lb, sid, follow=False)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context(base_url=cluster.url)
+            # Signed in as /login leaves it: the token and the user in localStorage.
+            token = encoding.dumps(host["token"]).decode()
+            user = encoding.dumps(encoding.dumps(me).decode()).decode()
+            await context.add_init_script(
+                f"localStorage.setItem('lc.token', {token});"
+                f"localStorage.setItem('lc.user', {user});"
+            )
+            page = await context.new_page()
+            await page.goto(f"/host/{sid}")
+            await page.wait_for_function("document.querySelector('#go-live') !== null")
+            await page.click("#go-live")
+
+            async def origin_url() -> str | None:
+                lease = await _origin(redis, sid)
+                return None if lease is None else str(lease["url"])
+
+            await wait_for(origin_url, timeout=20)
+            first_url = await origin_url()
+            origin = next(n for n in cluster.nodes if n.url == first_url)
+            watched = next(n for n in cluster.nodes if n is not origin)
+            await viewer.start(watched.url)
+            await wait_for(lambda: len(viewer.frames_at) > 15, timeout=20)
+
+            loop = asyncio.get_running_loop()
+            killed_at = loop.time()
+            origin.kill()
+
+            # The page notices, and publishes again through nginx once the lease lapses.
+            async def moved() -> bool:
+                url = await origin_url()
+                return url is not None and url != first_url
+
+            await wait_for(moved, timeout=20, interval=0.05)
+            republished_at = loop.time()
+            await wait_for(lambda: viewer.frames_after(republished_at) > 15, timeout=15)
+            took = viewer.first_frame_after(republished_at) - republished_at
+            print(
+                f"host page: published again {republished_at - killed_at:.2f} s after its "
+                f"origin was killed; the viewer's video {took:.2f} s after that"
+            )
+            assert took <= seconds(5), took
+            assert viewer.reconnects == 0  # the viewer's edge pulled the new origin
+        finally:
+            await browser.close()
+            await viewer.close()
+            for node in cluster.nodes:
+                if not node.alive:
+                    node.start()

@@ -101,9 +101,10 @@ async function exchange(pc, url, token) {
 }
 
 /** WHIP: publish `stream` (from getUserMedia) as the session's video. Publishes again by
- * itself when the connection fails or drops (the node it published to died): any node
- * answers once the show's origin lease has lapsed (docs/streaming.md, "Several nodes").
- * Rejects only if the first offer is refused for another reason than a busy origin. */
+ * itself when the connection fails or drops, or the server's receiver reports stop for
+ * 2.5 s (the node it published to died): any node answers once the show's origin lease
+ * has lapsed (docs/streaming.md, "Several nodes"). Rejects only if the first offer is
+ * refused. */
 export async function whipPublish(sessionId, stream, onState = () => {}) {
   let pc = null, resource = null, stopped = false, timer = null;
   const retry = (ms) => { clearTimeout(timer); if (!stopped) timer = setTimeout(start, ms); };
@@ -133,10 +134,24 @@ export async function whipPublish(sessionId, stream, onState = () => {}) {
   let first = true;
   await start();
   first = false;
+  // The server's RTCP receiver reports arrive about every second while it lives; Chromium
+  // calls the connection "disconnected" only some seconds after they stop.
+  let heard = "", since = Date.now(), alive = false;
+  const watchdog = setInterval(async () => {
+    if (!pc || stopped || pc.connectionState !== "connected") return;
+    const mine = pc;
+    let now = "";
+    (await mine.getStats().catch(() => new Map())).forEach((s) => {
+      if (s.type === "remote-inbound-rtp") now += `${s.timestamp}:${s.packetsLost}:${s.jitter};`;
+    });
+    if (mine !== pc) return;
+    if (now !== heard) { heard = now; since = Date.now(); alive = now !== ""; return; }
+    if (alive && Date.now() - since > 2500) { alive = false; heard = ""; onState("stalled"); retry(0); }
+  }, 500);
   return {
     get pc() { return pc; },
     async stop() {
-      stopped = true; clearTimeout(timer);
+      stopped = true; clearTimeout(timer); clearInterval(watchdog);
       if (pc) pc.close();
       if (resource) await fetch(resource, { method: "DELETE", headers: { Authorization: `Bearer ${api.token()}` } }).catch(() => {});
     },
