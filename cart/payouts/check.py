@@ -53,16 +53,16 @@ async def check_books(db: Database, *, now: datetime) -> Books:
         )
 
     async with db.sessions() as session:
-        due = CommissionEntry.payable_at <= now  # one expression: one bound parameter
-        claimed_ = CommissionEntry.payout_id.is_not(None)
+        is_due = CommissionEntry.payable_at <= now  # one expression: one bound parameter
+        is_claimed = CommissionEntry.payout_id.is_not(None)
         rows = await session.execute(
             select(
                 CommissionEntry.currency,
                 CommissionEntry.status,
-                due,
-                claimed_,
+                is_due,
+                is_claimed,
                 func.sum(CommissionEntry.amount_minor),
-            ).group_by(CommissionEntry.currency, CommissionEntry.status, due, claimed_)
+            ).group_by(CommissionEntry.currency, CommissionEntry.status, is_due, is_claimed)
         )
         for currency, status, due, claimed, total in rows:
             sums, amount = of(currency), int(total or 0)
