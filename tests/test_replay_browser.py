@@ -50,9 +50,9 @@ async def open_page(
     errors: list[str] = []
     contexts: list[Any] = []
 
-    async def open_(path: str, who: dict[str, Any] | None = None) -> Page:
+    async def open_(path: str, who: dict[str, Any] | None = None, base: str = "") -> Page:
         context = await browser.new_context(
-            viewport={"width": 1200, "height": 900}, base_url=server.url
+            viewport={"width": 1200, "height": 900}, base_url=base or server.url
         )
         contexts.append(context)
         if who is not None:
@@ -244,3 +244,55 @@ async def test_a_show_becomes_a_shoppable_replay_with_chapters_at_the_pin_moment
     await clips.locator("button").click()
     await expect(clips).to_have_count(0, timeout=wait_ms)
     assert (await client.get(f"/api/sessions/{sid}/replay")).json()["clips"] == []
+
+
+async def test_past_the_webrtc_cap_the_watch_page_plays_hls_with_cards_in_sync(
+    actors: Actors, client: httpx.AsyncClient, open_page: Open, settings: Settings
+) -> None:
+    """A show on a node whose WebRTC viewers are capped at one: the first viewer plays
+    WebRTC, the second is told webrtc_full and plays the show's HLS instead."""
+    from playwright.async_api import expect
+
+    wait_ms = seconds(20) * 1000
+    [product, _] = await _products(actors)
+    host = await actors.user("host")
+    r = await client.post(
+        "/api/sessions",
+        json={"title": unique("Capped show"), "product_ids": [product["id"]]},
+        headers=host["headers"],
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    capped = ServerThread(settings.with_(stream_max_webrtc_viewers=1)).start()
+    redis = redisclient.connect(settings.redis_url)
+    try:
+        studio = await open_page(f"/host/{sid}", host, base=capped.url)
+        await expect(studio.locator("#publish-state")).to_have_text("preview", timeout=wait_ms)
+        await studio.click("#go-live")
+        await expect(studio.locator("#state")).to_have_text("live", timeout=wait_ms)
+
+        first = await open_page(f"/watch/{sid}", base=capped.url)
+        await _playing(first, past=0.5)
+        assert await first.evaluate("document.getElementById('video').dataset.playback") is None
+
+        async def counted() -> bool:
+            return int(await redis.hget(keys.session_media(sid), "viewers") or 0) >= 1
+
+        await wait_for(counted, timeout=10)
+        second = await open_page(f"/watch/{sid}", base=capped.url)
+        await _playing(second, past=0.5)
+        video = second.locator("#video")
+        await expect(video).to_have_attribute("data-playback", "hls")
+
+        item = studio.locator(f"#lineup .item[data-product-id='{product['id']}']")
+        await item.locator("button.pin").click()
+        card = second.locator(f"#pinned [data-product-id='{product['id']}']")
+        await expect(card).to_be_visible(timeout=wait_ms)
+        pins = (await client.get(f"/api/sessions/{sid}/pins")).json()
+        shown_at = await second.evaluate("window.lcPlayingDate()")
+        assert shown_at >= pins[0]["pdt_ms"], (shown_at, pins[0])
+        r = await client.post(f"/api/sessions/{sid}/end", headers=host["headers"])
+        assert r.status_code == 200, r.text
+    finally:
+        await redis.aclose()
+        capped.stop()
