@@ -185,14 +185,12 @@ def quantile(
 
 async def crowd_main(base: str, session_id: int, size: int, seconds: float) -> None:
     """The HLS crowd, in its own process: prints one JSON line of its figures."""
-    limits = httpx.Limits(max_connections=size * 2, max_keepalive_connections=size * 2)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-        crowd = HlsCrowd(base, session_id, size)
-        started = time.monotonic()
-        await crowd.start(http)
-        await asyncio.sleep(seconds)
-        await crowd.stop()
-        elapsed = time.monotonic() - started
+    crowd = HlsCrowd(base, session_id, size)
+    started = time.monotonic()
+    await crowd.start()
+    await asyncio.sleep(seconds)
+    await crowd.stop()
+    elapsed = time.monotonic() - started
     print(
         json.dumps(
             {

@@ -5,7 +5,9 @@ ask for the playlist holding the part named by the last ``EXT-X-PRELOAD-HINT``
 (``_HLS_msn``/``_HLS_part``, the origin or the CDN holds the request until it
 exists), then fetch that part. Hundreds run on one event loop
 (``tests/test_hls_cdn.py``, ``scripts/bench_hls.py``); the playlist is read with
-a string search, not a full parser, to keep the load generator cheap.
+a string search, not a full parser, and the clients share httpx clients in groups
+of :data:`GROUP` (one pool for hundreds of concurrent requests spends milliseconds
+per request managing it), to keep the load generator cheap.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-__all__ = ["HlsCrowd", "origin_counts"]
+__all__ = ["GROUP", "HlsCrowd", "origin_counts"]
+
+#: Clients per httpx client (connection pool).
+GROUP = 10
 
 _HINT = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"')
 _COUNTER = re.compile(r'^livecommerce_hls_requests_total\{kind="(\w+)"\} ([0-9.e+]+)$', re.M)
@@ -43,10 +48,14 @@ class HlsCrowd:
     cache_hits: int = 0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _pools: list[httpx.AsyncClient] = field(default_factory=list)
 
-    async def start(self, client: httpx.AsyncClient) -> None:
-        for _ in range(self.size):
-            self._tasks.append(asyncio.create_task(self._client(client)))
+    async def start(self) -> None:
+        limits = httpx.Limits(max_connections=GROUP * 2, max_keepalive_connections=GROUP * 2)
+        for i in range(self.size):
+            if i % GROUP == 0:
+                self._pools.append(httpx.AsyncClient(timeout=30, limits=limits))
+            self._tasks.append(asyncio.create_task(self._client(self._pools[-1])))
             await asyncio.sleep(0)
 
     async def stop(self) -> None:
@@ -54,6 +63,7 @@ class HlsCrowd:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(pool.aclose() for pool in self._pools), return_exceptions=True)
 
     async def _client(self, client: httpx.AsyncClient) -> None:
         url = f"{self.base}/hls/{self.session_id}/"

@@ -52,10 +52,9 @@ def cdn(origin: ServeProcess, tmp_path: Path) -> Iterator[Nginx]:
 async def test_a_crowd_behind_the_cdn_costs_the_origin_about_one_request_per_part(
     origin: ServeProcess, cdn: Nginx, db: Database
 ) -> None:
-    limits = httpx.Limits(max_connections=CLIENTS * 2, max_keepalive_connections=CLIENTS * 2)
     async with (
         httpx.AsyncClient(base_url=origin.url, timeout=30) as direct,
-        httpx.AsyncClient(timeout=30, limits=limits) as http,
+        httpx.AsyncClient(timeout=30) as http,
     ):
         actors = Actors(direct, db)
         show = await actors.show()
@@ -69,7 +68,7 @@ async def test_a_crowd_behind_the_cdn_costs_the_origin_about_one_request_per_par
                 f"{cdn.url}/hls/{sid}/live.m3u8", params={"_HLS_msn": 0, "_HLS_part": 0}
             )
             assert r.status_code == 200, r.text
-            await crowd.start(http)
+            await crowd.start()
             await wait_for(lambda: crowd.fetched >= CLIENTS * 2, timeout=30)  # all following
             before, parts_before = await origin_counts(direct, origin.url), set(crowd.parts)
             await wait_for(lambda: len(set(crowd.parts) - parts_before) >= 20, timeout=30)
