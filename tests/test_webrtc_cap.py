@@ -11,7 +11,7 @@ import pytest
 
 from livecommerce import keys, redisclient
 from livecommerce.settings import Settings
-from streaming.edge import EDGE_HEADER
+from streaming.edge import EDGE_HEADER, edge_claim
 from tests.support import Actors, ServerThread, streaming_only
 
 OFFER = "v=0\r\n"  # never parsed: the cap is checked first
@@ -45,10 +45,16 @@ async def test_whep_past_the_cap_answers_503_webrtc_full_with_the_hls_url(
             assert problem["code"] == "webrtc_full"
             assert problem["hls_url"] == f"/hls/{sid}/live.m3u8"
             # An edge pulling the show is never refused: its viewers are counted there.
+            # (Its claim is signed with the nodes' SECRET_KEY: a viewer cannot make one.)
+            claim = edge_claim(settings.secret_key, sid, "node-x")
+            r = await client.post(
+                f"/whep/{sid}", content=OFFER, headers={**headers, EDGE_HEADER: claim}
+            )
+            assert r.status_code != 503, r.text
             r = await client.post(
                 f"/whep/{sid}", content=OFFER, headers={**headers, EDGE_HEADER: "node-x"}
             )
-            assert r.status_code != 503, r.text
+            assert r.status_code == 503, r.text  # an unsigned claim is a viewer's
     finally:
         await redis.delete(keys.session_media(sid))
         await redis.aclose()
