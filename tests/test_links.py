@@ -326,3 +326,26 @@ async def test_bio_page(actors: Actors, client: httpx.AsyncClient) -> None:
     assert "<script>" not in page and "script-src 'self'" in r.headers["content-security-policy"]
     r = await client.get("/@nobody_has_this_handle")
     assert r.status_code == 404 and "Creator not found" in r.text
+
+
+def test_migration_backfills_hosts_handles(tmp_path: Any) -> None:
+    """Hosts that existed before 0004 get a unique handle from their display name."""
+    import sqlite3
+
+    from livecommerce.db.migrate import migrate
+
+    path = tmp_path / "m.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate(url, "0003")
+    names = [("Ayşe Yılmaz", "host"), ("Ayşe Yılmaz", "host"), ("A", "host"), ("Admin", "host")]
+    names.append(("Just Watching", "viewer"))
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO users (email, display_name, password_hash, role, is_active, created_at)"
+            " VALUES (?, ?, 'x', ?, 1, '2026-01-01 00:00:00')",
+            [(f"u{i}@t.dev", name, role) for i, (name, role) in enumerate(names)],
+        )
+    migrate(url)
+    with sqlite3.connect(path) as conn:
+        handles = [row[0] for row in conn.execute("SELECT handle FROM users ORDER BY id")]
+    assert handles == ["ayse_yilmaz", "ayse_yilmaz_2", "creator_a", "creator_admin", None]

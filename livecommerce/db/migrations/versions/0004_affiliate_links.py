@@ -34,8 +34,16 @@ _RESERVED = {
 }  # fmt: skip
 
 
+# Letters NFKD does not take apart into an ASCII letter and a mark.
+_LETTERS = str.maketrans(
+    {"ı": "i", "İ": "I", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe",
+     "Œ": "OE", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH"}
+)  # fmt: skip
+
+
 def _suggest(display_name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode()
+    folded = display_name.translate(_LETTERS)
+    ascii_name = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
     base = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")[:24].strip("_")
     if len(base) < 3 or base in _RESERVED:
         base = f"creator_{base}".strip("_") if base else "creator"
