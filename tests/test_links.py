@@ -349,3 +349,22 @@ def test_migration_backfills_hosts_handles(tmp_path: Any) -> None:
     with sqlite3.connect(path) as conn:
         handles = [row[0] for row in conn.execute("SELECT handle FROM users ORDER BY id")]
     assert handles == ["ayse_yilmaz", "ayse_yilmaz_2", "creator_a", "creator_admin", None]
+
+
+async def test_showcase_link_follows_a_new_handle_and_redis_loss(
+    actors: Actors, client: httpx.AsyncClient, redis: Any
+) -> None:
+    from livecommerce import keys
+
+    host = await actors.user("host")
+    link = (await _link(client, host, target="showcase")).json()
+    new = unique("n").replace("-", "_")[:20]
+    r = await client.patch("/api/me", json={"handle": new}, headers=host["headers"])
+    assert r.status_code == 200
+    r = await client.get(link["url"])
+    assert r.status_code == 302 and r.headers["location"] == f"/@{new}"
+    # Redis lost the link (a flush, a failover): the next click loads it from SQL once
+    await redis.delete(keys.link(link["code"]))
+    r = await client.get(link["url"])
+    assert r.status_code == 302 and r.headers["location"] == f"/@{new}"
+    assert (await client.get("/api/me/links", headers=host["headers"])).json()[0]["clicks"] == 1
