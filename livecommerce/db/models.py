@@ -427,7 +427,10 @@ class ProductTerm(Base):
 
     __tablename__ = "product_terms"
 
-    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Byte order on PostgreSQL too ("C"), so a prefix is one range of the index.
+    term: Mapped[str] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql"), primary_key=True
+    )
     product_id: Mapped[int] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
     )
