@@ -82,7 +82,9 @@ class Replays(Component):
             ttl_s=services.settings.card_ttl_s,
             max_entries=services.settings.cache_max_entries,
         )
-        self._clip_locks: dict[int, asyncio.Lock] = {}
+        #: Choosing a show's clips and changing them, one at a time in this process
+        #: (reads take no lock).
+        self._clips_lock = asyncio.Lock()
 
     def jobs(self) -> list[Job]:
         return [self._sweep_forever]
@@ -172,15 +174,16 @@ class Replays(Component):
     async def clips(self, session_id: int, index: Index) -> list[Clip]:
         """The show's clips: chosen from its buys the first time, then as kept."""
         path = _prefix(session_id) + "clips.json"
-        lock = self._clip_locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            doc = await self._read_json(path)
-            if doc is None:
-                count = self.services.settings.replay_clips
-                buys, taps = await self._buys(session_id), await self._taps(session_id)
-                chosen = pick_clips(buys, index, count, taps)
-                doc = {"clips": [c.document() for c in chosen]}
-                await asyncio.to_thread(self.media.write, path, encoding.dumps(doc))
+        doc = await self._read_json(path)
+        if doc is None:
+            async with self._clips_lock:
+                doc = await self._read_json(path)
+                if doc is None:
+                    count = self.services.settings.replay_clips
+                    buys, taps = await self._buys(session_id), await self._taps(session_id)
+                    chosen = pick_clips(buys, index, count, taps)
+                    doc = {"clips": [c.document() for c in chosen]}
+                    await asyncio.to_thread(self.media.write, path, encoding.dumps(doc))
         return [Clip.parse(c) for c in doc["clips"]]
 
     async def _card(self, product_id: int) -> ProductCard | None:
@@ -260,13 +263,15 @@ class Replays(Component):
         """Remove one clip (the show's host, admins); 404 if there is no such clip."""
         await self._require_manage(principal, session_id)
         index = await self.index(session_id)
-        clips = await self.clips(session_id, index)
-        kept = [c for c in clips if c.id != clip_id]
-        if len(kept) == len(clips):
-            raise NotFound(f"live session {session_id} has no clip {clip_id!r}")
-        async with self._clip_locks.setdefault(session_id, asyncio.Lock()):
+        await self.clips(session_id, index)  # chosen, if they were not yet
+        path = _prefix(session_id) + "clips.json"
+        async with self._clips_lock:
+            doc = await self._read_json(path)
+            clips = [] if doc is None else [Clip.parse(c) for c in doc["clips"]]
+            kept = [c for c in clips if c.id != clip_id]
+            if len(kept) == len(clips):
+                raise NotFound(f"live session {session_id} has no clip {clip_id!r}")
             doc = {"clips": [c.document() for c in kept]}
-            path = _prefix(session_id) + "clips.json"
             await asyncio.to_thread(self.media.write, path, encoding.dumps(doc))
 
     async def delete_media(self, session_id: int) -> None:
