@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import threading
 import uuid
@@ -62,6 +63,11 @@ class ServerThread:
         clock: Clock | None = None,
     ) -> None:
         self.port = free_port()
+        # Each server is a node of its own, as each `livecommerce serve` process is (two
+        # threads built from one Settings would otherwise share its random node id).
+        settings = settings.with_(
+            node_id=secrets.token_hex(6), node_url=f"http://127.0.0.1:{self.port}"
+        )
         #: The server's wall clock: ``server.clock.advance(days=31)`` moves it at once.
         self.clock = clock or Clock(offset_s=settings.clock_offset_s)
         self.url = f"http://127.0.0.1:{self.port}"
