@@ -242,6 +242,7 @@ class Settings:
         clock_offset_s = _float(env, "CLOCK_OFFSET_S", 0.0, low=-1e10)
         if clock_offset_s and environment == "production":
             raise SettingsError("CLOCK_OFFSET_S is for tests; it is refused in production")
+        collab_min = _int(env, "COLLAB_MIN_RATE_BPS", cls.collab_min_rate_bps, low=1, high=10_000)
         return cls(
             environment=environment,
             clock_offset_s=clock_offset_s,
@@ -289,11 +290,10 @@ class Settings:
             card_ttl_s=_float(env, "CARD_TTL_S", cls.card_ttl_s, low=0),
             cache_max_entries=_int(env, "CACHE_MAX_ENTRIES", cls.cache_max_entries, low=1),
             embedded_worker=_bool(env, "EMBEDDED_WORKER", True),
-            collab_min_rate_bps=_int(
-                env, "COLLAB_MIN_RATE_BPS", cls.collab_min_rate_bps, low=1, high=10_000
-            ),
+            collab_min_rate_bps=collab_min,
+            # The range may not be empty: the maximum is at least the minimum.
             collab_max_rate_bps=_int(
-                env, "COLLAB_MAX_RATE_BPS", cls.collab_max_rate_bps, low=1, high=10_000
+                env, "COLLAB_MAX_RATE_BPS", cls.collab_max_rate_bps, low=collab_min, high=10_000
             ),
             collab_rate_lock_days=_int(
                 env, "COLLAB_RATE_LOCK_DAYS", cls.collab_rate_lock_days, low=0, high=3650

@@ -289,3 +289,14 @@ async def test_a_show_host_earns_the_collaboration_rate_without_asking(
     assert [p["id"] for p in r.json()["lineup"]] == [product["id"]], r.text
     started = datetime.fromisoformat(show["started_at"])
     assert await _rates(db, host["id"], product["id"], started) == 1500
+
+
+def test_the_rate_range_settings_cannot_be_empty() -> None:
+    from livecommerce.settings import SettingsError
+
+    s = Settings.from_env({"COLLAB_MIN_RATE_BPS": "200", "COLLAB_RATE_LOCK_DAYS": "7"})
+    assert (s.collab_min_rate_bps, s.collab_max_rate_bps, s.collab_rate_lock_days) == (200, 8000, 7)
+    with pytest.raises(SettingsError, match="COLLAB_MAX_RATE_BPS"):
+        Settings.from_env({"COLLAB_MIN_RATE_BPS": "500", "COLLAB_MAX_RATE_BPS": "400"})
+    with pytest.raises(SettingsError, match="COLLAB_MIN_RATE_BPS"):
+        Settings.from_env({"COLLAB_MIN_RATE_BPS": "0"})
