@@ -107,7 +107,7 @@ async def vod(streaming: StreamingComponent, call: Call) -> Response:
     "GET",
     "/hls/{session_id:int}/{name}",
     summary="LL-HLS media: init.mp4, seg<msn>.m4s, part<msn>.<k>.m4s (byte ranges allowed)",
-    errors=[404, 416],
+    errors=[404, 416, 503],
     response_media_type="video/iso.segment",
 )
 async def media(streaming: StreamingComponent, call: Call) -> Response:
