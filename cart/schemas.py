@@ -77,7 +77,7 @@ class CheckoutIn(StrictModel):
     payment_method_id: int | None = Field(
         None, ge=1, description="A saved payment method; default: the user's default one."
     )
-    attribution: str | None = Field(None, max_length=512, description=ATTRIBUTION)
+    attribution: str | None = Field(None, description=ATTRIBUTION)
 
 
 class BuyIn(StrictModel):
@@ -86,7 +86,7 @@ class BuyIn(StrictModel):
     quantity: int = Quantity
     session_id: int | None = Field(None, ge=1, description="The live session bought from.")
     payment_method_id: int | None = Field(None, ge=1)
-    attribution: str | None = Field(None, max_length=512, description=ATTRIBUTION)
+    attribution: str | None = Field(None, description=ATTRIBUTION)
 
 
 class OrderItemOut(BaseModel):

@@ -242,7 +242,7 @@ async def test_forged_expired_and_self_referral_ignored(
     real = (await client.get(link["url"])).cookies[attribution.COOKIE]
     payload, _, sig = real.partition(".")
     tampered = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + sig
-    for bad in (forged, tampered, "garbage", "x.y", host["token"]):
+    for bad in (forged, tampered, "garbage", "x.y", host["token"], "a." + "b" * 5000, ""):
         order = await _buy(client, shopper, product, token=bad)
         assert order["creator_id"] is None and order["link_id"] is None
         assert await _ledger(db, order["id"]) == []
