@@ -92,3 +92,12 @@ async def test_without_a_stream_positions_count_from_the_show_going_live(
         assert history[0]["unpinned_pos_ms"] is None
     finally:
         await redis.aclose()
+
+
+async def test_a_product_id_beyond_any_sql_id_is_a_422_not_a_500(
+    actors: Actors, client: httpx.AsyncClient
+) -> None:
+    show, _ = await _live(actors)
+    for url in (f"/api/sessions/{show['id']}/pins", f"/api/sessions/{show['id']}/taps"):
+        r = await client.post(url, json={"product_id": 10**19}, headers=show["host"]["headers"])
+        assert r.status_code == 422, r.text

@@ -7,14 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from livecommerce.api.common import IsoDatetime, MinorUnits, StrictModel
+from livecommerce.api.common import MAX_ID, IsoDatetime, MinorUnits, StrictModel
 from livecommerce.hub.cards import PinnedView
 
 __all__ = ["PinIn", "PinOut", "SessionState"]
 
 
 class PinIn(StrictModel):
-    product_id: int = Field(ge=1, description="A product of the session's lineup.")
+    product_id: int = Field(ge=1, le=MAX_ID, description="A product of the session's lineup.")
     flash_price_minor: MinorUnits | None = Field(
         None, description="Price while pinned (until the end time), minor units."
     )

@@ -6,13 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from livecommerce.api.common import StrictModel
+from livecommerce.api.common import MAX_ID, StrictModel
 
 __all__ = ["ChapterOut", "ClipOut", "ReplayOut", "TapIn"]
 
 
 class TapIn(StrictModel):
-    product_id: int = Field(ge=1, description="The product whose card was tapped: the pinned one.")
+    product_id: int = Field(
+        ge=1, le=MAX_ID, description="The product whose card was tapped: the pinned one."
+    )
 
 
 class ChapterOut(BaseModel):
