@@ -3,7 +3,8 @@
 Each client follows the live edge as hls.js does with blocking playlist reload:
 ask for the playlist holding the part named by the last ``EXT-X-PRELOAD-HINT``
 (``_HLS_msn``/``_HLS_part``, the origin or the CDN holds the request until it
-exists), then fetch that part. Hundreds run on one event loop
+exists), then fetch every part it lists after the last one fetched (the first
+time: the last part only), in order. Hundreds run on one event loop
 (``tests/test_hls_cdn.py``, ``scripts/bench_hls.py``). To keep the load generator
 far cheaper than what it measures, each client speaks plain HTTP/1.1 on one
 kept-alive asyncio connection (httpx costs milliseconds of CPU per request with
@@ -22,6 +23,7 @@ import httpx
 
 __all__ = ["HlsCrowd", "origin_counts"]
 
+_PART = re.compile(r'#EXT-X-PART:[^\n]*URI="part(\d+)\.(\d+)\.m4s"')
 _HINT = re.compile(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"')
 _COUNTER = re.compile(r'^livecommerce_hls_requests_total\{kind="(\w+)"\} ([0-9.e+]+)$', re.M)
 
@@ -113,6 +115,7 @@ class HlsCrowd:
         connection = _Connection(url.hostname or "127.0.0.1", url.port or 80)
         path = f"{url.path.rstrip('/')}/hls/{self.session_id}/"
         text = ""
+        last: tuple[int, int] | None = None
         try:
             while not self._stop.is_set():
                 try:
@@ -135,15 +138,19 @@ class HlsCrowd:
                         text = ""
                         continue
                     text = body.decode()
-                    name = f"part{msn}.{part}.m4s"
-                    status, headers, _ = await connection.get(path + name)
-                    if status != 200:
-                        self.errors += 1
-                        continue
-                    self.fetched += 1
-                    if headers.get("x-cache-status") == "HIT":
-                        self.cache_hits += 1
-                    self.parts.setdefault(name, time.monotonic())
+                    listed = [(int(m), int(k)) for m, k in _PART.findall(text)]
+                    new = [p for p in listed if last is None or p > last] if listed else []
+                    for m, k in new if last is not None else new[-1:]:
+                        name = f"part{m}.{k}.m4s"
+                        status, headers, _ = await connection.get(path + name)
+                        if status != 200:
+                            self.errors += 1
+                            continue
+                        last = (m, k)
+                        self.fetched += 1
+                        if headers.get("x-cache-status") == "HIT":
+                            self.cache_hits += 1
+                        self.parts.setdefault(name, time.monotonic())
                 except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                     self.errors += 1
                     text = ""
