@@ -426,7 +426,12 @@ async def test_the_watch_page_through_nginx_plays_the_show_and_survives_its_node
                 frames = await page.evaluate("window.presented")
                 return sum(1 for _, s in frames if s not in streams) > 15
 
-            await wait_for(again, timeout=15)
+            try:
+                await wait_for(again, timeout=15)
+            except AssertionError as exc:
+                state = await page.evaluate("document.getElementById('video').dataset.rtc")
+                reg = await redis.hgetall(keys.session_nodes(sid))
+                raise AssertionError(f"player state {state!r}, nodes {reg}") from exc
             frames = await page.evaluate("window.presented")
             first_new = min(t for t, s in frames if s not in streams)
             took = (first_new - killed_ms) / 1000
