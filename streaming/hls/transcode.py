@@ -4,7 +4,7 @@ Decodes the relay's VP8 frames and encodes them with libx264 (``ultrafast``,
 ``zerolatency``: no lookahead, no B-frames, one packet out per frame in). The
 encoder keeps the first picture size (a later size is scaled to it), so the
 show's init segment stays valid. Runs in a worker thread (:meth:`encode` is
-blocking); one per show, never one per viewer.
+blocking; one thread); one per show, never one per viewer.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ _TIME_BASE = fractions.Fraction(1, 90_000)
 class Vp8ToH264:
     def __init__(self) -> None:
         self._decoder: Any = av.CodecContext.create("vp8", "r")
+        self._decoder.thread_count = 1
         self._encoder: Any = None
         self._size: tuple[int, int] | None = None
 
@@ -57,6 +58,9 @@ class Vp8ToH264:
         encoder.pix_fmt = "yuv420p"
         encoder.time_base = _TIME_BASE
         encoder.framerate = fractions.Fraction(30, 1)
+        # One thread: the show's whole cost is this worker thread's (measurable, and
+        # bounded on a node that serves many shows).
+        encoder.thread_count = 1
         # Keyframes only when the packager cuts a segment (it forces them).
         encoder.options = {
             "preset": "ultrafast",
