@@ -241,3 +241,18 @@ async def test_a_vp8_host_is_encoded_to_h264_once_for_hls(
     finally:
         await host.close()
     await asyncio.sleep(0)
+
+
+def test_the_directory_store_writes_whole_files_and_refuses_escaping_paths(tmp_path: Any) -> None:
+    store = DirectoryStore(tmp_path)
+    store.write("sessions/7/seg0.m4s", b"abc")
+    store.write("sessions/7/seg0.m4s", b"abcd")  # replaced whole
+    assert store.read("sessions/7/seg0.m4s") == b"abcd" and store.size("sessions/7/seg0.m4s") == 4
+    assert store.exists("sessions/7/seg0.m4s") and not store.exists("sessions/7/seg1.m4s")
+    assert store.read("sessions/7") is None and store.size("sessions/7") is None
+    assert store.list("sessions/7/") == ["sessions/7/seg0.m4s"]
+    for bad in ("../x", "sessions/../../x", "", "/"):
+        with pytest.raises(ValueError):
+            store.read(bad)
+    store.delete_prefix("sessions/7/")
+    assert store.list("sessions/") == [] and store.read("sessions/7/seg0.m4s") is None
