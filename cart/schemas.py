@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from livecommerce.api.common import StrictModel
+from livecommerce.api.common import Id, StrictModel
 
 __all__ = [
     "BuyIn",
@@ -39,11 +39,11 @@ ATTRIBUTION = (
 
 
 class CartItemIn(StrictModel):
-    product_id: int = Field(ge=1)
-    variant_id: int = Field(ge=1)
+    product_id: Id
+    variant_id: Id
     quantity: int = Quantity
     #: The live session the viewer was watching (orders credit its creator).
-    session_id: int | None = Field(None, ge=1)
+    session_id: Id | None = None
 
 
 class CartItemPatch(StrictModel):
@@ -71,21 +71,19 @@ class CartOut(BaseModel):
 
 
 class CheckoutIn(StrictModel):
-    session_id: int | None = Field(
-        None, ge=1, description="Overrides the session recorded with the cart."
-    )
-    payment_method_id: int | None = Field(
-        None, ge=1, description="A saved payment method; default: the user's default one."
+    session_id: Id | None = Field(None, description="Overrides the session recorded with the cart.")
+    payment_method_id: Id | None = Field(
+        None, description="A saved payment method; default: the user's default one."
     )
     attribution: str | None = Field(None, description=ATTRIBUTION)
 
 
 class BuyIn(StrictModel):
-    product_id: int = Field(ge=1)
-    variant_id: int = Field(ge=1)
+    product_id: Id
+    variant_id: Id
     quantity: int = Quantity
-    session_id: int | None = Field(None, ge=1, description="The live session bought from.")
-    payment_method_id: int | None = Field(None, ge=1)
+    session_id: Id | None = Field(None, description="The live session bought from.")
+    payment_method_id: Id | None = None
     attribution: str | None = Field(None, description=ATTRIBUTION)
 
 

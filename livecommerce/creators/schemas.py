@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from livecommerce.api.common import StrictModel
+from livecommerce.api.common import Id, StrictModel
 
 __all__ = ["LinkIn", "LinkOut"]
 
@@ -16,9 +16,8 @@ class LinkIn(StrictModel):
     target: Literal["product", "show", "showcase"] = Field(
         description="What the link opens: a product page, a show, or your showcase (/@handle)."
     )
-    id: int | None = Field(
+    id: Id | None = Field(
         None,
-        ge=1,
         description="The product or show id (required for those); for a showcase, your own "
         "user id or nothing.",
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from livecommerce.api.common import MAX_ID
 from livecommerce.auth.permissions import ANONYMOUS, Principal
 from livecommerce.errors import BadRequest, LivecommerceError, ValidationFailed
 from livecommerce.hub.protocol import (
@@ -134,8 +135,9 @@ class ClientState:
 
 
 def require_int(value: object, field: str, *, low: int = 1) -> int:
-    """``value`` as an integer ≥ ``low`` (booleans are not integers), else
-    ``validation_failed`` naming ``field``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValidationFailed(f"{field}: an integer ≥ {low} is required")
+    """``value`` as an integer in ``low``..``MAX_ID`` (booleans are not integers; nothing
+    beyond a SQL BIGINT names a row or a position), else ``validation_failed`` naming
+    ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_ID:
+        raise ValidationFailed(f"{field}: an integer from {low} to {MAX_ID} is required")
     return value
