@@ -44,7 +44,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class SessionStateChanged(Event):
-    """A session moved to ``status`` ("live" or "ended"); published after the commit."""
+    """A session moved to ``status`` ("live", "ended" or "deleted"); published after the
+    commit."""
 
     session_id: int
     status: str

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecommerce.db.models import LiveSession, Role, SessionModerator
+from livecommerce.db.models import LiveSession, Role, SessionModerator, SessionStatus
 from livecommerce.errors import Forbidden, NotFound, Unauthorized
 
 __all__ = ["ANONYMOUS", "Principal", "SessionRights", "session_rights"]
@@ -82,7 +82,11 @@ class SessionRights:
 
 async def session_rights(db: AsyncSession, principal: Principal, session_id: int) -> SessionRights:
     """What ``principal`` may do on live session ``session_id`` (404 if it does not exist)."""
-    host_id = await db.scalar(select(LiveSession.host_id).where(LiveSession.id == session_id))
+    host_id = await db.scalar(
+        select(LiveSession.host_id).where(
+            LiveSession.id == session_id, LiveSession.status != SessionStatus.DELETED
+        )
+    )
     if host_id is None:
         raise NotFound(f"live session {session_id} does not exist")
     is_moderator = False

@@ -27,7 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livecommerce import keys
 from livecommerce.auth.permissions import Principal
 from livecommerce.db.engine import Database
-from livecommerce.db.models import AffiliateLink, LinkTarget, LiveSession, Product, Role, User
+from livecommerce.db.models import (
+    AffiliateLink,
+    LinkTarget,
+    LiveSession,
+    Product,
+    Role,
+    SessionStatus,
+    User,
+)
 from livecommerce.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from livecommerce.events import HandleChanged, ProductAvailabilityChanged
 from livecommerce.lua import script
@@ -151,7 +159,7 @@ class Links:
                 link.product_id = product.id
             elif target == LinkTarget.SHOW:
                 show = await db.get(LiveSession, _required(target_id))
-                if show is None:
+                if show is None or show.status == SessionStatus.DELETED:
                     raise NotFound(f"live session {target_id} does not exist")
                 if show.host_id != creator_id and principal.role != Role.ADMIN:
                     raise Forbidden("you can only share your own shows", code="not_your_show")

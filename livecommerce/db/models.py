@@ -114,6 +114,10 @@ class SessionStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
+    #: Deleted by its host, but orders, commissions, share links or the moderation audit
+    #: still name it: the row stays for them and is a 404 everywhere else
+    #: (``livecommerce.live.lifecycle.SessionLifecycle.delete``).
+    DELETED = "deleted"
 
 
 class LinkTarget(enum.StrEnum):

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from livecommerce import encoding, keys
 from livecommerce.db.engine import Database
-from livecommerce.db.models import LiveSession
+from livecommerce.db.models import LiveSession, SessionStatus
 from livecommerce.errors import NotFound
 from livecommerce.hub.cards import CardCache, pinned_view
 from livecommerce.pinstate import parse_pin
@@ -25,15 +25,17 @@ async def session_status(redis: Redis, db: Database, session_id: int) -> str:
     """The session's status, from its Redis mirror or SQL (404 if no such session).
     SQL is asked once per session; the hub keeps the mirror current on state changes."""
     raw = await redis.get(keys.session_status(session_id))
-    if raw is not None:
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
-    async with db.sessions() as session:
-        row = await session.get(LiveSession, session_id)
-        if row is None:
-            raise NotFound(f"live session {session_id} does not exist")
-        status = row.status
-    await redis.set(keys.session_status(session_id), status, nx=True)
-    return str(status)
+    if raw is None:
+        async with db.sessions() as session:
+            row = await session.get(LiveSession, session_id)
+            status = SessionStatus.DELETED.value if row is None else str(row.status)
+        if row is not None:
+            await redis.set(keys.session_status(session_id), status, nx=True)
+    else:
+        status = raw.decode() if isinstance(raw, bytes) else str(raw)
+    if status == SessionStatus.DELETED:
+        raise NotFound(f"live session {session_id} does not exist")
+    return status
 
 
 async def snapshot(

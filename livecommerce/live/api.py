@@ -109,6 +109,26 @@ async def update_session(services: Services, call: Call) -> SessionOut:
         return await store.session_out(db, session)
 
 
+@api.route(
+    "DELETE",
+    "/api/sessions/{session_id:int}",
+    summary="Delete a show that is not live, with its lineup, moderators and replay media "
+    "(its host, admins)",
+    status=204,
+    auth="required",
+    errors=[403, 409],
+)
+async def delete_session(services: Services, call: Call) -> None:
+    """A scheduled or ended show is gone after this (404); a live one is a 409
+    ``session_live``: end it first. An ended show's replay and clips are deleted from the
+    media store. Orders, commissions and share links made from the show keep naming it."""
+    session_id = call.id("session_id")
+    async with services.db.sessions() as db:
+        (await session_rights(db, call.principal, session_id)).require_manage()
+        session = await store.get_session(db, session_id)
+        await SessionLifecycle(services.events).delete(db, session)
+
+
 async def _transition(
     services: Services, call: Call, to: SessionStatus, *, moderators_may: bool
 ) -> SessionOut:

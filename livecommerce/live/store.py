@@ -12,7 +12,12 @@ from sqlalchemy.orm import selectinload
 
 from livecommerce.catalog.store import product_out
 from livecommerce.db.models import (
+    AffiliateLink,
+    CommissionEntry,
     LiveSession,
+    ModerationAction,
+    Order,
+    Pin,
     Product,
     SessionModerator,
     SessionProduct,
@@ -41,6 +46,7 @@ __all__ = [
     "list_moderators",
     "list_sessions",
     "remove_moderator",
+    "remove_session",
     "session_out",
     "sessions_featuring",
     "set_lineup",
@@ -48,12 +54,23 @@ __all__ = [
     "update_session",
 ]
 
-#: The session lifecycle: scheduled → live → ended, or a scheduled show cancelled.
+#: The session lifecycle: scheduled → live → ended, or a scheduled show cancelled; a show
+#: that is not live may be deleted (kept as ``deleted`` only while other rows name it).
 TRANSITIONS: dict[str, set[str]] = {
-    SessionStatus.SCHEDULED: {SessionStatus.LIVE, SessionStatus.ENDED},
+    SessionStatus.SCHEDULED: {SessionStatus.LIVE, SessionStatus.ENDED, SessionStatus.DELETED},
     SessionStatus.LIVE: {SessionStatus.ENDED},
-    SessionStatus.ENDED: set(),
+    SessionStatus.ENDED: {SessionStatus.DELETED},
+    SessionStatus.DELETED: set(),
 }
+
+#: Rows that outlive their show: the books and the moderation audit. While one names a
+#: deleted show, its SQL row stays, marked ``deleted``.
+_KEPT_BY = (
+    Order.session_id,
+    CommissionEntry.session_id,
+    AffiliateLink.session_id,
+    ModerationAction.session_id,
+)
 
 
 #: How far in the past a show may still be scheduled: a time picker has minute steps, so
@@ -76,8 +93,9 @@ def check_schedule(scheduled_at: datetime | None, *, now: datetime) -> None:
 
 
 async def get_session(db: AsyncSession, session_id: int) -> LiveSession:
+    """The session (404 if there is none, or it was deleted)."""
     session = await db.get(LiveSession, session_id)
-    if session is None:
+    if session is None or session.status == SessionStatus.DELETED:
         raise NotFound(f"live session {session_id} does not exist")
     return session
 
@@ -127,6 +145,30 @@ def transition(session: LiveSession, to: SessionStatus, *, now: datetime | None 
         session.started_at = moment
     elif to == SessionStatus.ENDED:
         session.ended_at = moment
+
+
+async def remove_session(db: AsyncSession, session: LiveSession) -> bool:
+    """Delete a show that is not live (the caller checked) and flush: its lineup, its
+    moderators and, for a show never live, their appointments in the audit log; then its
+    row and pins, unless an order, a commission, a share link or the audit still names it:
+    then the row stays, marked ``deleted`` (returns ``False``). Only
+    :class:`~livecommerce.live.lifecycle.SessionLifecycle` calls this: it commits and
+    announces the change."""
+    check_transition(session, SessionStatus.DELETED)
+    sid = session.id
+    await db.execute(delete(SessionProduct).where(SessionProduct.session_id == sid))
+    await db.execute(delete(SessionModerator).where(SessionModerator.session_id == sid))
+    if session.status == SessionStatus.SCHEDULED:
+        await db.execute(delete(ModerationAction).where(ModerationAction.session_id == sid))
+    for column in _KEPT_BY:
+        if await db.scalar(select(column).where(column == sid).limit(1)) is not None:
+            session.status = SessionStatus.DELETED.value
+            await db.flush()
+            return False
+    await db.execute(delete(Pin).where(Pin.session_id == sid))
+    await db.delete(session)
+    await db.flush()
+    return True
 
 
 async def set_lineup(db: AsyncSession, session: LiveSession, product_ids: Sequence[int]) -> None:

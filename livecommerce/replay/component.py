@@ -6,7 +6,8 @@ the show ended. This component reads that index, the pin history and the show's
 orders from SQL, and answers the replay (:meth:`Replays.replay`). Highlight clips
 are chosen once, the first time an ended show's replay is asked for, and kept as
 ``clips.json`` next to its media; the host can delete one. A worker job deletes
-the media of shows ended more than ``REPLAY_RETENTION_DAYS`` ago.
+the media of shows ended more than ``REPLAY_RETENTION_DAYS`` ago; deleting a show
+(``DELETE /api/sessions/{id}``) deletes its media at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from livecommerce.catalog.cards import ProductCard, ProductCards
 from livecommerce.components import Component, Job
 from livecommerce.db.models import LiveSession, Order, OrderItem, OrderStatus, Pin, SessionStatus
 from livecommerce.errors import Conflict, NotFound
+from livecommerce.events import SessionStateChanged
 from livecommerce.pinstate import parse_pin
 from livecommerce.replay.schemas import ChapterOut, ClipOut, ReplayOut
 from livecommerce.replay.timeline import (
@@ -89,6 +91,15 @@ class Replays(Component):
     def jobs(self) -> list[Job]:
         return [self._sweep_forever]
 
+    async def start(self) -> None:
+        self.services.events.subscribe(SessionStateChanged, self._on_session_state)
+
+    async def _on_session_state(self, event: SessionStateChanged) -> None:
+        # A deleted show's media goes with it (published after the SQL commit, so the
+        # DELETE answers once the files are gone).
+        if event.status == SessionStatus.DELETED:
+            await self.delete_media(event.session_id)
+
     # --- reading ---------------------------------------------------------------
 
     async def _read_json(self, path: str) -> Any:
@@ -117,7 +128,7 @@ class Replays(Component):
     async def _show(self, session_id: int) -> LiveSession:
         async with self.services.db.sessions() as db:
             show = await db.get(LiveSession, session_id)
-        if show is None:
+        if show is None or show.status == SessionStatus.DELETED:
             raise NotFound(f"live session {session_id} does not exist")
         return show
 
