@@ -98,6 +98,7 @@ class Cascade:
         if holder is None:
             self.origins.add(session_id)
             await self._close_upstream(session_id)  # the host is here now: no pulling
+            await self.ownership.register(session_id, role="origin", upstream=None)
         return holder
 
     async def release_if_unpublished(self, session_id: int) -> None:

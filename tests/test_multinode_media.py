@@ -195,15 +195,16 @@ async def test_viewers_on_other_nodes_decode_the_show_through_edges(
         await wait_for(lambda: all(_runs(w.markers, 15) for w in watchers), timeout=15)
 
         # Every node can tell the origin and the edges.
-        nodes = {
-            k.decode(): encoding.loads(v)
-            for k, v in (await redis.hgetall(keys.session_nodes(sid))).items()
-        }
-        by_url = {n["url"]: n for n in nodes.values()}
-        origin_id = lease["id"]
-        assert by_url[origin.url]["role"] == "origin"
-        for node in (edge1, edge2):
-            assert by_url[node.url]["role"] == "edge" and by_url[node.url]["upstream"] == origin_id
+        async def registered() -> bool:
+            raw = await redis.hgetall(keys.session_nodes(sid))
+            by_url = {n["url"]: n for n in (encoding.loads(v) for v in raw.values())}
+            return by_url.get(origin.url, {}).get("role") == "origin" and all(
+                by_url.get(node.url, {}).get("role") == "edge"
+                and by_url[node.url]["upstream"] == lease["id"]
+                for node in (edge1, edge2)
+            )
+
+        await wait_for(registered, timeout=5)
 
         # One show, not one per node: any node sums the viewers (edges are not viewers).
         async def summed() -> bool:
