@@ -89,7 +89,7 @@ def default_parts(services: Services, *, streaming: StreamingComponent | None = 
             replays,
             creators,
             WebPages(services.settings),
-            BioPage(services),
+            BioPage(services, has_replay=replays.has_replay),
         ],
         apis=[
             bind(creators_api.api, creators),

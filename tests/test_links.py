@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 from sqlalchemy import event, select
 
+from livecommerce import encoding
 from livecommerce.auth.tokens import TokenSigner
 from livecommerce.creators import attribution
 from livecommerce.creators.component import CreatorsComponent
 from livecommerce.db.engine import Database
 from livecommerce.db.models import CommissionEntry, Order
 from livecommerce.settings import Settings
+from streaming.hls.store import DirectoryStore
 from tests.cart_support import buyer
 from tests.support import Actors, ServerThread, unique
 
@@ -294,7 +296,7 @@ async def test_withdrawn_product_answers_410(actors: Actors, client: httpx.Async
     assert (await client.get(link["url"])).status_code == 302
 
 
-async def test_bio_page(actors: Actors, client: httpx.AsyncClient) -> None:
+async def test_bio_page(actors: Actors, client: httpx.AsyncClient, settings: Settings) -> None:
     host = await actors.user("host")
     handle = unique("bio").replace("-", "_")[:24]
     r = await client.patch(
@@ -326,6 +328,52 @@ async def test_bio_page(actors: Actors, client: httpx.AsyncClient) -> None:
     assert "<script>" not in page and "script-src 'self'" in r.headers["content-security-policy"]
     r = await client.get("/@nobody_has_this_handle")
     assert r.status_code == 404 and "Creator not found" in r.text
+
+    # Replays: the ended shows whose media the store holds, newest first, each opening
+    # /replay/{id}; an ended show without media (or deleted) is not listed.
+    replays = [await actors.show(host, live=True) for _ in range(3)]
+    for show in replays:
+        r = await client.post(f"/api/sessions/{show['id']}/end", headers=host["headers"])
+        assert r.status_code == 200, r.text
+    store = DirectoryStore(settings.media_root)
+    older, bare, newer = replays
+    for show in (older, newer):
+        store.write(f"sessions/{show['id']}/index.json", _replay_index())
+    assert (await client.get(f"/api/sessions/{newer['id']}/replay")).status_code == 200
+    page = (await client.get(f"/@{handle}", headers={"Accept-Language": "fr"})).text
+    section = page[page.index('id="bio-replays"') : page.index('id="bio-showcase"')]
+    links = re.findall(r'href="/replay/(\d+)"', section)
+    assert links == [str(newer["id"]), str(older["id"])], section
+    assert newer["title"] in section and bare["title"] not in section
+    assert "Diffusé le" in section and "Pas encore de rediffusion." not in page
+    r = await client.delete(f"/api/sessions/{newer['id']}", headers=host["headers"])
+    assert r.status_code == 204, r.text
+    page = (await client.get(f"/@{handle}")).text
+    assert re.findall(r'href="/replay/(\d+)"', page) == [str(older["id"])]
+
+
+def _replay_index() -> bytes:
+    """An ended show's index.json as the packager writes it (one 2 s segment)."""
+    segment = {
+        "msn": 0,
+        "uri": "seg0.m4s",
+        "duration_ms": 2000,
+        "pdt_ms": 0,
+        "start_ms": 0,
+        "independent": True,
+        "bytes": 3,
+    }
+    return encoding.dumps(
+        {
+            "session_id": 0,
+            "stream_start_ms": 0,
+            "duration_ms": 2000,
+            "target_duration": 3,
+            "codec": "h264",
+            "init": "init.mp4",
+            "segments": [segment],
+        }
+    )
 
 
 def test_migration_backfills_hosts_handles(tmp_path: Any) -> None:

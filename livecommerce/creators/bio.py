@@ -2,13 +2,14 @@
 
 The creator (a host with that handle), the show they are live in now and the product
 pinned in it (from the live state in Redis, as viewers see it), their upcoming shows,
-their replays (none are recorded yet: always empty), and their showcase's products
-still on sale, in the creator's order (:func:`livecommerce.creators.showcase.items`).
+their latest ended shows that have a replay (asked of the replay component through
+``has_replay``: the media store knows), and their showcase's products still on sale, in
+the creator's order (:func:`livecommerce.creators.showcase.items`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,11 +31,18 @@ from livecommerce.db.models import (
 from livecommerce.pinstate import parse_pin
 from livecommerce.redismux import RedisMux
 
-__all__ = ["Bio", "BioProduct", "BioShow", "load_bio"]
+__all__ = ["Bio", "BioProduct", "BioShow", "HasReplay", "load_bio"]
 
 #: At most this many upcoming shows and showcase products on the page.
 UPCOMING_LIMIT = 10
 SHOWCASE_LIMIT = 60
+#: At most this many replays, newest first, from the creator's latest ended shows (one
+#: whose media is gone is skipped; only this many ended shows are looked at).
+REPLAYS_LIMIT = 4
+REPLAY_CANDIDATES = 12
+
+#: Whether an ended show has a replay (``Replays.has_replay``).
+HasReplay = Callable[[int], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class BioShow:
     status: str
     scheduled_at: datetime | None
     started_at: datetime | None
+    ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,8 +77,16 @@ class Bio:
     showcase: list[BioProduct] = field(default_factory=list)
 
 
-async def load_bio(db: Database, mux: RedisMux, handle: str, *, now_ms: int) -> Bio | None:
-    """The page's data for ``handle``, or None if no creator has it."""
+async def load_bio(
+    db: Database,
+    mux: RedisMux,
+    handle: str,
+    *,
+    now_ms: int,
+    has_replay: HasReplay | None = None,
+) -> Bio | None:
+    """The page's data for ``handle``, or None if no creator has it. Without
+    ``has_replay`` (no replay component) the page lists no replays."""
     async with db.sessions() as session:
         creator = await session.scalar(
             select(User).where(User.handle == handle, User.is_active.is_(True))
@@ -88,6 +105,21 @@ async def load_bio(db: Database, mux: RedisMux, handle: str, *, now_ms: int) -> 
             )
         )
         live = next((s for s in shows if s.status == SessionStatus.LIVE), None)
+        ended = (
+            []
+            if has_replay is None
+            else list(
+                await session.scalars(
+                    select(LiveSession)
+                    .where(
+                        LiveSession.host_id == creator.id,
+                        LiveSession.status == SessionStatus.ENDED,
+                    )
+                    .order_by(LiveSession.ended_at.desc(), LiveSession.id.desc())
+                    .limit(REPLAY_CANDIDATES)
+                )
+            )
+        )
         # the showcase as its public read gives it (livecommerce.creators.showcase)
         shown = await showcase_items(session, creator.id, active_only=True)
         showcase = await _cards(session, [product for _, product in shown[:SHOWCASE_LIMIT]])
@@ -114,13 +146,23 @@ async def load_bio(db: Database, mux: RedisMux, handle: str, *, now_ms: int) -> 
         live=_show(live) if live else None,
         pinned=pinned,
         upcoming=[_show(s) for s in shows if s.status == SessionStatus.SCHEDULED][:UPCOMING_LIMIT],
-        replays=[],
+        replays=await _replays(ended, has_replay),
         showcase=showcase,
     )
 
 
 def _show(s: LiveSession) -> BioShow:
-    return BioShow(s.id, s.title, s.status, s.scheduled_at, s.started_at)
+    return BioShow(s.id, s.title, s.status, s.scheduled_at, s.started_at, s.ended_at)
+
+
+async def _replays(ended: Sequence[LiveSession], has_replay: HasReplay | None) -> list[BioShow]:
+    found: list[BioShow] = []
+    for show in ended:
+        if len(found) == REPLAYS_LIMIT or has_replay is None:
+            break
+        if await has_replay(show.id):
+            found.append(_show(show))
+    return found
 
 
 async def _cards(session: AsyncSession, products: Sequence[Product]) -> list[BioProduct]:

@@ -125,6 +125,15 @@ class Replays(Component):
             raise NotFound(f"live session {session_id} has no replay media", code="no_replay")
         return index
 
+    async def has_replay(self, session_id: int) -> bool:
+        """Whether the show has a replay to play: what :meth:`index` finds (the creator's
+        page lists such shows)."""
+        try:
+            await self.index(session_id)
+        except NotFound:
+            return False
+        return True
+
     async def _show(self, session_id: int) -> LiveSession:
         async with self.services.db.sessions() as db:
             show = await db.get(LiveSession, session_id)

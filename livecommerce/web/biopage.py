@@ -1,7 +1,8 @@
 """``/@<handle>``: a creator's link-in-bio page, rendered on the server.
 
 Everything is in the first response (no API round trip before the first paint): the
-show they are live in with its pinned product, upcoming shows, replays, the showcase,
+show they are live in with its pinned product, upcoming shows, replays (each opening
+``/replay/<id>``), the showcase,
 OpenGraph tags for link previews, texts in the request's language (the catalogs'
 ``bio.*`` keys, read on the server). Its one script (``/static/bio.js``) adds the
 header and formats prices in the visitor's locale; nothing inline, so the pages' CSP
@@ -21,7 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from livecommerce.components import Component
-from livecommerce.creators.bio import Bio, BioProduct, BioShow, load_bio
+from livecommerce.creators.bio import Bio, BioProduct, BioShow, HasReplay, load_bio
 from livecommerce.http.security import page_headers
 from livecommerce.services import Services
 from livecommerce.web.catalogs import text
@@ -34,8 +35,11 @@ _DEFAULT_IMAGE = "/static/og-default.png"
 
 
 class BioPage(Component):
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, has_replay: HasReplay | None = None) -> None:
+        """``has_replay``: whether an ended show has a replay (the composition root
+        passes ``Replays.has_replay``); without it the page lists no replays."""
         self.services = services
+        self.has_replay = has_replay
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/@{handle}", self.page, methods=["GET"], name="page:bio")]
@@ -50,6 +54,7 @@ class BioPage(Component):
                 self.services.mux,
                 handle,
                 now_ms=int(self.services.clock() * 1000),
+                has_replay=self.has_replay,
             )
         base = str(request.base_url).rstrip("/")
         body = render(bio, lang, base=base, handle=handle)
@@ -104,6 +109,14 @@ def _show(s: BioShow, lang: str) -> str:
     return (
         f'<li class="bio-show"><a href="/watch/{s.id}">{_e(s.title)}</a> '
         f'<span class="muted">{_time(s.scheduled_at, lang)}</span></li>'
+    )
+
+
+def _replay(s: BioShow, lang: str) -> str:
+    return (
+        f'<li class="bio-show"><a href="/replay/{s.id}">{_e(s.title)}</a> '
+        f'<span class="muted">{_e(text(lang, "bio.streamed"))} '
+        f"{_time(s.started_at or s.ended_at, lang)}</span></li>"
     )
 
 
@@ -177,7 +190,7 @@ def render(bio: Bio | None, lang: str, *, base: str, handle: str) -> str:
         + _section(
             "bio-replays",
             _e(text(lang, "bio.replays")),
-            [_show(s, lang) for s in bio.replays],
+            [_replay(s, lang) for s in bio.replays],
             _e(text(lang, "bio.no_replays")),
         )
         + _section(
