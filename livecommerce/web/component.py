@@ -103,6 +103,8 @@ class WebPages(Component):
             Route(url, _page(filename, ancestors), methods=["GET"], name=f"page:{filename}")
             for url, filename in PAGES.items()
         ]
-        routes.append(Route("/static/vendor/{name}", _vendor, methods=["GET"], name="vendor"))
+        routes.append(
+            Route("/static/vendor/{name}", _vendor, methods=["GET"], name="static:vendor")
+        )
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
         return routes
