@@ -2,7 +2,8 @@
 """Benchmark: LL-HLS for the mass audience (issue 14, DESIGN section 8).
 
 One 1280x720 30 fps H.264 host (looped pre-encoded libx264 frames, a keyframe each
-second) publishes over WHIP to ``livecommerce serve``; a few WebRTC viewers watch it;
+second) with a 440 Hz tone as its microphone (Opus; ``--no-audio``: none) publishes
+over WHIP to ``livecommerce serve``; a few WebRTC viewers watch it;
 Debian's nginx runs ``deploy/nginx-cdn.conf`` in front of the server and N low-latency
 HLS clients (blocking reload, every part fetched; ``scripts/hls_clients.py``, in a
 process of their own so they do not starve the host and viewers) play through it.
@@ -10,7 +11,8 @@ process of their own so they do not starve the host and viewers) play through it
 Two runs on fresh servers: the baseline with the packager off (``HLS_ENABLED=false``,
 host and WebRTC viewers only), then the packager on with the HLS crowd. Reported:
 
-* the packager's CPU (its own counter: ``livecommerce_hls_packager_cpu_seconds``) and
+* the packager's CPU (its own counter: ``livecommerce_hls_packager_cpu_seconds``), the
+  part of it that made the audio (Opus → AAC, ``livecommerce_hls_audio_cpu_seconds``) and
   the server process's CPU in both runs (utime+stime from /proc);
 * frame reaching the packager → its part written and fetchable, p50/p90 (the
   ``livecommerce_hls_part_latency_seconds`` histogram, interpolated in its buckets);
@@ -46,7 +48,7 @@ from aiortc.rtp import RtpPacket
 from scripts.bench_procs import free_port, wait_ready
 from scripts.bench_relay import cpu_seconds, make_show
 from scripts.hls_clients import HlsCrowd, origin_counts
-from scripts.relay_peers import FPS, HEIGHT, WIDTH, LoopTrack
+from scripts.relay_peers import FPS, HEIGHT, WIDTH, LoopTrack, ToneTrack
 from streaming.aiortc_hooks import on_keyframe_request, on_rtp_packet
 from streaming.client import post_offer
 from tests.multinode import Nginx
@@ -153,16 +155,23 @@ def server(workdir: Path, *, hls: bool) -> Iterator[tuple[str, int]]:
 _BUCKET = re.compile(r'^livecommerce_hls_part_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
 _CPU = re.compile(r"^livecommerce_hls_packager_cpu_seconds_total (\S+)$", re.M)
 _PARTS = re.compile(r"^livecommerce_hls_parts_total (\S+)$", re.M)
+_AUDIO_CPU = re.compile(r"^livecommerce_hls_audio_cpu_seconds_total (\S+)$", re.M)
 
 
 async def metrics(
     client: httpx.AsyncClient, url: str
-) -> tuple[list[tuple[float, float]], float, float]:
-    """The latency histogram's buckets, the packager CPU seconds and parts written."""
+) -> tuple[list[tuple[float, float]], float, float, float]:
+    """The latency histogram's buckets, the packager CPU seconds, parts written and the
+    packager's audio CPU seconds."""
     text = (await client.get(f"{url}/metrics")).text
     buckets = [(float(le), float(n)) for le, n in _BUCKET.findall(text)]
-    cpu, parts = _CPU.search(text), _PARTS.search(text)
-    return buckets, float(cpu[1]) if cpu else 0.0, float(parts[1]) if parts else 0.0
+    cpu, parts, audio = _CPU.search(text), _PARTS.search(text), _AUDIO_CPU.search(text)
+    return (
+        buckets,
+        float(cpu[1]) if cpu else 0.0,
+        float(parts[1]) if parts else 0.0,
+        float(audio[1]) if audio else 0.0,
+    )
 
 
 def quantile(
@@ -217,6 +226,8 @@ async def run(
             [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
         )
         on_keyframe_request(host.sender, track.request_keyframe)
+        if args.audio:
+            host_pc.addTransceiver(ToneTrack(), direction="sendonly")
         viewers = [FrameCounter() for _ in range(args.viewers)]
         nginx: Nginx | None = None
         crowd: subprocess.Popen[bytes] | None = None
@@ -252,12 +263,12 @@ async def run(
                     stdout=subprocess.PIPE,
                 )
             await asyncio.sleep(args.warmup)
-            buckets0, pcpu0, parts0 = await metrics(client, url)
+            buckets0, pcpu0, parts0, acpu0 = await metrics(client, url)
             counts0 = await origin_counts(client, url)
             t0, c0 = time.monotonic(), cpu_seconds(pid)
             await asyncio.sleep(args.window)
             t1, c1 = time.monotonic(), cpu_seconds(pid)
-            buckets1, pcpu1, parts1 = await metrics(client, url)
+            buckets1, pcpu1, parts1, acpu1 = await metrics(client, url)
             counts1 = await origin_counts(client, url)
             fps = sorted(v.fps(t0, t1) for v in viewers)
             result: dict[str, Any] = {
@@ -276,6 +287,7 @@ async def run(
                     {
                         "hls_clients": args.clients,
                         "packager_cpu_cores": round((pcpu1 - pcpu0) / (t1 - t0), 4),
+                        "packager_audio_cpu_cores": round((acpu1 - acpu0) / (t1 - t0), 4),
                         "part_latency_p50_s": round(quantile(buckets0, buckets1, 0.5), 3),
                         "part_latency_p90_s": round(quantile(buckets0, buckets1, 0.9), 3),
                         "parts_in_window": window_parts,
@@ -336,6 +348,9 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument(
+        "--no-audio", dest="audio", action="store_false", help="the host sends video only"
+    )
     parser.add_argument("--viewers", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--window", type=float, default=15.0)

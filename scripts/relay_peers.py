@@ -9,9 +9,11 @@ them. tests/test_streaming.py is where frames are decoded and checked.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import fractions
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -87,6 +89,38 @@ def encode_loop(seconds: float, bitrate: int) -> list[bytes]:
     for packet in codec.encode(None):
         frames.append(bytes(packet))
     return frames
+
+
+class ToneTrack(MediaStreamTrack):
+    """A host's microphone: a 440 Hz sine, 48 kHz mono s16, 20 ms frames in real time
+    (aiortc encodes it to Opus)."""
+
+    kind = "audio"
+    RATE, SAMPLES = 48_000, 960
+
+    def __init__(self, amplitude: int = 8000) -> None:
+        super().__init__()
+        # One second holds exactly 440 periods: the loop is seamless.
+        wave = (round(amplitude * math.sin(2 * math.pi * 440 * i / 48_000)) for i in range(48_000))
+        second = array.array("h", wave).tobytes()
+        self._pcm = second + second[: self.SAMPLES * 2]
+        self._start: float | None = None
+        self._pts = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += self.SAMPLES
+            await asyncio.sleep(self._start + self._pts / self.RATE - time.monotonic())
+        frame = av.AudioFrame(format="s16", layout="mono", samples=self.SAMPLES)
+        offset = self._pts % self.RATE * 2
+        frame.planes[0].update(self._pcm[offset : offset + self.SAMPLES * 2])
+        frame.pts, frame.sample_rate = self._pts, self.RATE
+        frame.time_base = fractions.Fraction(1, self.RATE)
+        return frame
 
 
 class LoopTrack(MediaStreamTrack):

@@ -3,10 +3,12 @@ playlists parsed with the ``m3u8`` library, the fMP4 media decoded with PyAV."""
 
 from __future__ import annotations
 
+import array
 import asyncio
 import fractions
 import io
 import json
+import math
 from typing import Any
 
 import av
@@ -15,6 +17,7 @@ import m3u8
 import pytest
 
 from livecommerce import keys, redisclient
+from scripts.relay_peers import ToneTrack
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
 from streaming.hls.fmp4 import annexb_nals
@@ -70,6 +73,12 @@ def _check_live(text: str, part_target: float) -> m3u8.M3U8:
 def _decode(init: bytes, media: bytes) -> int:
     with av.open(io.BytesIO(init + media), "r") as container:
         return len(list(container.decode(video=0)))
+
+
+def _rms(frame: av.AudioFrame) -> float:
+    """The RMS of a decoded AAC frame (float planar samples, full scale 1.0)."""
+    samples = array.array("f", bytes(frame.planes[0])[: frame.samples * 4])
+    return math.sqrt(sum(x * x for x in samples) / len(samples))
 
 
 def test_segmenter_cuts_parts_and_keyframe_aligned_segments(tmp_path: Any) -> None:
@@ -170,6 +179,7 @@ async def test_an_h264_host_becomes_ll_hls_and_a_replay(
         part = await sclient.get(f"/hls/{sid}/part0.0.m4s")
         assert _decode(init.content, part.content) >= 1
         with av.open(io.BytesIO(init.content + seg.content), "r") as container:
+            assert [s.type for s in container.streams] == ["video"]  # the host sent no audio
             first = next(container.decode(video=0))
             assert read_marker(first) >= 0  # the host's picture, decoded
         size = len(seg.content)
@@ -256,3 +266,53 @@ def test_the_directory_store_writes_whole_files_and_refuses_escaping_paths(tmp_p
             store.read(bad)
     store.delete_prefix("sessions/7/")
     assert store.list("sessions/") == [] and store.read("sessions/7/seg0.m4s") is None
+
+
+async def test_the_hosts_opus_becomes_aac_muxed_in_the_same_parts(
+    sclient: httpx.AsyncClient, sactors: Actors, stream_server: ServerThread
+) -> None:
+    streaming = stream_server.component(StreamingComponent)
+    part_target = streaming.settings.hls_part_target_s
+    show = await sactors.show()
+    sid = show["id"]
+    host = Host(video_mime="video/H264", audio=False)
+    host.pc.addTransceiver(ToneTrack(), direction="sendonly")  # a 440 Hz microphone
+    try:
+        r = await post_offer(sclient, f"/whip/{sid}", host.pc, token=show["host"]["token"])
+        assert r.status_code == 201, r.text
+        r = await sclient.get(f"/hls/{sid}/live.m3u8", params={"_HLS_msn": 1}, timeout=30)
+        assert r.status_code == 200, r.text
+        playlist = _check_live(r.text, part_target)
+        init = (await sclient.get(f"/hls/{sid}/init.mp4")).content
+        seg = (await sclient.get(f"/hls/{sid}/seg0.m4s")).content
+        part_uri = playlist.segments[-1].parts[0].uri if playlist.segments[-1].parts else None
+        part = (await sclient.get(f"/hls/{sid}/{part_uri}")).content if part_uri else b""
+        packager = streaming.hls.get(sid)
+        assert packager is not None and packager.segmenter.audio is not None
+        codecs = packager.segmenter.codecs
+    finally:
+        await host.close()
+    assert codecs is not None and codecs.startswith("avc1.") and codecs.endswith(",mp4a.40.2")
+    # The init segment has two tracks: H.264 video and AAC-LC audio, 48 kHz, as the host sent.
+    with av.open(io.BytesIO(init + seg), "r") as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
+        assert audio.codec_context.sample_rate == 48_000
+        assert audio.codec_context.channels == 2  # aiortc sends stereo Opus
+        frames = list(container.decode(video=0))
+    with av.open(io.BytesIO(init + seg), "r") as container:
+        sounds = list(container.decode(audio=0))
+    assert len(frames) >= 20 and read_marker(frames[0]) >= 0
+    # The whole segment is covered by audio (1024-sample AAC frames), and it is the tone.
+    seconds = sum(f.samples for f in sounds) / 48_000
+    video_seconds = len(frames) / 30
+    assert seconds >= video_seconds - 0.2, (seconds, video_seconds)
+    loud = [_rms(f) for f in sounds[3:]]
+    assert loud and min(loud) > 0.05, "a 440 Hz tone at -12 dBFS, not silence"
+    # Audio and video start together (both placed on the packager's arrival clock).
+    assert frames[0].time is not None and sounds[0].time is not None
+    assert abs(sounds[0].time - frames[0].time) <= 0.1
+    # A part alone (what an LL-HLS client fetches) carries both tracks too.
+    if part:
+        with av.open(io.BytesIO(init + part), "r") as container:
+            assert len(list(container.decode(audio=0))) >= 1

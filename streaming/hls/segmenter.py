@@ -9,6 +9,11 @@ part anyway (that segment is then not independent). A part's duration never
 exceeds the part target: after a gap in the frames, its last frame is given
 the time left and the next part starts at its real time (a gap in the media
 timeline, which players step over), so the playlist's durations stay true.
+
+With :attr:`Segmenter.audio` set before the first frame, the init segment has
+an AAC track too and every part carries the audio encoded up to its close
+(:mod:`.audio`), in a second ``traf``: parts stay the video's, audio rides
+along.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 import av
 
 from streaming.hls import fmp4
+from streaming.hls.audio import AacTrack
 from streaming.hls.playlist import Part, Segment, Timeline, part_name, segment_name
 from streaming.hls.store import MediaStore
 
@@ -58,6 +64,8 @@ class Segmenter:
         self._segment_ticks = round(timeline.segment_target * _TICKS)
         self._max_segment_ticks = round((timeline.target_duration - timeline.part_target) * _TICKS)
         self.codec: str | None = None
+        #: The show's AAC track (set by the packager before the first frame; None: video only).
+        self.audio: AacTrack | None = None
         self._first_pts: int | None = None
         self._pending: list[_Frame] = []
         self._part_bytes: list[bytes] = []
@@ -78,6 +86,19 @@ class Segmenter:
         )
 
     @property
+    def codecs(self) -> str | None:
+        """The RFC 6381 codecs of the show (``avc1.42e01f,mp4a.40.2``), None before it starts."""
+        if self.codec is None:
+            return None
+        return self.codec + (",mp4a.40.2" if self.audio is not None else "")
+
+    def audio_position(self, pts: int) -> int | None:
+        """A video pts as a position of the show in 48 kHz ticks (None before the start)."""
+        if self._first_pts is None:
+            return None
+        return (pts - self._first_pts) * fmp4.AUDIO_TIMESCALE // _TICKS
+
+    @property
     def _last_pts(self) -> int:
         return self._pending[-1].pts if self._pending else (self._segment_start or 0)
 
@@ -85,7 +106,7 @@ class Segmenter:
         """Take one frame (``arrived``: when it reached the packager, monotonic);
         True if a part (or segment) was completed."""
         if self._first_pts is None:
-            if not keyframe or not self._start(data, pts):
+            if not keyframe or not self._start(data, pts, arrived):
                 return False
         assert self._first_pts is not None and self._segment_start is not None
         if pts < self._last_pts:
@@ -116,7 +137,7 @@ class Segmenter:
             self._close_part(end)
             self._close_segment(end, True)
 
-    def _start(self, data: bytes, pts: int) -> bool:
+    def _start(self, data: bytes, pts: int, arrived: float | None) -> bool:
         nals = fmp4.annexb_nals(data)
         sets = fmp4.parameter_sets(nals)
         if sets is None:
@@ -125,9 +146,12 @@ class Segmenter:
         if size is None:
             return False
         sps, pps = sets
-        self.store.write(self.prefix + "init.mp4", fmp4.init_segment(sps, pps, *size))
+        audio = self.audio.config if self.audio is not None else None
+        self.store.write(self.prefix + "init.mp4", fmp4.init_segment(sps, pps, *size, audio=audio))
         self.codec = fmp4.codec_string(sps)
         now = self._clock_ms()
+        if arrived is not None:  # the wall time it reached the packager (it may have waited)
+            now -= max(0, round((time.monotonic() - arrived) * 1000))
         self._first_pts = self._segment_start = pts
         timeline = self.timeline
         timeline.stream_start_ms = timeline.current_pdt_ms = now
@@ -146,7 +170,13 @@ class Segmenter:
                 duration = min(duration, self._part_ticks - (frame.pts - part_start))
             samples.append(fmp4.Sample(frame.data, max(duration, 1), frame.keyframe))
         self._sequence += 1
-        data = fmp4.fragment(self._sequence, part_start - self._first_pts, samples)
+        audio = None
+        if self.audio is not None:
+            end = self.audio_position(next_pts)
+            assert end is not None
+            self.audio.fill(end)
+            audio = self.audio.take()
+        data = fmp4.fragment(self._sequence, part_start - self._first_pts, samples, audio)
         timeline = self.timeline
         part = Part(
             msn=timeline.next_msn,

@@ -58,7 +58,12 @@ class HlsService:
         )
         self.cpu = Counter(
             "livecommerce_hls_packager_cpu_seconds",
-            "CPU seconds the packagers spent (remuxing; encoding VP8 hosts' video).",
+            "CPU seconds the packagers spent (remuxing; encoding VP8 hosts' video; audio).",
+            registry=registry,
+        )
+        self.audio_cpu = Counter(
+            "livecommerce_hls_audio_cpu_seconds",
+            "CPU seconds of those spent on audio (Opus decoded, AAC encoded, once per show).",
             registry=registry,
         )
 
@@ -83,11 +88,12 @@ class HlsService:
             log.info("session %s: HLS packager on", session_id)
         packager.attach(relay)
 
-    def _observe(self, latencies: list[float], cpu_s: float) -> None:
+    def _observe(self, latencies: list[float], cpu_s: float, audio_cpu_s: float) -> None:
         self.parts.inc()  # one call per frame that completed a part
         for seconds in latencies:
             self.latency.observe(seconds)
         self.cpu.inc(cpu_s)
+        self.audio_cpu.inc(audio_cpu_s)
 
     def _record_start(self, session_id: int, at_ms: int) -> None:
         async def record() -> None:
