@@ -20,6 +20,7 @@ from livecommerce import keys, redisclient
 from scripts.relay_peers import ToneTrack
 from streaming.client import post_offer
 from streaming.component import StreamingComponent
+from streaming.hls.audio import MAX_LAG_S, AacTrack, opus_channels
 from streaming.hls.fmp4 import annexb_nals
 from streaming.hls.playlist import Timeline, live_playlist, vod_playlist
 from streaming.hls.segmenter import Segmenter
@@ -107,6 +108,53 @@ def test_segmenter_cuts_parts_and_keyframe_aligned_segments(tmp_path: Any) -> No
     vod = m3u8.loads(vod_playlist(timeline))
     assert vod.is_endlist and vod.playlist_type == "vod"
     assert sum(s.duration for s in vod.segments) == pytest.approx(200 / 30, abs=0.05)
+
+
+def _opus_tone(n: int) -> list[bytes]:
+    """``n`` 20 ms Opus frames (stereo) of a 440 Hz tone, as a WebRTC host sends them."""
+    encoder: Any = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48_000, "stereo", "s16"
+    encoder.time_base = fractions.Fraction(1, 48_000)
+    out: list[bytes] = []
+    for i in range(n):
+        wave = (8000 * math.sin(2 * math.pi * 440 * (i * 960 + k) / 48_000) for k in range(960))
+        pcm = array.array("h", (round(x) for x in wave for _ in range(2)))
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        frame.planes[0].update(pcm.tobytes())
+        frame.sample_rate, frame.pts = 48_000, i * 960
+        out += [bytes(p) for p in encoder.encode(frame)]
+    return out
+
+
+def test_audio_that_stops_is_kept_up_with_the_video_by_silence(tmp_path: Any) -> None:
+    store = DirectoryStore(tmp_path)
+    timeline = Timeline(part_target=0.3, segment_target=2.0)
+    segmenter = Segmenter(store, "sessions/1/", timeline)
+    segmenter.audio = audio = AacTrack(opus_channels(_opus_tone(1)[0]))
+    opus = _opus_tone(50)  # the host's audio stops after 1 s
+    sent = 0
+    for data, pts, key in _h264_frames(150, keyframe_every=30):
+        arrived = 100 + pts / 90_000
+        segmenter.add(data, pts, key, arrived)
+        position = segmenter.audio_position(pts)
+        if audio.needs_reference and position is not None:
+            audio.reference(position, arrived)
+        while sent < len(opus) and sent * 0.02 <= arrived - 100:
+            audio.add(opus[sent], 123_456 + sent * 960, 100 + sent * 0.02)  # its own RTP clock
+            sent += 1
+    segmenter.finish()
+    assert audio.config.channels == 2 and audio.silence_samples > 0
+    media = b"".join(store.read(f"sessions/1/seg{s.msn}.m4s") or b"" for s in timeline.segments)
+    init = store.read("sessions/1/init.mp4") or b""
+    with av.open(io.BytesIO(init + media), "r") as container:
+        sounds = list(container.decode(audio=0))
+    times = [f.time for f in sounds]
+    assert all(t is not None for t in times)
+    steps = {round((b - a) * 48_000) for a, b in zip(times, times[1:], strict=False)}  # type: ignore[operator]
+    assert steps == {1024}, "one continuous track"
+    assert _rms(sounds[10]) > 0.05 and _rms(sounds[-1]) == 0  # the tone, then silence
+    # It reaches to within the allowed lag of the video's end (5 s).
+    assert sounds[-1].time is not None and sounds[-1].time >= 5 - MAX_LAG_S - 0.1
 
 
 def test_annexb_split_keeps_every_nal_unit() -> None:

@@ -1,17 +1,19 @@
 """Opus → AAC-LC, once per show: the audio of the show's HLS (no asyncio).
 
-Safari plays neither Opus in fMP4 over HLS nor (before 17) at all in MSE, so
-the relay's Opus frames are decoded and encoded with ffmpeg's native ``aac``
-encoder at 48 kHz, mono or stereo as the host sends (``TOC`` stereo bit of
-its first packet), 64 kbit/s per channel. Costs about 0.01–0.03 cores per
-show (docs/streaming.md), never one per viewer.
+Safari's native HLS player does not play Opus in fMP4, and AAC is the audio
+codec every HLS player plays, so the relay's Opus frames are decoded and
+encoded with ffmpeg's native ``aac`` encoder at 48 kHz, mono or stereo as the
+host sends (the TOC stereo bit of its first packet), 64 kbit/s per channel.
+Measured 0.025 cores per show (docs/streaming.md), never one per viewer.
 
 Timing: the packager's video timeline counts from the show's first keyframe
 (its RTP pts); the host's audio has an unrelated RTP clock. :meth:`AacTrack.add`
 places the first Opus frame after a (re)start by its arrival time against a
 video frame's (:meth:`AacTrack.reference`) and every later one by its own
 48 kHz pts from there, so both tracks share the packager's arrival-to-media
-mapping. The track stays continuous: a gap in the host's audio is filled
+mapping. The encoder's priming frame is the track's first (its input starts
+at 1024 samples, 21 ms, so the priming never starts before the show's time 0).
+The track stays continuous: a gap in the host's audio is filled
 with silence, a frame that overlaps what is already encoded is dropped, and
 when the host's audio stops (or lags the video by more than
 :data:`MAX_LAG_S`) silence keeps it up with the video, so players never
