@@ -28,8 +28,8 @@ from livecommerce.catalog import api as catalog_api
 from livecommerce.clock import Clock
 from livecommerce.components import BoundApi, Component, bind
 from livecommerce.creators import api as creators_api
-from livecommerce.creators.component import CreatorsComponent
 from livecommerce.creators import collab_api, market_api
+from livecommerce.creators.component import CreatorsComponent
 from livecommerce.dashboard import api as dashboard_api
 from livecommerce.dashboard.component import Dashboard
 from livecommerce.errors import LivecommerceError

@@ -47,7 +47,6 @@ class ProblemJSON(JSONResponse):
     "redirects (302) to /p/{id}, /watch/{id} or /@{handle}",
     status=302,
     errors=[404, 410],
-    response_media_type="text/html",
 )
 async def follow_link(creators: CreatorsComponent, call: Call) -> Response:
     code = call.param("code")
