@@ -203,7 +203,10 @@ async def _axe(page: Any, axe_path: Path) -> list[dict[str, Any]]:
         # Evaluated by the test driver, not added as a <script>: the page's CSP (inline
         # scripts by hash only) stays in force, as in production.
         await page.evaluate(axe_path.read_text(encoding="utf-8") + "\n;undefined")
-    # Colours are measured as painted: let entrance animations (opacity) finish first.
+    # Colours are measured as painted: entrance animations (a card fading in) would be
+    # caught half-transparent, including one that starts while axe runs (a pin arriving),
+    # so motion is reduced (the pages honour prefers-reduced-motion) and running ones end.
+    await page.emulate_media(reduced_motion="reduce")
     await page.evaluate("() => Promise.all(document.getAnimations().map((a) => a.finished))")
     violations: list[dict[str, Any]] = await page.evaluate(_AXE_RUN)
     return [v for v in violations if v["impact"] in ("serious", "critical")]
