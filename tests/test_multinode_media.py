@@ -23,7 +23,7 @@ from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from streaming.client import post_offer
 from tests.hub_client import HubClient
-from tests.multinode import MultiNode
+from tests.multinode import MultiNode, Node
 from tests.support import Actors, seconds, wait_for
 from tests.test_streaming import Host, Watcher
 
@@ -380,6 +380,26 @@ _OBSERVE = """() => {
 }"""
 
 
+# What the watch page's <video> shows now (for a failure's message).
+_VIDEO_STATE = """() => {
+  const video = document.getElementById("video");
+  const stream = video.srcObject;
+  return {
+    readyState: video.readyState, paused: video.paused, size: [video.videoWidth, video.videoHeight],
+    stream: stream ? stream.id : null,
+    tracks: stream ? stream.getTracks().map((t) => `${t.kind}:${t.readyState}:${t.muted}`) : [],
+    presented: window.presented.length, last: window.presented.slice(-3),
+  };
+}"""
+
+
+def _log_since(node: Node, offset: int) -> str:
+    """What ``node`` logged since ``offset`` (its log's size then)."""
+    with open(node.log_path, "rb") as f:
+        f.seek(offset)
+        return f"--- node {node.url} ---\n" + f.read().decode(errors="replace")[-20000:]
+
+
 @pytest.mark.browser
 async def test_the_watch_page_through_nginx_plays_the_show_and_survives_its_node_dying(
     cluster: MultiNode, lb: httpx.AsyncClient, lb_actors: Actors, redis: Any
@@ -395,6 +415,13 @@ async def test_the_watch_page_through_nginx_plays_the_show_and_survives_its_node
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = await browser.new_page()
+            offers: list[str] = []  # the page's WHEP offers
+
+            def on_request(request: Any) -> None:
+                if request.method == "POST" and "/whep/" in request.url:
+                    offers.append(request.url)
+
+            page.on("request", on_request)
             await page.goto(f"{cluster.url}/watch/{sid}")
             await page.evaluate(_OBSERVE)
 
@@ -417,9 +444,17 @@ async def test_the_watch_page_through_nginx_plays_the_show_and_survives_its_node
                 return bool(count > 15 and await page.evaluate("window.brightest()") > 128)
 
             await wait_for(lit, timeout=20)
+            # The page kept the connection it waited on when the show went live (a new
+            # offer would reach any node through nginx, maybe not the one killed below):
+            # it plays through `watched`, an edge pulling from the origin.
+            assert len(offers) == 1, offers
+            entries = await redis.hgetall(keys.session_nodes(sid))
+            roles = {e["url"]: e["role"] for e in map(encoding.loads, entries.values())}
+            assert roles.get(watched.url) == "edge", roles
 
             # Its node dies: the page plays again on a new connection within 3 s.
             streams = {s for _, s in await page.evaluate("window.presented")}
+            offsets = {n.url: n.log_offset() for n in cluster.nodes}
             killed_ms = await page.evaluate("Date.now()")
             watched.kill()
 
@@ -432,7 +467,12 @@ async def test_the_watch_page_through_nginx_plays_the_show_and_survives_its_node
             except AssertionError as exc:
                 state = await page.evaluate("document.getElementById('video').dataset.rtc")
                 reg = await redis.hgetall(keys.session_nodes(sid))
-                raise AssertionError(f"player state {state!r}, nodes {reg}") from exc
+                video = await page.evaluate(_VIDEO_STATE)
+                logs = "\n".join(_log_since(n, offsets[n.url]) for n in cluster.nodes if n.alive)
+                raise AssertionError(
+                    f"player state {state!r}, nodes {reg}, streams before {streams}, "
+                    f"video {video}\n{logs}"
+                ) from exc
             frames = await page.evaluate("window.presented")
             first_new = min(t for t, s in frames if s not in streams)
             took = (first_new - killed_ms) / 1000

@@ -162,14 +162,18 @@ export async function whipPublish(sessionId, stream, onState = () => {}) {
  * or its video stops for 1 s (the node serving it died): a new offer through the load
  * balancer reaches a live node (docs/streaming.md, "Several nodes"). When the show's
  * WebRTC viewers are full (503 `webrtc_full`) it stops and calls `onFull(problem)`:
- * `problem.hls_url` is the show's HLS playlist. */
+ * `problem.hls_url` is the show's HLS playlist. `wake()` (the show went live) offers
+ * again at once only if it has no connection up or being made: one that waits for the
+ * host gets the video where it is. */
 export function whepPlay(sessionId, video, onState = () => {}, { onFull = null } = {}) {
   let pc = null, resource = null, stopped = false, timer = null, watchdog = null;
+  let offering = false;  // the current connection's offer is on its way
   const retry = (ms) => { clearTimeout(timer); if (!stopped) timer = setTimeout(start, ms); };
   async function start() {
     if (pc) pc.close();
     if (resource) fetch(resource, { method: "DELETE" }).catch(() => {});
     resource = null;
+    offering = true;
     const mine = pc = new RTCPeerConnection();
     const stream = new MediaStream();
     pc.addTransceiver("video", { direction: "recvonly" });
@@ -182,8 +186,14 @@ export function whepPlay(sessionId, video, onState = () => {}, { onFull = null }
     };
     try {
       onState("connecting");
-      resource = await exchange(pc, `/whep/${sessionId}`);
+      const answered = await exchange(mine, `/whep/${sessionId}`);
+      if (mine !== pc) {  // replaced (and closed) meanwhile: free its resource
+        fetch(answered, { method: "DELETE" }).catch(() => {});
+        return;
+      }
+      resource = answered;
     } catch (err) {
+      if (mine !== pc) return;  // a newer connection is the player's now: leave it be
       if (err.code === "webrtc_full" && onFull) {
         stopped = true; clearInterval(watchdog); pc.close();
         onState("full");
@@ -192,6 +202,8 @@ export function whepPlay(sessionId, video, onState = () => {}, { onFull = null }
       }
       onState(`offline (${err.message})`);
       retry(1000);
+    } finally {
+      if (mine === pc) offering = false;
     }
   }
   // Video that stopped on a connection that had it: its node is gone (a host that
@@ -211,7 +223,11 @@ export function whepPlay(sessionId, video, onState = () => {}, { onFull = null }
   }, 250);
   start();
   return {
-    restart: () => retry(0),
+    wake() {
+      if (stopped || offering) return;
+      if (resource && pc && ["new", "connecting", "connected"].includes(pc.connectionState)) return;
+      retry(0);
+    },
     stop() {
       stopped = true; clearTimeout(timer); clearInterval(watchdog);
       if (pc) pc.close();

@@ -37,7 +37,7 @@ function play() {
   if (!player) {
     player = whepPlay(sessionId, $("video"), (s) => { $("video").dataset.rtc = s; },
       { onFull: (problem) => { player = null; playHls(problem.hls_url); } });
-  } else player.restart();
+  } else player.wake();  // a connection waiting for the host keeps it: no reconnect
 }
 async function playHls(url) {
   $("video").dataset.playback = "hls";
