@@ -97,6 +97,9 @@ class Upstream:
         self._http: httpx.AsyncClient | None = None
         self._last_media = time.monotonic()
         self._attached = False
+        #: A keyframe was asked for before upstream's RTP named its SSRC: sent on the
+        #: first video frame instead of lost (the limiter upstream counted it as sent).
+        self._pli_owed = False
         pc.on("connectionstatechange", self._state_changed)
 
     @classmethod
@@ -162,6 +165,9 @@ class Upstream:
             if self.closed or not self._attached:
                 return
             self._last_media = time.monotonic()
+            if kind == "video" and self._pli_owed:
+                self._pli_owed = False
+                self._send_pli()
             mime = codec.mimeType
             if kind == "video" and self.video_mime is not None and mime != self.video_mime:
                 self.video_mime = mime
@@ -179,7 +185,11 @@ class Upstream:
         receiver = self._video_receiver
         if receiver is None or self.closed:
             return
-        for ssrc in publisher_ssrcs(receiver):
+        ssrcs = publisher_ssrcs(receiver)
+        if not ssrcs:
+            self._pli_owed = True
+            return
+        for ssrc in ssrcs:
             task = asyncio.ensure_future(send_pli(receiver, ssrc))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
