@@ -33,6 +33,7 @@ from typing import Any
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
 from livecommerce import keys
@@ -42,6 +43,38 @@ from livecommerce.hub.outbox import Outbox, send_message
 __all__ = ["UserEvents"]
 
 log = logging.getLogger("livecommerce.hub")
+
+
+class _SerialConnect(AbstractConnection):
+    """A connection (re)made by one task at a time. A shard's reader and subscriber
+    share one pub/sub connection, and when it is lost both reconnect it (redis-py's
+    retry): unguarded, both would open a socket and the second would replace the first
+    without closing it, an open socket left to the garbage collector."""
+
+    _connect_lock: asyncio.Lock | None = None
+    _connect_owner: asyncio.Task[Any] | None = None
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        task = asyncio.current_task()
+        if self._connect_owner is task:  # its on-connect resubscription reconnecting
+            await super().connect_check_health(check_health, retry_socket_connect)
+            return
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        async with self._connect_lock:  # then connected already: returns at once
+            self._connect_owner = task
+            try:
+                await super().connect_check_health(check_health, retry_socket_connect)
+            finally:
+                self._connect_owner = None
+
+
+def _pubsub_pool(connection_class: type[AbstractConnection], **kwargs: Any) -> ConnectionPool:
+    """A pool of its own for one shard, whose connections reconnect one task at a time."""
+    serial = type(f"Serial{connection_class.__name__}", (_SerialConnect, connection_class), {})
+    return ConnectionPool(connection_class=serial, **kwargs)
 
 
 class _PubSub(PubSub):
@@ -65,14 +98,11 @@ class _PubSub(PubSub):
 class _Shard:
     """One pub/sub connection: the channels subscribed on it, and its two tasks."""
 
-    def __init__(
-        self, owner: UserEvents, name: str, pool: ConnectionPool, *, owns_pool: bool
-    ) -> None:
+    def __init__(self, owner: UserEvents, name: str, pool: ConnectionPool) -> None:
         self.owner = owner
         #: The node (``host:port``) on a cluster; ``""`` on one server.
         self.name = name
         self.pool = pool
-        self.owns_pool = owns_pool
         self.pubsub = _PubSub(self, pool)
         #: Channels whose SSUBSCRIBE has been sent (and no SUNSUBSCRIBE since).
         self.subscribed: set[bytes] = set()
@@ -104,8 +134,7 @@ class _Shard:
             self.fail(channel, Unavailable("the hub is stopping"))
         with contextlib.suppress(Exception):
             await self.pubsub.aclose()  # type: ignore[no-untyped-call]
-        if self.owns_pool:
-            await self.pool.disconnect()
+        await self.pool.disconnect()
 
     def resubscribing(self, channels: list[bytes]) -> None:
         """The connection was made again and ``channels`` are being subscribed anew: only
@@ -241,7 +270,8 @@ class UserEvents:
 
     async def start(self) -> None:
         if self._cluster is None:
-            self._shard("", self.redis.connection_pool, owns_pool=False)
+            pool = self.redis.connection_pool
+            self._shard("", _pubsub_pool(pool.connection_class, **pool.connection_kwargs))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -322,12 +352,12 @@ class UserEvents:
             raise Unavailable(UNAVAILABLE)
         shard = self._shards.get(node.name)
         if shard is None:
-            pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            shard = self._shard(node.name, pool, owns_pool=True)
+            pool = _pubsub_pool(node.connection_class, **node.connection_kwargs)
+            shard = self._shard(node.name, pool)
         return shard
 
-    def _shard(self, name: str, pool: ConnectionPool, *, owns_pool: bool) -> _Shard:
-        shard = self._shards[name] = _Shard(self, name, pool, owns_pool=owns_pool)
+    def _shard(self, name: str, pool: ConnectionPool) -> _Shard:
+        shard = self._shards[name] = _Shard(self, name, pool)
         shard.start()
         return shard
 
