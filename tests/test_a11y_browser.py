@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from livecommerce.db.engine import Database
 from livecommerce.web.component import PAGES
 from tests.hub_client import HubClient
 from tests.support import Actors, ServerThread, random_address, seconds, unique
-from tests.test_browser import ADDRESS, ARGS, CHROMIUM, DOCS_SHOTS
+from tests.test_browser import ADDRESS, DOCS_SHOTS, launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -142,17 +141,8 @@ async def world(server: ServerThread, database_url: str) -> AsyncIterator[World]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    path = shutil.which(CHROMIUM) or CHROMIUM
-    if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: scripts/install_browser installs it")
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def _page(

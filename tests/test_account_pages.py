@@ -13,7 +13,6 @@ Screenshots (signup, account, orders, order) go to the test's temporary director
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from livecommerce.db.engine import Database
 from livecommerce.web.component import STATIC
 from tests.support import Actors, ServerThread, random_address, seconds, unique
 from tests.test_a11y_browser import AXE, _axe
-from tests.test_browser import ARGS, CHROMIUM, DOCS_SHOTS
+from tests.test_browser import DOCS_SHOTS, launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -80,17 +79,8 @@ async def show(server: ServerThread, database_url: str) -> AsyncIterator[Show]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    path = shutil.which(CHROMIUM) or CHROMIUM
-    if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: scripts/install_browser installs it")
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def _page(

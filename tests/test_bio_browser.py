@@ -8,7 +8,6 @@ withdrawn product pass axe-core (no serious or critical violation) under the pag
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from livecommerce.db.engine import Database
 from livecommerce.db.models import ShowcaseItem
 from tests.cart_support import buyer
 from tests.support import Actors, ServerThread, random_address, seconds, unique
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -37,17 +36,8 @@ _AXE_RUN = """async () => {
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    path = shutil.which(CHROMIUM) or CHROMIUM
-    if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: scripts/install_browser installs it")
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def _context(browser: Any, server: ServerThread, who: dict[str, Any] | None) -> Any:

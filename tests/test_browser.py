@@ -10,8 +10,10 @@ README's ``docs/screenshots/`` with ``UPDATE_SCREENSHOTS=1 scripts/test -m brows
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +89,31 @@ async def _product(
     return product
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
+def _chromium_path() -> str:
     path = shutil.which(CHROMIUM) or CHROMIUM
     if not Path(path).exists():
         pytest.fail(f"Chromium not found at {path}: scripts/install_browser installs it")
     return path
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    return _chromium_path()
+
+
+@contextlib.asynccontextmanager
+async def launched_chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium under Playwright, closed on exit: the browser test modules'
+    ``browser`` fixtures wrap this in the scope each needs."""
+    from playwright.async_api import async_playwright
+
+    path = _chromium_path()
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=path, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
 
 
 async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -30,11 +29,10 @@ from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from tests.cart_support import buy, buyer
 from tests.support import Actors, ServerThread, seconds, unique
+from tests.test_browser import launched_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 _AXE_RUN = """async () => {
   const result = await axe.run(document, { resultTypes: ["violations"] });
@@ -65,17 +63,8 @@ async def own(own_server: ServerThread, db: Database) -> AsyncIterator[Actors]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    path = shutil.which(CHROMIUM) or CHROMIUM
-    if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: scripts/install_browser installs it")
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def _signed_in(client: httpx.AsyncClient, user: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ statement opens with its entry, and axe-core finds nothing serious."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from tests.support import Actors, ServerThread, random_address, seconds
 from tests.test_a11y_browser import AXE, _axe
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import launched_chromium
 from tests.test_payouts import _earn
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -28,17 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    path = shutil.which(CHROMIUM) or CHROMIUM
-    if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: scripts/install_browser installs it")
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def test_earnings_page_shows_pending_paid_and_a_statement(
