@@ -162,6 +162,9 @@ class RedisMux:
                 transport, _ = await loop.create_connection(lambda: protocol, self.host, self.port)
         except OSError as exc:
             raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
+        if self._closed:  # aclose() ran while this connection was being made
+            transport.close()
+            raise RedisConnectionError("this Redis connection was closed")
         self._transport = transport
         self._protocol = protocol
         setup: list[asyncio.Future[Any]] = []
@@ -182,6 +185,10 @@ class RedisMux:
     def _lost(self, protocol: _Protocol, exc: Exception | None) -> None:
         if protocol is not self._protocol:
             return
+        if self._transport is not None:
+            # After an unexpected reply the socket is still open: close it, or it leaks
+            # (and keeps answering) once forgotten. After connection_lost this is a no-op.
+            self._transport.close()
         self._transport = None
         self._protocol = None
         self._outgoing = []
