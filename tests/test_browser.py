@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,60 @@ async def launched_chromium() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
+
+
+Page = Any
+#: ``await open_page(path, who=None, *, base="", width=1200, lang=None)``: see ``page_opener``.
+Open = Callable[..., Awaitable[Page]]
+
+
+@contextlib.asynccontextmanager
+async def page_opener(
+    browser: Any, client: httpx.AsyncClient, base_url: str, *, lang: str | None = None
+) -> AsyncIterator[Open]:
+    """What the browser test modules' ``open_page`` fixtures yield: ``await open_(path,
+    who=None)`` opens ``path`` in a context of its own, signed in as ``who`` (an
+    ``Actors`` user) the way the pages sign in, through localStorage. On exit the contexts
+    close, and no page may have had a script error. ``lang`` (the opener's, or a call's)
+    sets the context's locale and Accept-Language; without one Chromium's own stays."""
+    errors: list[str] = []
+    contexts: list[Any] = []
+
+    async def open_(
+        path: str,
+        who: dict[str, Any] | None = None,
+        *,
+        base: str = "",
+        width: int = 1200,
+        lang: str | None = lang,
+    ) -> Page:
+        options: dict[str, Any] = {
+            "viewport": {"width": width, "height": 900},
+            "base_url": base or base_url,
+        }
+        if lang is not None:
+            options.update(locale=lang, extra_http_headers={"Accept-Language": lang})
+        context = await browser.new_context(**options)
+        contexts.append(context)
+        if who is not None:
+            me = (await client.get("/api/me", headers=who["headers"])).json()
+            token = encoding.dumps(who["token"]).decode()
+            user = encoding.dumps(encoding.dumps(me).decode()).decode()
+            await context.add_init_script(
+                f"localStorage.setItem('lc.token', {token});"
+                f"localStorage.setItem('lc.user', {user});"
+            )
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(path)
+        return page
+
+    try:
+        yield open_
+    finally:
+        for context in contexts:
+            await context.close()
+    assert not errors, errors
 
 
 async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(

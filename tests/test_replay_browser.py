@@ -12,66 +12,35 @@ normal price, attributed to the show and its host.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from livecommerce import encoding, keys, redisclient
+from livecommerce import keys, redisclient
 from livecommerce.settings import Settings
 from tests.cart_support import buy, buyer
 from tests.support import Actors, ServerThread, seconds, unique, wait_for
-from tests.test_browser import _VIDEO_PROBE, ARGS, chromium_path  # noqa: F401 (a fixture)
+from tests.test_browser import _VIDEO_PROBE, Open, Page, launched_chromium, page_opener
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
-Page = Any
-Open = Callable[..., Awaitable[Page]]
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Any]:  # noqa: F811
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield browser
-        await browser.close()
+async def browser() -> AsyncIterator[Any]:
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def open_page(
     browser: Any, server: ServerThread, client: httpx.AsyncClient
 ) -> AsyncIterator[Open]:
-    """``await open_page(path, who=None)``: a page of its own signed in as ``who``; at the
-    end of the test, no page may have had a script error."""
-    errors: list[str] = []
-    contexts: list[Any] = []
-
-    async def open_(path: str, who: dict[str, Any] | None = None, base: str = "") -> Page:
-        context = await browser.new_context(
-            viewport={"width": 1200, "height": 900}, base_url=base or server.url
-        )
-        contexts.append(context)
-        if who is not None:
-            me = (await client.get("/api/me", headers=who["headers"])).json()
-            token = encoding.dumps(who["token"]).decode()
-            user = encoding.dumps(encoding.dumps(me).decode()).decode()
-            await context.add_init_script(
-                f"localStorage.setItem('lc.token', {token});"
-                f"localStorage.setItem('lc.user', {user});"
-            )
-        page = await context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(path)
-        return page
-
-    yield open_
-    for context in contexts:
-        await context.close()
-    assert not errors, errors
+    """``await open_page(path, who=None, base="")``: a signed-in page (``page_opener``)."""
+    async with page_opener(browser, client, server.url) as open_:
+        yield open_
 
 
 async def _products(actors: Actors) -> list[dict[str, Any]]:

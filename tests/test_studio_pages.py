@@ -12,7 +12,7 @@ Screenshots go into the test's temporary directory, or into ``docs/screenshots/`
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from livecommerce import encoding
 from tests.cart_support import buy, buyer
 from tests.support import Actors, ServerThread, seconds, unique
 from tests.test_a11y_browser import _axe, axe_path  # noqa: F401 (a fixture)
-from tests.test_browser import ARGS, DOCS_SHOTS, chromium_path  # noqa: F401 (a fixture)
+from tests.test_browser import DOCS_SHOTS, Open, launched_chromium, page_opener
 
 # One browser for the module: its tests share the module's event loop.
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-Page = Any
-Open = Callable[..., Awaitable[Page]]
 
 # A local date-time for an <input type=datetime-local> `days` from now (minutes only),
 # and the same moment as ISO text, both computed in the browser's own time zone.
@@ -43,51 +39,19 @@ _LOCAL_TIME = """(days) => {
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser(chromium_path: str) -> AsyncIterator[Any]:  # noqa: F811
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield browser
-        await browser.close()
+async def browser() -> AsyncIterator[Any]:
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def open_page(
     browser: Any, server: ServerThread, client: httpx.AsyncClient
 ) -> AsyncIterator[Open]:
-    """``await open_page(path, who=None)``: a page of its own signed in as ``who``; at the
-    end of the test, no page may have had a script error."""
-    errors: list[str] = []
-    contexts: list[Any] = []
-
-    async def open_(
-        path: str, who: dict[str, Any] | None = None, width: int = 1200, lang: str = "en-US"
-    ) -> Page:
-        context = await browser.new_context(
-            viewport={"width": width, "height": 900},
-            base_url=server.url,
-            locale=lang,
-            extra_http_headers={"Accept-Language": lang},
-        )
-        contexts.append(context)
-        if who is not None:
-            me = (await client.get("/api/me", headers=who["headers"])).json()
-            token = encoding.dumps(who["token"]).decode()
-            user = encoding.dumps(encoding.dumps(me).decode()).decode()
-            await context.add_init_script(
-                f"localStorage.setItem('lc.token', {token});"
-                f"localStorage.setItem('lc.user', {user});"
-            )
-        page = await context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(path)
-        return page
-
-    yield open_
-    for context in contexts:
-        await context.close()
-    assert not errors, errors
+    """``await open_page(path, who=None, width=1200, lang="en-US")``: a signed-in page
+    (``page_opener``), in English unless a test asks for another language."""
+    async with page_opener(browser, client, server.url, lang="en-US") as open_:
+        yield open_
 
 
 def _shots(tmp_path: Path) -> Path:
