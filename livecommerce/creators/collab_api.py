@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecommerce.api.routing import Api, Call
+from livecommerce.api.routing import Api, Call, Handler
 from livecommerce.creators import collaborations as collabs
 from livecommerce.creators.collab_schemas import (
     CollaborationOut,
@@ -58,6 +61,51 @@ async def _product(db: AsyncSession, product_id: int) -> Product:
     return product
 
 
+async def _brand_product(db: AsyncSession, call: Call, now: datetime) -> Product:
+    """The route's product for a change to its open collaboration: only its brand may make
+    one, and the cuts due by ``now`` are applied first, so the change starts from the rate
+    in force."""
+    product = await _product(db, call.id("product_id"))
+    call.principal.require_brand(product.brand_id)
+    await collabs.roll_due(db, now)
+    return product
+
+
+def _offer_route(
+    method: str, path: str, summary: str
+) -> Callable[[Handler[Services]], Handler[Services]]:
+    """The routes that act on one offer (answer or withdraw it) answer alike: the offer as
+    it is after, or why not (not signed in, not its creator or brand, no such offer, or
+    not in a state that allows it)."""
+    return api.route(
+        method,
+        path,
+        summary=summary,
+        response=OfferOut,
+        auth="required",
+        errors=[401, 403, 404, 409],
+    )
+
+
+def _listing_route(path: str, summary: str) -> Callable[[Handler[Services]], Handler[Services]]:
+    """The offer listings (a brand's, a creator's) take the same query and answer alike."""
+    return api.route(
+        "GET",
+        path,
+        summary=summary,
+        query=OfferQuery,
+        response=list[OfferOut],
+        auth="required",
+        errors=[401, 403],
+    )
+
+
+def _statuses(call: Call) -> Sequence[OfferStatus]:
+    """The statuses an offer listing asks for: the one its query names, or all."""
+    status = call.query_as(OfferQuery).status
+    return [status] if status else _ALL
+
+
 @api.route(
     "GET",
     "/api/products/{product_id:int}/collaboration",
@@ -84,10 +132,8 @@ async def get_collaboration(services: Services, call: Call) -> CollaborationOut:
 async def set_collaboration(services: Services, call: Call) -> CollaborationOut:
     rules = collabs.RateRules.of(services.settings)
     async with services.db.sessions() as db:
-        product = await _product(db, call.id("product_id"))
-        call.principal.require_brand(product.brand_id)
         now = services.clock.now()
-        await collabs.roll_due(db, now)
+        product = await _brand_product(db, call, now)
         collab = await collabs.set_open_rate(
             db, product, call.body_as(RateIn).rate_bps, now=now, rules=rules
         )
@@ -105,10 +151,8 @@ async def set_collaboration(services: Services, call: Call) -> CollaborationOut:
 async def close_collaboration(services: Services, call: Call) -> CollaborationOut:
     rules = collabs.RateRules.of(services.settings)
     async with services.db.sessions() as db:
-        product = await _product(db, call.id("product_id"))
-        call.principal.require_brand(product.brand_id)
         now = services.clock.now()
-        await collabs.roll_due(db, now)
+        product = await _brand_product(db, call, now)
         collab = await collabs.close_open_rate(db, product, now=now, rules=rules)
         return _collab_out(product, collab)
 
@@ -135,38 +179,22 @@ async def make_offer(services: Services, call: Call) -> OfferOut:
         return _offer_out(offer, product)
 
 
-@api.route(
-    "GET",
-    "/api/brands/{brand_id:int}/offers",
-    summary="A brand's targeted offers, newest first (its users)",
-    query=OfferQuery,
-    response=list[OfferOut],
-    auth="required",
-    errors=[401, 403],
+@_listing_route(
+    "/api/brands/{brand_id:int}/offers", "A brand's targeted offers, newest first (its users)"
 )
 async def brand_offers(services: Services, call: Call) -> list[OfferOut]:
     brand_id = call.id("brand_id")
     call.principal.require_brand(brand_id)
-    status = call.query_as(OfferQuery).status
     async with services.db.sessions() as db:
-        rows = await collabs.offers_of_brand(db, brand_id, [status] if status else _ALL)
+        rows = await collabs.offers_of_brand(db, brand_id, _statuses(call))
     return [_offer_out(o, p) for o, p in rows]
 
 
-@api.route(
-    "GET",
-    "/api/me/offers",
-    summary="Targeted offers made to you, newest first (creators)",
-    query=OfferQuery,
-    response=list[OfferOut],
-    auth="required",
-    errors=[401, 403],
-)
+@_listing_route("/api/me/offers", "Targeted offers made to you, newest first (creators)")
 async def my_offers(services: Services, call: Call) -> list[OfferOut]:
     creator_id = call.principal.require_role(Role.HOST)
-    status = call.query_as(OfferQuery).status
     async with services.db.sessions() as db:
-        rows = await collabs.offers_of_creator(db, creator_id, [status] if status else _ALL)
+        rows = await collabs.offers_of_creator(db, creator_id, _statuses(call))
     return [_offer_out(o, p) for o, p in rows]
 
 
@@ -178,37 +206,20 @@ async def _respond(services: Services, call: Call, *, accept: bool) -> OfferOut:
         return _offer_out(offer, await _product(db, offer.product_id))
 
 
-@api.route(
-    "POST",
-    "/api/offers/{offer_id:int}/accept",
-    summary="Accept an offer made to you",
-    response=OfferOut,
-    auth="required",
-    errors=[401, 403, 404, 409],
-)
+@_offer_route("POST", "/api/offers/{offer_id:int}/accept", "Accept an offer made to you")
 async def accept_offer(services: Services, call: Call) -> OfferOut:
     return await _respond(services, call, accept=True)
 
 
-@api.route(
-    "POST",
-    "/api/offers/{offer_id:int}/decline",
-    summary="Decline an offer made to you",
-    response=OfferOut,
-    auth="required",
-    errors=[401, 403, 404, 409],
-)
+@_offer_route("POST", "/api/offers/{offer_id:int}/decline", "Decline an offer made to you")
 async def decline_offer(services: Services, call: Call) -> OfferOut:
     return await _respond(services, call, accept=False)
 
 
-@api.route(
+@_offer_route(
     "DELETE",
     "/api/offers/{offer_id:int}",
-    summary="Withdraw an offer (its brand; an accepted one after the rate lock)",
-    response=OfferOut,
-    auth="required",
-    errors=[401, 403, 404, 409],
+    "Withdraw an offer (its brand; an accepted one after the rate lock)",
 )
 async def withdraw_offer(services: Services, call: Call) -> OfferOut:
     rules = collabs.RateRules.of(services.settings)
