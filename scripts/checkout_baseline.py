@@ -17,19 +17,18 @@ import uuid
 from typing import Any
 
 from livecommerce import encoding
+from scripts.baseline_sql import serve, sql_engine
 
 
 def baseline_app(database_url: str) -> Any:
     """The straightforward checkout: row lock, decrement, insert, commit, per request."""
-    from sqlalchemy import event, insert, select, update
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy import insert, select, update
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
     from livecommerce.auth.tokens import TokenSigner
-    from livecommerce.db.engine import normalize_url
     from livecommerce.db.models import (
         Order,
         OrderItem,
@@ -41,29 +40,7 @@ def baseline_app(database_url: str) -> Any:
         utcnow,
     )
 
-    url = normalize_url(database_url)
-    sqlite = url.startswith("sqlite")
-    kwargs: dict[str, Any] = {}
-    if sqlite:
-        kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
-    else:
-        kwargs.update(pool_size=20, max_overflow=20)
-    engine = create_async_engine(url, **kwargs)
-    if sqlite:
-        # SQLAlchemy's documented recipe: take the write lock at BEGIN (row locking's
-        # SQLite equivalent), so check-then-decrement cannot interleave.
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+    engine, sqlite = sql_engine(database_url)
     signer = TokenSigner(os.environ["SECRET_KEY"], ttl_s=3600)
 
     async def buy(request: Request) -> Response:
@@ -149,18 +126,5 @@ def baseline_app(database_url: str) -> Any:
     return Starlette(routes=[Route("/api/buy", buy, methods=["POST"]), Route("/readyz", ready)])
 
 
-def run_baseline_server(database_url: str, port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        baseline_app(database_url),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        backlog=4096,
-        access_log=False,
-    )
-
-
 if __name__ == "__main__":
-    run_baseline_server(sys.argv[1], int(sys.argv[2]))
+    serve(baseline_app(sys.argv[1]), int(sys.argv[2]))

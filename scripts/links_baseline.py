@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table
 
+from scripts.baseline_sql import serve, sql_engine
+
 metadata = MetaData()
 #: The baseline's click log (created by the bench; not part of the app's schema).
 CLICKS = Table(
@@ -33,8 +35,7 @@ CLICKS = Table(
 
 
 def baseline_app(database_url: str) -> Any:
-    from sqlalchemy import event, insert, select
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy import insert, select
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import RedirectResponse, Response
@@ -42,31 +43,9 @@ def baseline_app(database_url: str) -> Any:
 
     from livecommerce.auth.tokens import TokenSigner
     from livecommerce.creators import attribution
-    from livecommerce.db.engine import normalize_url
     from livecommerce.db.models import AffiliateLink, User
 
-    url = normalize_url(database_url)
-    sqlite = url.startswith("sqlite")
-    kwargs: dict[str, Any] = {}
-    if sqlite:
-        kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
-    else:
-        kwargs.update(pool_size=20, max_overflow=20)
-    engine = create_async_engine(url, **kwargs)
-    if sqlite:
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+    engine, _ = sql_engine(database_url)
     signer = TokenSigner(os.environ["SECRET_KEY"], ttl_s=3600)
     window_s = 7 * 86400
 
@@ -140,18 +119,5 @@ async def counts(database_url: str) -> dict[int, tuple[int, int]]:
     return found
 
 
-def run_baseline_server(database_url: str, port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        baseline_app(database_url),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        backlog=4096,
-        access_log=False,
-    )
-
-
 if __name__ == "__main__":
-    run_baseline_server(sys.argv[1], int(sys.argv[2]))
+    serve(baseline_app(sys.argv[1]), int(sys.argv[2]))
