@@ -41,16 +41,15 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from livecommerce import encoding
 from scripts.bench_procs import cpu_seconds, start_servers, stop_servers
+from scripts.bench_scratch import Scratch, bench_scratch
 from scripts.checkout_data import SECRET, seed, verify
 from scripts.checkout_load import client_process, fire, percentile, timeline
 
@@ -189,27 +188,18 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from livecommerce.db.migrate import migrate
-    from livecommerce.valkey import EmbeddedValkey
+    with bench_scratch("checkout", args.database_url, log) as scratch:
+        return run(args, scratch)
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-checkout-"))
-    valkey = EmbeddedValkey(workdir / "valkey")
-    database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+
+def run(args: argparse.Namespace, scratch: Scratch) -> int:
+    """The flash sale on our servers, then on the baseline's, in one scratch."""
+    workdir, database_url = scratch.workdir, scratch.database_url
     servers: list[subprocess.Popen[bytes]] = []
     try:
-        redis_url = valkey.start()
-        log(f"valkey at {redis_url}; database {database_url.split('@')[-1]}")
-        migrate(database_url)
         seeded = asyncio.run(seed(database_url, args))
         log(f"seeded {args.buyers} buyers, stock {args.stock}")
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": SECRET,
-            "LOG_LEVEL": "WARNING",
-            "LIVECOMMERCE_DATA_DIR": str(workdir),
-        }
+        env = scratch.server_env(SECRET)
         python = sys.executable
         serve = [python, "-m", "livecommerce.cli", "serve", "--port"]
         if os.environ.get("BENCH_SERVE_PREFIX"):  # e.g. a profiler wrapping the server
@@ -272,11 +262,6 @@ def main() -> int:
         return 0
     finally:
         stop_servers(servers)
-        valkey.stop()
-        if os.environ.get("BENCH_KEEP"):
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -42,10 +42,8 @@ import asyncio
 import multiprocessing as mp
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -53,6 +51,7 @@ from typing import Any
 
 from livecommerce import encoding
 from scripts.bench_procs import cpu_seconds, start_servers, stop_servers
+from scripts.bench_scratch import Scratch, bench_scratch
 from scripts.checkout_load import percentile
 from scripts.links_load import click_process
 
@@ -365,29 +364,22 @@ def main() -> int:
     args = parser.parse_args()
     args.warmup = min(args.warmup, args.clicks // 5)
 
-    from livecommerce.db.migrate import migrate
-    from livecommerce.valkey import EmbeddedValkey
+    with bench_scratch("links", args.database_url, log) as scratch:
+        return run(args, scratch)
+
+
+def run(args: argparse.Namespace, scratch: Scratch) -> int:
+    """The clicks and purchases on our servers, then the baseline's clicks, in one
+    scratch."""
     from scripts.links_baseline import counts, create_table
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-links-"))
-    valkey = EmbeddedValkey(workdir / "valkey")
-    database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    workdir, database_url = scratch.workdir, scratch.database_url
     servers: list[subprocess.Popen[bytes]] = []
     try:
-        redis_url = valkey.start()
-        log(f"valkey at {redis_url}; database {database_url.split('@')[-1]}")
-        migrate(database_url)
         asyncio.run(create_table(database_url))
         seeded = asyncio.run(seed(database_url, args))
         log(f"seeded {args.creators} creators, {args.products} products, {args.buyers} buyers")
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": SECRET,
-            "LOG_LEVEL": "WARNING",
-            "LIVECOMMERCE_DATA_DIR": str(workdir),
-        }
+        env = scratch.server_env(SECRET)
         python = sys.executable
         servers, urls = start_servers(
             [python, "-m", "livecommerce.cli", "serve", "--port"],
@@ -457,11 +449,6 @@ def main() -> int:
         return 0
     finally:
         stop_servers(servers)
-        valkey.stop()
-        if os.environ.get("BENCH_KEEP"):
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
