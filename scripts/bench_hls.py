@@ -45,7 +45,7 @@ import httpx
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.rtp import RtpPacket
 
-from scripts.bench_procs import free_port, wait_ready
+from scripts.bench_procs import free_port, serving
 from scripts.bench_relay import cpu_seconds, make_show
 from scripts.hls_clients import HlsCrowd, origin_counts
 from scripts.relay_peers import FPS, HEIGHT, WIDTH, LoopTrack, ToneTrack
@@ -138,18 +138,8 @@ def server(workdir: Path, *, hls: bool) -> Iterator[tuple[str, int]]:
     env.pop("REDIS_URL", None)
     cli = [sys.executable, "-m", "livecommerce.cli"]
     subprocess.run([*cli, "migrate"], env=env, cwd=str(data_dir), check=True)
-    proc = subprocess.Popen([*cli, "serve"], env=env, cwd=str(ROOT))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving([*cli, "serve"], env, port, ROOT) as running:
+        yield running
 
 
 _BUCKET = re.compile(r'^livecommerce_hls_part_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)

@@ -3,15 +3,18 @@
 Shared by scripts/bench_checkout.py and scripts/bench_hub.py (through
 scripts/hub_stack.py): both start ``livecommerce serve`` processes and a baseline beside
 them on free local ports, measure the CPU seconds those processes spend, and stop them.
+scripts/bench_hls.py and scripts/bench_relay.py run one server at a time (``serving``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -37,6 +40,25 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} not ready in {timeout} s")
+
+
+@contextlib.contextmanager
+def serving(cmd: list[str], env: dict[str, str], port: int, cwd: Path) -> Iterator[tuple[str, int]]:
+    """One server process of ``cmd`` that listens on ``port`` (its ``env`` tells it to);
+    yields its base URL and pid once it is ready. On exit it is asked to stop (SIGTERM)
+    and killed if it has not within 15 s, so a bench never leaves a server behind."""
+    proc = subprocess.Popen(cmd, env=env, cwd=str(cwd))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def start_servers(

@@ -44,7 +44,7 @@ import httpx
 import uvloop
 from aiortc import RTCPeerConnection, RTCRtpSender
 
-from scripts.bench_procs import free_port, wait_ready
+from scripts.bench_procs import free_port, serving
 from scripts.relay_peers import FPS, HEIGHT, WIDTH, CountingViewer, LoopTrack, encode_loop
 from scripts.relay_topology import parse_topology, run_topology
 from streaming.aiortc_hooks import on_keyframe_request
@@ -89,18 +89,8 @@ def server(workdir: Path, mode: str) -> Iterator[tuple[str, int]]:
     subprocess.run([*cli, "migrate"], env=env, cwd=str(data_dir), check=True)
     baseline = [sys.executable, "-m", "scripts.relay_baseline"]
     cmd = [*cli, "serve"] if mode == "encoded" else baseline
-    proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(cmd, env, port, ROOT) as running:
+        yield running
 
 
 async def make_show(client: httpx.AsyncClient) -> tuple[int, str]:
