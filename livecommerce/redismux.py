@@ -208,6 +208,8 @@ class RedisMux:
 _KEYLESS = frozenset({"PING", "ECHO", "CLIENT", "INFO", "TIME"})
 #: Redirections and retries one command may go through before its error is raised.
 _ATTEMPTS = 5
+#: How long aclose() waits for a slot-map refresh in flight to end.
+_REFRESH_CLOSE_S = 5.0
 
 
 class ClusterMux(RedisMux):
@@ -304,8 +306,13 @@ class ClusterMux(RedisMux):
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._refreshing is not None:
-            self._refreshing.cancel()
+        refreshing, self._refreshing = self._refreshing, None
+        if refreshing is not None and not refreshing.done():
+            # Wait for it, not only cancel it: redis-py's initialize() can swallow the
+            # cancellation and go on to its next startup node, opening a connection after
+            # the cluster client (closed after us) has closed its own: a leaked socket.
+            refreshing.cancel()
+            await asyncio.wait({refreshing}, timeout=_REFRESH_CLOSE_S)
         for mux in self._masters.values():
             await mux.aclose()
 
