@@ -29,13 +29,13 @@ from cart.schemas import (
     CheckoutIn,
     OrderOut,
     OrderPage,
-    OrderQuery,
     PaymentMethodIn,
     RefundRequestIn,
     TestCardOut,
 )
 from livecommerce.accounts import payment_methods
 from livecommerce.accounts.schemas import PaymentMethodOut
+from livecommerce.api.common import PageQuery
 from livecommerce.api.routing import Api, Call, JSONResponse
 from livecommerce.creators import attribution
 from livecommerce.creators.attribution import Attribution
@@ -271,16 +271,16 @@ async def checkout(cart: CartComponent, call: Call) -> JSONResponse:
     "GET",
     "/api/orders",
     summary="Your orders, newest first",
-    query=OrderQuery,
+    query=PageQuery,
     response=OrderPage,
     auth="required",
 )
 async def list_orders(cart: CartComponent, call: Call) -> OrderPage:
     user_id = call.principal.require_user()
-    q = call.query_as(OrderQuery)
+    q = call.query_as(PageQuery)
     async with cart.services.db.sessions() as db:
         items = await orders.list_orders(db, user_id, limit=q.limit, offset=q.offset)
-    return OrderPage(items=items, next_offset=q.offset + q.limit if len(items) == q.limit else None)
+    return OrderPage(items=items, next_offset=q.next_offset(len(items)))
 
 
 @api.route(

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from cart.component import CartComponent
 from cart.earnings import earnings
 from cart.payouts import statements
-from cart.payouts.schemas import PayoutPage, PayoutQuery, PayoutStatementOut
+from cart.payouts.schemas import PayoutPage, PayoutStatementOut
 from cart.schemas import EarningsOut
+from livecommerce.api.common import PageQuery
 from livecommerce.api.routing import Api, Call
 from livecommerce.creators.links import Links
 
@@ -42,17 +43,16 @@ async def my_earnings(cart: CartComponent, call: Call) -> EarningsOut:
     "GET",
     "/api/me/payouts",
     summary="Your payouts as a creator, newest first",
-    query=PayoutQuery,
+    query=PageQuery,
     response=PayoutPage,
     auth="required",
 )
 async def my_payouts(cart: CartComponent, call: Call) -> PayoutPage:
     user_id = call.principal.require_user()
-    q = call.query_as(PayoutQuery)
+    q = call.query_as(PageQuery)
     async with cart.services.db.sessions() as db:
         items = await statements.list_payouts(db, user_id, limit=q.limit, offset=q.offset)
-    next_offset = q.offset + q.limit if len(items) == q.limit else None
-    return PayoutPage(items=items, next_offset=next_offset)
+    return PayoutPage(items=items, next_offset=q.next_offset(len(items)))
 
 
 @api.route(

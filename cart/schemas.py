@@ -22,7 +22,6 @@ __all__ = [
     "OrderItemOut",
     "OrderOut",
     "OrderPage",
-    "OrderQuery",
     "PaymentMethodIn",
     "RefundRequestIn",
     "ShowEarningsOut",
@@ -115,11 +114,6 @@ class OrderOut(BaseModel):
 class OrderPage(BaseModel):
     items: list[OrderOut]
     next_offset: int | None
-
-
-class OrderQuery(StrictModel):
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class PaymentMethodIn(StrictModel):

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from cart.schemas import EarningEntryOut
-from livecommerce.api.common import StrictModel
 
-__all__ = ["PayoutOut", "PayoutPage", "PayoutQuery", "PayoutStatementOut"]
-
-
-class PayoutQuery(StrictModel):
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=1_000_000)
+__all__ = ["PayoutOut", "PayoutPage", "PayoutStatementOut"]
 
 
 class PayoutOut(BaseModel):

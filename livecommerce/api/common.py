@@ -48,3 +48,8 @@ class StrictModel(BaseModel):
 class PageQuery(StrictModel):
     limit: int = Field(20, ge=1, le=100, description="Items per page.")
     offset: int = Field(0, ge=0, le=1_000_000, description="Items to skip.")
+
+    def next_offset(self, count: int) -> int | None:
+        """The next page's ``offset`` after this page returned ``count`` items; None when
+        it was the last (fewer than ``limit``)."""
+        return self.offset + self.limit if count == self.limit else None

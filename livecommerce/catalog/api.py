@@ -30,18 +30,12 @@ __all__ = ["api"]
 api: Api[Services] = Api(tags=["catalog"])
 
 
-def _next(offset: int, limit: int, count: int) -> int | None:
-    return offset + limit if count == limit else None
-
-
 @api.route("GET", "/api/brands", summary="List brands", query=PageQuery, response=BrandPage)
 async def list_brands(services: Services, call: Call) -> BrandPage:
     q = call.query_as(PageQuery)
     async with services.db.sessions() as db:
         rows = await store.list_brands(db, limit=q.limit, offset=q.offset)
-    return BrandPage(
-        items=[store.brand_out(b) for b in rows], next_offset=_next(q.offset, q.limit, len(rows))
-    )
+    return BrandPage(items=[store.brand_out(b) for b in rows], next_offset=q.next_offset(len(rows)))
 
 
 @api.route(
@@ -82,7 +76,7 @@ async def list_products(services: Services, call: Call) -> ProductPage:
             db, limit=q.limit, offset=q.offset, brand_id=q.brand_id, q=q.q
         )
         items = [store.product_out(p) for p in rows]
-    return ProductPage(items=items, next_offset=_next(q.offset, q.limit, len(rows)))
+    return ProductPage(items=items, next_offset=q.next_offset(len(rows)))
 
 
 @api.route(

@@ -56,9 +56,7 @@ async def list_sessions(services: Services, call: Call) -> SessionPage:
             db, limit=q.limit, offset=q.offset, status=q.status, host_id=q.host_id
         )
         items = [await store.session_out(db, s) for s in rows]
-    return SessionPage(
-        items=items, next_offset=q.offset + q.limit if len(rows) == q.limit else None
-    )
+    return SessionPage(items=items, next_offset=q.next_offset(len(rows)))
 
 
 @api.route(
