@@ -33,12 +33,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from livecommerce import encoding
 from livecommerce.db.engine import Database
 from livecommerce.web.component import PAGES
 from tests.hub_client import HubClient
 from tests.support import Actors, ServerThread, random_address, seconds, unique
-from tests.test_browser import ADDRESS, DOCS_SHOTS, launched_chromium
+from tests.test_browser import ADDRESS, DOCS_SHOTS, launched_chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -162,11 +161,7 @@ async def _page(
         extra_http_headers={"Accept-Language": accept_language},
     )
     if who is not None:
-        token = encoding.dumps(who["token"]).decode()
-        me = encoding.dumps(encoding.dumps(who["me"]).decode()).decode()
-        await context.add_init_script(
-            f"localStorage.setItem('lc.token', {token});localStorage.setItem('lc.user', {me});"
-        )
+        await sign_in(context, who["token"], who["me"])
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -27,7 +27,7 @@ from livecommerce.db.engine import Database
 from livecommerce.web.component import STATIC
 from tests.support import Actors, ServerThread, random_address, seconds, unique
 from tests.test_a11y_browser import AXE, _axe
-from tests.test_browser import DOCS_SHOTS, launched_chromium
+from tests.test_browser import DOCS_SHOTS, launched_chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -94,11 +94,7 @@ async def _page(
         extra_http_headers={"X-Forwarded-For": random_address(), "Accept-Language": language},
     )
     if who is not None:
-        token = encoding.dumps(who["token"]).decode()
-        me = encoding.dumps(encoding.dumps(who["me"]).decode()).decode()
-        await context.add_init_script(
-            f"localStorage.setItem('lc.token', {token});localStorage.setItem('lc.user', {me});"
-        )
+        await sign_in(context, who["token"], who["me"])
     page = await context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))

@@ -16,12 +16,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from livecommerce import encoding
 from livecommerce.db.engine import Database
 from livecommerce.db.models import ShowcaseItem
 from tests.cart_support import buyer
 from tests.support import Actors, ServerThread, random_address, seconds, unique
-from tests.test_browser import launched_chromium
+from tests.test_browser import launched_chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -43,11 +42,7 @@ async def browser() -> AsyncIterator[Any]:
 async def _context(browser: Any, server: ServerThread, who: dict[str, Any] | None) -> Any:
     context = await browser.new_context(base_url=server.url, locale="en-US")
     if who is not None:
-        token = encoding.dumps(who["token"]).decode()
-        me = encoding.dumps(encoding.dumps(who["me"]).decode()).decode()
-        await context.add_init_script(
-            f"localStorage.setItem('lc.token', {token});localStorage.setItem('lc.user', {me});"
-        )
+        await sign_in(context, who["token"], who["me"])
     return context
 
 

@@ -116,6 +116,16 @@ async def launched_chromium() -> AsyncIterator[Any]:
             await chromium.close()
 
 
+async def sign_in(context: Any, token: str, me: dict[str, Any]) -> None:
+    """Sign every page of the Playwright ``context`` in as /login leaves them: the token
+    and the user (``GET /api/me``) in localStorage, set before any page script runs."""
+    token_js = encoding.dumps(token).decode()
+    me_js = encoding.dumps(encoding.dumps(me).decode()).decode()
+    await context.add_init_script(
+        f"localStorage.setItem('lc.token', {token_js});localStorage.setItem('lc.user', {me_js});"
+    )
+
+
 Page = Any
 #: ``await open_page(path, who=None, *, base="", width=1200, lang=None)``: see ``page_opener``.
 Open = Callable[..., Awaitable[Page]]
@@ -151,12 +161,7 @@ async def page_opener(
         contexts.append(context)
         if who is not None:
             me = (await client.get("/api/me", headers=who["headers"])).json()
-            token = encoding.dumps(who["token"]).decode()
-            user = encoding.dumps(encoding.dumps(me).decode()).decode()
-            await context.add_init_script(
-                f"localStorage.setItem('lc.token', {token});"
-                f"localStorage.setItem('lc.user', {user});"
-            )
+            await sign_in(context, who["token"], me)
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(path)
@@ -222,13 +227,7 @@ async def test_host_goes_live_pins_viewer_buys_moderator_sees_and_deletes(
                 context = await browser.new_context(
                     viewport={"width": size[0], "height": size[1]}, base_url=server.url
                 )
-                # Tokens are kept in the browser's localStorage, as /login does.
-                token = encoding.dumps(who["token"]).decode()
-                me = encoding.dumps(encoding.dumps(who["me"]).decode()).decode()
-                await context.add_init_script(
-                    f"localStorage.setItem('lc.token', {token});"
-                    f"localStorage.setItem('lc.user', {me});"
-                )
+                await sign_in(context, who["token"], who["me"])
                 page = await context.new_page()
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -23,13 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from livecommerce import encoding
 from livecommerce.clock import Clock
 from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from tests.cart_support import buy, buyer
 from tests.support import Actors, ServerThread, seconds, unique
-from tests.test_browser import launched_chromium
+from tests.test_browser import launched_chromium, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -79,11 +78,7 @@ async def _context(browser: Any, server: ServerThread, who: dict[str, Any] | Non
         viewport={"width": 1200, "height": 860}, base_url=server.url, accept_downloads=True
     )
     if who is not None:
-        token = encoding.dumps(who["token"]).decode()
-        me = encoding.dumps(encoding.dumps(who["me"]).decode()).decode()
-        await context.add_init_script(
-            f"localStorage.setItem('lc.token', {token});localStorage.setItem('lc.user', {me});"
-        )
+        await sign_in(context, who["token"], who["me"])
     return context
 
 

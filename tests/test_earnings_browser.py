@@ -14,12 +14,11 @@ import pytest_asyncio
 
 from cart.payouts.gateway import TestPayoutGateway
 from cart.payouts.run import run_payouts
-from livecommerce import encoding
 from livecommerce.db.engine import Database
 from livecommerce.settings import Settings
 from tests.support import Actors, ServerThread, random_address, seconds
 from tests.test_a11y_browser import AXE, _axe
-from tests.test_browser import launched_chromium
+from tests.test_browser import launched_chromium, sign_in
 from tests.test_payouts import _earn
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -67,11 +66,7 @@ async def test_earnings_page_shows_pending_paid_and_a_statement(
             locale="en-US",
             extra_http_headers={"Accept-Language": "en-US", "X-Forwarded-For": random_address()},
         )
-        token = encoding.dumps(host["token"]).decode()
-        user = encoding.dumps(encoding.dumps(me).decode()).decode()
-        await context.add_init_script(
-            f"localStorage.setItem('lc.token', {token});localStorage.setItem('lc.user', {user});"
-        )
+        await sign_in(context, host["token"], me)
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

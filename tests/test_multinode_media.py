@@ -25,6 +25,7 @@ from streaming.client import post_offer
 from tests.hub_client import HubClient
 from tests.multinode import MultiNode, Node
 from tests.support import Actors, seconds, wait_for
+from tests.test_browser import sign_in
 from tests.test_streaming import Host, Watcher
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -503,13 +504,7 @@ async def test_the_host_page_publishes_again_through_nginx_when_its_origin_dies(
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             context = await browser.new_context(base_url=cluster.url)
-            # Signed in as /login leaves it: the token and the user in localStorage.
-            token = encoding.dumps(host["token"]).decode()
-            user = encoding.dumps(encoding.dumps(me).decode()).decode()
-            await context.add_init_script(
-                f"localStorage.setItem('lc.token', {token});"
-                f"localStorage.setItem('lc.user', {user});"
-            )
+            await sign_in(context, host["token"], me)
             page = await context.new_page()
             await page.goto(f"/host/{sid}")
             await page.wait_for_function("document.querySelector('#go-live') !== null")
