@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy import event, select
 
 from livecommerce import encoding
@@ -18,6 +19,7 @@ from livecommerce.creators.component import CreatorsComponent
 from livecommerce.db.engine import Database
 from livecommerce.db.models import CommissionEntry, Order
 from livecommerce.settings import Settings
+from livecommerce.web.shortlinks import VISITOR_COOKIE
 from streaming.hls.store import DirectoryStore
 from tests.cart_support import buyer
 from tests.support import Actors, ServerThread, unique
@@ -124,7 +126,11 @@ async def test_link_creation_authorization(actors: Actors, client: httpx.AsyncCl
 
 
 async def test_clicks_counted_redirect_and_uniques(
-    actors: Actors, client: httpx.AsyncClient, server: ServerThread, settings: Settings
+    actors: Actors,
+    client: httpx.AsyncClient,
+    server: ServerThread,
+    settings: Settings,
+    redis: Redis,
 ) -> None:
     host = await actors.user("host")
     me = (await client.get("/api/me", headers=host["headers"])).json()
@@ -141,8 +147,10 @@ async def test_clicks_counted_redirect_and_uniques(
         "showcase": f"/@{me['handle']}",
     }
     visitors = 7
+    ids: dict[str, list[str]] = {}  # per link, the visitor id (cookie) each visitor was given
     for kind, link in links.items():
-        for v in range(visitors):
+        ids[kind] = []
+        for _ in range(visitors):
             async with httpx.AsyncClient(base_url=server.url) as browser:
                 for _ in range(3):  # each visitor clicks three times
                     r = await browser.get(link["url"])
@@ -151,14 +159,24 @@ async def test_clicks_counted_redirect_and_uniques(
                     assert "lc_attr=" in r.headers["set-cookie"]
                     assert "httponly" in r.headers["set-cookie"].lower()
                     assert "samesite=lax" in r.headers["set-cookie"].lower()
-            del v
+                    ids[kind].append(browser.cookies[VISITOR_COOKIE])
     stats = {
         link["code"]: link
         for link in (await client.get("/api/me/links", headers=host["headers"])).json()
     }
-    for link in links.values():
+    for kind, link in links.items():
         assert stats[link["code"]]["clicks"] == visitors * 3
-        assert stats[link["code"]]["unique_visitors"] == visitors
+        # One id per visitor, kept over its three clicks, none shared.
+        assert len(set(ids[kind])) == visitors
+        assert all(len(set(ids[kind][i : i + 3])) == 1 for i in range(0, 3 * visitors, 3))
+        # Uniques are a HyperLogLog's count: what Redis counts for exactly these ids (two
+        # random ids sharing one of its 16,384 registers, ~0.1 % for 7, count as one).
+        reference = f"t:{{hll-{uuid.uuid4().hex}}}"
+        await redis.pfadd(reference, *ids[kind])
+        expected = await redis.pfcount(reference)
+        await redis.delete(reference)
+        assert expected >= visitors - 1
+        assert stats[link["code"]]["unique_visitors"] == expected
     r = await client.get("/l/zzzzzzzz")
     assert r.status_code == 404
     r = await client.get("/l/bad%20code")
