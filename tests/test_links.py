@@ -22,7 +22,7 @@ from livecommerce.settings import Settings
 from livecommerce.web.shortlinks import VISITOR_COOKIE
 from streaming.hls.store import DirectoryStore
 from tests.cart_support import buyer
-from tests.support import Actors, ServerThread, unique
+from tests.support import Actors, ServerThread, hyperloglog_count, unique
 
 
 async def _link(client: httpx.AsyncClient, user: dict[str, Any], **body: Any) -> httpx.Response:
@@ -169,12 +169,7 @@ async def test_clicks_counted_redirect_and_uniques(
         # One id per visitor, kept over its three clicks, none shared.
         assert len(set(ids[kind])) == visitors
         assert all(len(set(ids[kind][i : i + 3])) == 1 for i in range(0, 3 * visitors, 3))
-        # Uniques are a HyperLogLog's count: what Redis counts for exactly these ids (two
-        # random ids sharing one of its 16,384 registers, ~0.1 % for 7, count as one).
-        reference = f"t:{{hll-{uuid.uuid4().hex}}}"
-        await redis.pfadd(reference, *ids[kind])
-        expected = await redis.pfcount(reference)
-        await redis.delete(reference)
+        expected = await hyperloglog_count(redis, ids[kind])
         assert expected >= visitors - 1
         assert stats[link["code"]]["unique_visitors"] == expected
     r = await client.get("/l/zzzzzzzz")
